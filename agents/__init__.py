@@ -1,0 +1,1 @@
+"""Agents: one package per agent (config, builder, networks, learning)."""

@@ -1,0 +1,65 @@
+"""The builder contract: an agent declares its components; runners wire them."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Iterator, Mapping
+
+import torch
+from torch import nn
+
+from components.actors import FeedForwardActor, Policy
+from components.core import Actor, Adder, Learner, Replay, VariableSource
+from components.counting import Counter
+from components.loggers import Logger
+from components.specs import EnvironmentSpec
+from components.variable_utils import VariableClient
+
+Networks = Mapping[str, nn.Module]
+
+
+class ActorLearnerBuilder(abc.ABC):
+    """Says which networks, replay, adder, learner and policy an agent uses.
+
+    It holds no training loop: a runner calls these factories once per node
+    (learner, each actor, the evaluator) and connects them. Actors get their
+    own copies of the networks (from `make_networks`) and pull the learner's
+    weights through a `VariableClient`.
+    """
+
+    #: Names of the networks an actor needs (pulled from the learner).
+    actor_network_names: tuple[str, ...] = ()
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @abc.abstractmethod
+    def make_networks(self, spec: EnvironmentSpec) -> Networks:
+        """Fresh, randomly initialised networks by name."""
+
+    @abc.abstractmethod
+    def make_replay(self, spec: EnvironmentSpec, seed: int) -> Replay:
+        """The replay, with its rate limiter attached (`replay.rate_limiter`)."""
+
+    @abc.abstractmethod
+    def make_adder(self, replay: Replay) -> Adder:
+        """The adder actors write through."""
+
+    @abc.abstractmethod
+    def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
+                     device: torch.device, counter: Counter, logger: Logger, seed: int) -> Learner:
+        """The learner, owning `networks` (already on `device`) and consuming `iterator`."""
+
+    @abc.abstractmethod
+    def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int) -> Policy:
+        """The behaviour policy (or the evaluation policy when `evaluation`)."""
+
+    def make_actor(self, policy: Policy, adder: Adder | None, variable_source: VariableSource | None,
+                   networks: Networks, variable_update_period: int = 1) -> Actor:
+        """A feed-forward actor that refreshes `networks` from `variable_source`."""
+        client = None
+        if variable_source is not None:
+            modules = {name: networks[name] for name in self.actor_network_names}
+            client = VariableClient(variable_source, modules, variable_update_period)
+            client.update_and_wait()
+        return FeedForwardActor(policy, adder, client)

@@ -1,0 +1,43 @@
+"""The NFQ learner: squared TD error against the network's own (detached) bootstrap."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from agents.nfq.config import NFQConfig
+from components.counting import Counter
+from components.learners import TorchLearner, make_adam
+from components.loggers import Logger
+from components.types import Transition
+
+
+class NFQLearner(TorchLearner):
+    """One gradient step per `step()`; the bootstrap uses the online network itself."""
+
+    def __init__(self, q_network: nn.Module, iterator: Iterator[Transition], config: NFQConfig,
+                 device: torch.device, counter: Counter | None = None, logger: Logger | None = None,
+                 log_every: int = 100) -> None:
+        self._q = q_network.to(device)
+        optimizer = make_adam(self._q.parameters(), config.learning_rate, config.adam_eps)
+        super().__init__({"q": self._q}, optimizer, device, config.max_grad_norm,
+                         counter, logger, log_every)
+        self._iterator = iterator
+
+    def step(self) -> dict[str, Any]:
+        batch: Transition = self._to_device(next(self._iterator))
+        q_taken = self._q(batch.observation).gather(-1, batch.action.long().unsqueeze(-1)).squeeze(-1)
+
+        # y = R + D * max_a Q(s', a), with no gradient through the bootstrap.
+        with torch.no_grad():
+            target = batch.reward + batch.discount * self._q(batch.next_observation).max(dim=-1).values
+
+        td_error = target - q_taken
+        loss = 0.5 * td_error.pow(2).mean()
+        grad_norm = self._apply_gradients(loss)
+
+        metrics = {"loss": loss, "grad_norm": grad_norm, "q_mean": q_taken.mean()}
+        self._record(metrics)
+        return metrics

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Create the peer-benchmark venv (stable-baselines3 + gymnasium on CPU torch).
+# Kept apart from agentpipe's own dependencies on purpose: SB3 is only a
+# comparison baseline and must never become a project dependency.
+#
+# Idempotent: does nothing if the venv exists and already imports
+# stable_baselines3. Prints a single line on success; pip output goes to a log.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="${PEERS_VENV:-$HERE/../.venv-peers}"
+VENV="$(cd "$(dirname "$VENV")" && pwd)/$(basename "$VENV")"
+PY="$VENV/bin/python"
+TORCH_VERSION="2.13.0"
+LOG="$VENV/setup.log"
+
+if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, gymnasium, torch" >/dev/null 2>&1; then
+    echo "peers venv ready (existing): $VENV"
+    exit 0
+fi
+
+python3 -m venv "$VENV"
+: >"$LOG"
+pip_install() {
+    if ! "$PY" -m pip install --disable-pip-version-check "$@" >>"$LOG" 2>&1; then
+        echo "setup_venv.sh: pip install $* failed; see $LOG" >&2
+        tail -n 30 "$LOG" >&2
+        exit 1
+    fi
+}
+
+# 1. CPU torch first, so pip never resolves a CUDA build for SB3's torch requirement.
+pip_install "torch==${TORCH_VERSION}"
+# 2. SB3 (gymnasium 1.x support starts at 2.4) and gymnasium; pin torch to keep the CPU build.
+pip_install "stable-baselines3>=2.4" "gymnasium>=1.0" "torch==${TORCH_VERSION}"
+
+TV="$("$PY" -c 'import torch; print(torch.__version__)')"
+case "$TV" in
+    "${TORCH_VERSION}"+cpu|"${TORCH_VERSION}") ;;
+    *) echo "setup_venv.sh: expected torch ${TORCH_VERSION}+cpu, got $TV" >&2; exit 1 ;;
+esac
+if "$PY" -c 'import torch, sys; sys.exit(0 if torch.version.cuda is None else 1)'; then :; else
+    echo "setup_venv.sh: torch in $VENV is a CUDA build; expected CPU" >&2; exit 1
+fi
+
+"$PY" -c "import stable_baselines3 as sb3, gymnasium as gym, torch; print('peers venv ready:', '$VENV', 'sb3', sb3.__version__, 'gymnasium', gym.__version__, 'torch', torch.__version__)"

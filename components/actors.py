@@ -1,0 +1,87 @@
+"""Actors: run a policy on a batch of observations and feed what happens to an adder."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import dm_env
+import numpy as np
+import torch
+import tree
+from torch import nn
+
+from components.core import Actor, Adder, Nest
+from components.variable_utils import VariableClient
+
+Policy = Callable[[Nest], np.ndarray]
+
+
+class EpsilonGreedyPolicy:
+    """Greedy actions from a Q network, each replaced by a uniform one with probability epsilon.
+
+    `epsilon` is a number or a schedule `f(steps_acted) -> epsilon`, where
+    steps count lane-steps acted by this policy (restored with checkpoints).
+    """
+
+    def __init__(self, q_network: nn.Module, num_actions: int,
+                 epsilon: float | Callable[[int], float], seed: int | None = None,
+                 device: torch.device | str = "cpu") -> None:
+        self._network = q_network
+        self._num_actions = num_actions
+        self._epsilon = epsilon if callable(epsilon) else (lambda _: float(epsilon))
+        self._rng = np.random.default_rng(seed)
+        self._device = torch.device(device)
+        self.steps = 0
+
+    @property
+    def epsilon(self) -> float:
+        return self._epsilon(self.steps)
+
+    def __call__(self, observation: Nest) -> np.ndarray:
+        epsilon = self.epsilon
+        with torch.inference_mode():
+            inputs = (torch.as_tensor(observation, device=self._device) if isinstance(observation, np.ndarray)
+                      else tree.map_structure(lambda x: torch.as_tensor(x, device=self._device), observation))
+            actions = self._network(inputs).argmax(dim=-1).cpu().numpy()
+        self.steps += len(actions)
+        if epsilon > 0:
+            explore = self._rng.random(len(actions)) < epsilon
+            if explore.any():
+                actions = np.where(explore, self._rng.integers(0, self._num_actions, len(actions)), actions)
+        return actions
+
+    def save(self) -> dict[str, Any]:
+        return {"steps": self.steps, "rng": self._rng.bit_generator.state}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.steps = state["steps"]
+        self._rng.bit_generator.state = state["rng"]
+
+
+class FeedForwardActor(Actor):
+    """A stateless-policy actor: `policy(observations) -> actions`, steps go to the adder."""
+
+    def __init__(self, policy: Policy, adder: Adder | None = None,
+                 variable_client: VariableClient | None = None) -> None:
+        self._policy = policy
+        self._adder = adder
+        self._client = variable_client
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def select_action(self, observation: Nest) -> np.ndarray:
+        return self._policy(observation)
+
+    def observe_first(self, timestep: dm_env.TimeStep) -> None:
+        if self._adder is not None:
+            self._adder.add_first(timestep)
+
+    def observe(self, action: Any, next_timestep: dm_env.TimeStep) -> None:
+        if self._adder is not None:
+            self._adder.add(action, next_timestep)
+
+    def update(self, wait: bool = False) -> None:
+        if self._client is not None:
+            self._client.update(wait)

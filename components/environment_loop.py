@@ -1,0 +1,98 @@
+"""EnvironmentLoop: runs an actor in a (batched) environment, counting and logging episodes."""
+
+from __future__ import annotations
+
+import time
+
+import dm_env
+import numpy as np
+
+from components.core import Actor, Worker
+from components.counting import Counter
+from components.loggers import Logger, NoOpLogger
+from environments.batched import BatchedEnvironment, as_batched
+
+
+class EnvironmentLoop(Worker):
+    """Steps every lane of an environment with one actor call per step.
+
+    Episodes run across `run` calls: a budget ends a call, not an episode
+    (call `reset` to start fresh episodes, as evaluation does). Each finished
+    episode writes a row with `episode_return`, `episode_length`,
+    `steps_per_second` and the counter's totals. Steps are lane-steps: one
+    `step` of N lanes counts N.
+    """
+
+    def __init__(self, environment: dm_env.Environment, actor: Actor, counter: Counter | None = None,
+                 logger: Logger | None = None, should_update: bool = True, label: str = "actor") -> None:
+        self._env: BatchedEnvironment = as_batched(environment)
+        self._actor = actor
+        self._counter = counter if counter is not None else Counter(prefix=label)
+        self._logger = logger if logger is not None else NoOpLogger()
+        self._should_update = should_update
+        self._timestep: dm_env.TimeStep | None = None
+        num_lanes = self._env.num_lanes
+        self._returns = np.zeros(num_lanes, dtype=np.float64)
+        self._lengths = np.zeros(num_lanes, dtype=np.int64)
+        self._rate_steps = 0
+        self._rate_start = time.perf_counter()
+
+    @property
+    def environment(self) -> BatchedEnvironment:
+        return self._env
+
+    def reset(self) -> None:
+        """Starts fresh episodes in every lane at the next `run`."""
+        self._timestep = None
+
+    def _start(self) -> None:
+        self._timestep = self._env.reset()
+        self._actor.observe_first(self._timestep)
+        self._returns[:] = 0.0
+        self._lengths[:] = 0
+
+    def run(self, num_steps: int | None = None, num_episodes: int | None = None) -> list[float]:
+        """Runs until `num_steps` lane-steps or `num_episodes` episodes; returns the finished episodes' returns."""
+        if num_steps is None and num_episodes is None:
+            raise ValueError("EnvironmentLoop.run needs num_steps or num_episodes (or both).")
+        finished: list[float] = []
+        steps = 0
+        if self._timestep is None:
+            self._start()
+        while (num_steps is None or steps < num_steps) and (num_episodes is None or len(finished) < num_episodes):
+            action = self._actor.select_action(self._timestep.observation)
+            timestep = self._env.step(action)
+            self._actor.observe(action, timestep)
+            if self._should_update:
+                self._actor.update()
+            self._timestep = timestep
+            num_lanes = len(timestep.step_type)
+            steps += num_lanes
+            self._rate_steps += num_lanes
+            stepping = timestep.step_type != dm_env.StepType.FIRST
+            self._returns += np.where(stepping, timestep.reward, 0.0)
+            self._lengths += stepping
+            ended = np.flatnonzero(timestep.step_type == dm_env.StepType.LAST)
+            counts = self._counter.increment(steps=num_lanes, episodes=len(ended))
+            if len(ended):
+                rate = self._steps_per_second()
+            for lane in ended:
+                finished.append(float(self._returns[lane]))
+                self._logger.write({
+                    **counts,
+                    "episode_return": float(self._returns[lane]),
+                    "episode_length": int(self._lengths[lane]),
+                    "steps_per_second": rate,
+                    "lane": int(lane),
+                })
+            # Lanes that restart next step begin counting afresh.
+            self._returns[ended] = 0.0
+            self._lengths[ended] = 0
+        return finished[:num_episodes] if num_episodes is not None else finished
+
+    def _steps_per_second(self) -> float:
+        """Lane-steps per second since the last episode ended."""
+        now = time.perf_counter()
+        rate = self._rate_steps / max(now - self._rate_start, 1e-9)
+        self._rate_steps, self._rate_start = 0, now
+        return rate

@@ -1,0 +1,84 @@
+"""Shared plumbing for torch learners: serving weights, gradient steps, save/restore."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Sequence
+
+import torch
+import time
+
+import tree
+from torch import nn
+
+from components.core import Learner
+from components.counting import Counter
+from components.loggers import Logger, NoOpLogger
+
+
+def make_adam(parameters: Any, learning_rate: float, eps: float = 1e-8) -> torch.optim.Optimizer:
+    """Adam with the fused kernel (one call per step instead of one per tensor)."""
+    return torch.optim.Adam(parameters, lr=learning_rate, eps=eps, fused=True)
+
+
+class TorchLearner(Learner):
+    """A learner with named torch modules and one optimizer.
+
+    Subclasses implement `step` (the algorithm's math) and use
+    `_apply_gradients(loss)` and `_record(metrics)`; this base serves weights
+    to actors, counts and logs steps (every `log_every`, so the hot path never
+    waits on a host copy) and saves/restores what a resumed run needs.
+    """
+
+    def __init__(self, modules: Mapping[str, nn.Module], optimizer: torch.optim.Optimizer,
+                 device: torch.device, max_grad_norm: float | None = None,
+                 counter: Counter | None = None, logger: Logger | None = None, log_every: int = 100) -> None:
+        self._counter = counter if counter is not None else Counter(prefix="learner")
+        self._logger = logger if logger is not None else NoOpLogger()
+        self._log_every = log_every
+        self._clock = time.perf_counter()
+        self._modules = dict(modules)
+        self._optimizer = optimizer
+        self._device = device
+        self._max_grad_norm = max_grad_norm
+        self._parameters = [p for g in optimizer.param_groups for p in g["params"]]
+        self.num_steps = 0
+
+    def _to_device(self, batch: Any) -> Any:
+        return tree.map_structure(lambda x: torch.as_tensor(x, device=self._device), batch)
+
+    def _apply_gradients(self, loss: torch.Tensor) -> torch.Tensor:
+        """Backpropagates `loss`, clips, steps the optimizer; returns the pre-clip gradient norm."""
+        self._optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = self._max_grad_norm if self._max_grad_norm is not None else float("inf")
+        grad_norm = nn.utils.clip_grad_norm_(self._parameters, max_norm, foreach=True)
+        self._optimizer.step()
+        self.num_steps += 1
+        return grad_norm
+
+    def _record(self, metrics: Mapping[str, torch.Tensor]) -> None:
+        """Counts this step and writes `metrics` every `log_every` steps."""
+        counts = self._counter.increment(steps=1)
+        if self.num_steps % self._log_every == 0:
+            now = time.perf_counter()
+            rate = self._log_every / max(now - self._clock, 1e-9)
+            self._clock = now
+            self._logger.write({**counts, **{k: float(v) for k, v in metrics.items()},
+                                "learner_steps_per_second": rate})
+
+    def get_variables(self, names: Sequence[str]) -> list[Mapping[str, torch.Tensor]]:
+        missing = [n for n in names if n not in self._modules]
+        if missing:
+            raise KeyError(f"Learner has no variables named {missing}; it has {sorted(self._modules)}.")
+        return [{k: v.detach().to("cpu", copy=True) for k, v in self._modules[n].state_dict().items()}
+                for n in names]
+
+    def save(self) -> dict[str, Any]:
+        return {"modules": {n: m.state_dict() for n, m in self._modules.items()},
+                "optimizer": self._optimizer.state_dict(), "num_steps": self.num_steps}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        for name, module in self._modules.items():
+            module.load_state_dict(state["modules"][name])
+        self._optimizer.load_state_dict(state["optimizer"])
+        self.num_steps = state["num_steps"]

@@ -1,0 +1,115 @@
+"""Network building blocks: MLPs, a small conv torso for grid pixels, input encoders, init."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from dm_env import specs
+from torch import nn
+
+
+def orthogonal_init_(module: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
+    """Orthogonal weights with `gain` and constant biases for every Linear/Conv layer in `module`."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
+            nn.init.orthogonal_(layer.weight, gain)
+            if layer.bias is not None:
+                nn.init.constant_(layer.bias, bias)
+    return module
+
+
+class MLP(nn.Sequential):
+    """Linear layers with an activation between them (none after the last)."""
+
+    def __init__(self, input_size: int, hidden_sizes: Sequence[int], output_size: int | None = None,
+                 activation: Callable[[], nn.Module] = nn.ReLU, activate_final: bool = False) -> None:
+        sizes = [input_size, *hidden_sizes] + ([output_size] if output_size is not None else [])
+        layers: list[nn.Module] = []
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(fan_in, fan_out))
+            if i < len(sizes) - 2 or activate_final:
+                layers.append(activation())
+        super().__init__(*layers)
+        self.output_size = sizes[-1]
+
+
+class GridConvTorso(nn.Sequential):
+    """3x3 convolutions, the later ones with stride 2, then a flatten: small channels-first grids.
+
+    The strided layers keep the flattened output (and the first dense layer,
+    the costliest part of the network) small.
+    """
+
+    def __init__(self, input_shape: Sequence[int], channels: Sequence[int] = (16, 32)) -> None:
+        in_channels = input_shape[0]
+        layers: list[nn.Module] = []
+        for i, out_channels in enumerate(channels):
+            stride = 1 if i == 0 else 2
+            layers += [nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1), nn.ReLU()]
+            in_channels = out_channels
+        layers.append(nn.Flatten())
+        super().__init__(*layers)
+        with torch.no_grad():
+            self.output_size = int(self(torch.zeros(1, *input_shape)).shape[-1])
+
+
+class OneHot(nn.Module):
+    """Encodes integer indices (e.g. a gridworld state index) as float one-hot vectors."""
+
+    def __init__(self, num_values: int) -> None:
+        super().__init__()
+        self.num_values = num_values
+        self.output_size = num_values
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.one_hot(x.long(), self.num_values).float()
+
+
+class Float(nn.Module):
+    """Casts inputs to float32 (uint8 pixels stay uint8 until here), scaled, optionally flattened."""
+
+    def __init__(self, scale: float = 1.0, flatten: bool = False) -> None:
+        super().__init__()
+        self.scale = scale
+        self.flatten = flatten
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        if self.scale != 1.0:
+            x = x * self.scale
+        return x.reshape(x.shape[0], -1) if self.flatten else x
+
+
+def make_torso(observation_spec: specs.Array, hidden_sizes: Sequence[int],
+               conv_channels: Sequence[int] = (16, 32)) -> nn.Module:
+    """Picks an encoder for one array observation; the result has `.output_size`.
+
+    DiscreteArray (an index) -> one-hot + MLP; a vector -> MLP; a 2-D array ->
+    flatten + MLP; a channels-first image (C, H, W) -> conv torso + MLP.
+    """
+    if not isinstance(observation_spec, specs.Array):
+        raise TypeError(
+            "The default networks take a single array observation; got the nested spec "
+            f"{observation_spec!r}. Pass a network factory that handles it."
+        )
+    shape = tuple(observation_spec.shape)
+    if isinstance(observation_spec, specs.DiscreteArray) and shape == ():
+        encoder: nn.Module = OneHot(observation_spec.num_values)
+        encoded_size = observation_spec.num_values
+    elif len(shape) <= 2:
+        encoder = Float(flatten=True)
+        encoded_size = int(np.prod(shape))
+    elif len(shape) == 3:
+        conv = GridConvTorso(shape, conv_channels)
+        scale = 1.0 / 255.0 if observation_spec.dtype == np.uint8 else 1.0
+        encoder = nn.Sequential(Float(scale), conv)
+        encoded_size = conv.output_size
+    else:
+        raise ValueError(f"No default torso for observations of shape {shape} (spec {observation_spec!r}).")
+    mlp = MLP(encoded_size, hidden_sizes, activate_final=True)
+    torso = nn.Sequential(encoder, mlp)
+    torso.output_size = mlp.output_size
+    return torso

@@ -1,0 +1,38 @@
+"""VariableClient: how an actor pulls fresh weights from a learner (a VariableSource)."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from torch import nn
+
+from components.core import VariableSource
+
+
+class VariableClient:
+    """Copies named weights from `source` into local modules every `update_period` calls.
+
+    The actor's modules stay where they are (typically on the CPU) while the
+    learner trains on its own device; each pull copies the state dicts over.
+    """
+
+    def __init__(self, source: VariableSource, modules: Mapping[str, nn.Module], update_period: int = 1) -> None:
+        if update_period < 1:
+            raise ValueError(f"update_period must be >= 1, got {update_period}.")
+        self._source = source
+        self._modules = dict(modules)
+        self._period = update_period
+        self._calls = 0
+
+    def update(self, wait: bool = False) -> None:
+        """Counts a call; pulls weights when `update_period` calls have passed (or when `wait`)."""
+        self._calls += 1
+        if wait or self._calls >= self._period:
+            self.update_and_wait()
+
+    def update_and_wait(self) -> None:
+        """Pulls the weights now."""
+        self._calls = 0
+        names = list(self._modules)
+        for name, state in zip(names, self._source.get_variables(names)):
+            self._modules[name].load_state_dict(state)

@@ -1,0 +1,114 @@
+"""Batched environments: N lanes stepped together, each lane a valid dm_env sequence.
+
+A batched timestep holds arrays with a leading lane axis: `step_type` (N,),
+`reward` (N,), `discount` (N,) and observations (N, ...). A lane whose step is
+FIRST carries reward 0 and discount 1 (dm_env's None does not fit in an array).
+After a lane's LAST, the next `step` restarts that lane (its action is ignored)
+and reports FIRST, so callers never call `reset` mid-run. Specs are per lane.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Callable, Sequence
+
+import dm_env
+import numpy as np
+import tree
+
+
+class BatchedEnvironment(dm_env.Environment):
+    """An environment of `num_lanes` lanes with per-lane specs and batched timesteps."""
+
+    @property
+    @abc.abstractmethod
+    def num_lanes(self) -> int:
+        """How many lanes step together."""
+
+
+def _stack(lane_steps: Sequence[dm_env.TimeStep], reward_dtype: np.dtype, discount_dtype: np.dtype) -> dm_env.TimeStep:
+    step_types = np.array([ts.step_type for ts in lane_steps], dtype=np.int8)
+    rewards = np.array([0.0 if ts.reward is None else ts.reward for ts in lane_steps], dtype=reward_dtype)
+    discounts = np.array([1.0 if ts.discount is None else ts.discount for ts in lane_steps], dtype=discount_dtype)
+    first = lane_steps[0].observation
+    if isinstance(first, np.ndarray):  # The common case, without dm-tree's per-call overhead.
+        observations = np.stack([ts.observation for ts in lane_steps])
+    else:
+        observations = tree.map_structure(lambda *xs: np.stack(xs), *[ts.observation for ts in lane_steps])
+    return dm_env.TimeStep(step_types, rewards, discounts, observations)
+
+
+class SyncBatchedEnvironment(BatchedEnvironment):
+    """Steps N in-process environments one after another: right for cheap environments."""
+
+    def __init__(self, environments: Sequence[dm_env.Environment]) -> None:
+        if not environments:
+            raise ValueError("SyncBatchedEnvironment needs at least one environment.")
+        self._envs = list(environments)
+        first = self._envs[0]
+        for i, env in enumerate(self._envs[1:], start=1):
+            if env.observation_spec() != first.observation_spec() or env.action_spec() != first.action_spec():
+                raise ValueError(
+                    f"Lane {i} has specs {env.observation_spec()!r} / {env.action_spec()!r}, "
+                    f"lane 0 has {first.observation_spec()!r} / {first.action_spec()!r}: all lanes must match."
+                )
+        self._reward_dtype = np.dtype(first.reward_spec().dtype)
+        self._discount_dtype = np.dtype(first.discount_spec().dtype)
+        self._last = np.ones(len(self._envs), dtype=bool)  # Every lane starts by resetting.
+
+    @classmethod
+    def from_factory(cls, factory: Callable[[int], dm_env.Environment], num_lanes: int, seed: int = 0) -> "SyncBatchedEnvironment":
+        """Builds lane i with `factory(seed + i)`."""
+        return cls([factory(seed + i) for i in range(num_lanes)])
+
+    @property
+    def num_lanes(self) -> int:
+        return len(self._envs)
+
+    @property
+    def lanes(self) -> list[dm_env.Environment]:
+        return list(self._envs)
+
+    def reset(self) -> dm_env.TimeStep:
+        steps = [env.reset() for env in self._envs]
+        self._last[:] = False
+        return _stack(steps, self._reward_dtype, self._discount_dtype)
+
+    def step(self, action) -> dm_env.TimeStep:
+        leaf = tree.flatten(action)[0]
+        if np.ndim(leaf) == 0 or len(leaf) != len(self._envs):
+            raise ValueError(f"Expected a batch of {len(self._envs)} actions (one per lane), got {action!r}.")
+        steps = []
+        for i, env in enumerate(self._envs):
+            lane_action = action[i] if isinstance(action, np.ndarray) else tree.map_structure(lambda a: a[i], action)
+            ts = env.reset() if self._last[i] else env.step(lane_action)
+            self._last[i] = ts.last()
+            steps.append(ts)
+        return _stack(steps, self._reward_dtype, self._discount_dtype)
+
+    def observation_spec(self):
+        return self._envs[0].observation_spec()
+
+    def action_spec(self):
+        return self._envs[0].action_spec()
+
+    def reward_spec(self):
+        return self._envs[0].reward_spec()
+
+    def discount_spec(self):
+        return self._envs[0].discount_spec()
+
+    def render(self):
+        """Renders lane 0."""
+        return self._envs[0].render()
+
+    def close(self) -> None:
+        for env in self._envs:
+            env.close()
+
+
+def as_batched(environment: dm_env.Environment) -> BatchedEnvironment:
+    """A batched environment as it is; a plain one as a batch of one lane."""
+    if isinstance(environment, BatchedEnvironment):
+        return environment
+    return SyncBatchedEnvironment([environment])

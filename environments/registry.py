@@ -1,0 +1,100 @@
+"""Resolves `--env` names to dm_env environments.
+
+  gridworld:<task>             the seed tutorial's GridWorld (simple, obstacle, random_goal)
+  gym:<id>                     any registered gymnasium environment, adapted to dm_env
+  python:<module>:<factory>    your own factory, called as factory(seed=..., **options)
+
+Every environment comes wrapped in single precision (float32 / int32).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from typing import Any, Callable
+
+import dm_env
+
+from environments.batched import BatchedEnvironment, SyncBatchedEnvironment
+from environments.wrappers import SinglePrecisionWrapper
+
+PREFIXES = ("gridworld", "gym", "python")
+EXAMPLES = "gridworld:simple, gym:CartPole-v1, python:my_pkg.envs:make_env"
+
+
+def _split(name: str) -> tuple[str, str]:
+    prefix, sep, rest = name.partition(":")
+    if not sep or prefix not in PREFIXES or not rest:
+        raise ValueError(
+            f"Unknown environment name {name!r}. Expected '<prefix>:<name>' with prefix one of "
+            f"{', '.join(PREFIXES)} (e.g. {EXAMPLES})."
+        )
+    return prefix, rest
+
+
+def _make_gridworld(task: str, seed: int, options: dict[str, Any]) -> dm_env.Environment:
+    from environments.gridworld import TASKS, build_gridworld_task
+
+    if task not in TASKS:
+        raise ValueError(f"Unknown gridworld task {task!r}; known tasks: {', '.join(sorted(TASKS))}.")
+    options = {"observation_type": "grid", **options}
+    return build_gridworld_task(task, seed=seed, **options)
+
+
+def _make_gym(env_id: str, seed: int, options: dict[str, Any]) -> dm_env.Environment:
+    import gymnasium
+
+    from environments.gym_adapter import GymnasiumEnvironment
+
+    try:
+        gym_env = gymnasium.make(env_id, **options)
+    except gymnasium.error.Error as error:
+        known = list(gymnasium.registry)
+        close = difflib.get_close_matches(env_id, known, n=5, cutoff=0.5)
+        hint = f" Close matches: {', '.join(close)}." if close else ""
+        raise ValueError(f"gymnasium cannot make {env_id!r}: {error}.{hint}") from error
+    return GymnasiumEnvironment(gym_env, seed=seed)
+
+
+def _make_python(target: str, seed: int, options: dict[str, Any]) -> dm_env.Environment:
+    module_name, sep, attribute = target.rpartition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"Expected python:<module>:<factory>, got python:{target!r}.")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"Cannot import module {module_name!r} for python:{target}: {error}") from error
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        raise ValueError(f"Module {module_name!r} has no callable {attribute!r} (from python:{target}).")
+    if "seed" in inspect.signature(factory).parameters:
+        options = {"seed": seed, **options}
+    environment = factory(**options)
+    if not isinstance(environment, dm_env.Environment):
+        raise TypeError(
+            f"python:{target} returned {type(environment).__name__}, expected a dm_env.Environment "
+            "(wrap a gymnasium env with environments.gym_adapter.GymnasiumEnvironment)."
+        )
+    return environment
+
+
+_FACTORIES: dict[str, Callable[[str, int, dict[str, Any]], dm_env.Environment]] = {
+    "gridworld": _make_gridworld,
+    "gym": _make_gym,
+    "python": _make_python,
+}
+
+
+def make_environment(name: str, seed: int = 0, **options: Any) -> dm_env.Environment:
+    """Builds one environment lane from its registry name; `options` go to its factory."""
+    prefix, rest = _split(name)
+    return SinglePrecisionWrapper(_FACTORIES[prefix](rest, seed, dict(options)))
+
+
+def make_batched_environment(name: str, num_envs: int = 1, seed: int = 0, **options: Any) -> BatchedEnvironment:
+    """Builds `num_envs` lanes, lane i seeded with `seed + i`."""
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs}.")
+    _split(name)  # Fail on a bad name before building anything.
+    return SyncBatchedEnvironment.from_factory(lambda s: make_environment(name, s, **options), num_envs, seed)

@@ -1,0 +1,205 @@
+"""`dm_env.Environment` wrappers: a passthrough base, dtype narrowing, step limits.
+
+Wrappers compose: `StepLimitWrapper(SinglePrecisionWrapper(env), 500)`. Each one
+exposes the wrapped env as `.environment` and delegates unknown attributes
+(e.g. `render`, `gym_env`, `last_info`) to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dm_env
+import numpy as np
+import tree
+from dm_env import specs
+
+
+class EnvironmentWrapper(dm_env.Environment):
+    """Passthrough base class: forwards every call to the wrapped environment."""
+
+    def __init__(self, environment: dm_env.Environment) -> None:
+        self._environment = environment
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes not found on the wrapper itself. Dunder and
+        # `_environment` lookups must not recurse (e.g. while unpickling/copying).
+        if name.startswith("__") or name == "_environment":
+            raise AttributeError(name)
+        return getattr(self._environment, name)
+
+    @property
+    def environment(self) -> dm_env.Environment:
+        """The wrapped environment."""
+        return self._environment
+
+    def reset(self) -> dm_env.TimeStep:
+        return self._environment.reset()
+
+    def step(self, action: Any) -> dm_env.TimeStep:
+        return self._environment.step(action)
+
+    def observation_spec(self) -> Any:
+        return self._environment.observation_spec()
+
+    def action_spec(self) -> Any:
+        return self._environment.action_spec()
+
+    def reward_spec(self) -> Any:
+        return self._environment.reward_spec()
+
+    def discount_spec(self) -> Any:
+        return self._environment.discount_spec()
+
+    def close(self) -> None:
+        self._environment.close()
+
+
+# ----------------------------------------------------------------------------
+# Single precision.
+# ----------------------------------------------------------------------------
+
+_NARROWER = {
+    np.dtype(np.float64): np.dtype(np.float32),
+    np.dtype(np.int64): np.dtype(np.int32),
+}
+
+
+def _narrow_dtype(dtype: Any) -> np.dtype:
+    dtype = np.dtype(dtype)
+    return _NARROWER.get(dtype, dtype)
+
+
+def _narrow_bound(bound: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Casts a spec bound to `dtype` without integer wrap-around.
+
+    Integer bounds are clipped to the narrower range; float64 bounds beyond the
+    float32 range become +-inf, which still admits every float32 value.
+    """
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(bound, info.min, info.max).astype(dtype)
+    with np.errstate(over="ignore"):
+        return bound.astype(dtype)
+
+
+def _narrow_spec(spec: specs.Array) -> specs.Array:
+    """Returns `spec` with float64 -> float32 and int64 -> int32 (kinds kept)."""
+    dtype = _narrow_dtype(spec.dtype)
+    if dtype == spec.dtype:
+        return spec
+    if isinstance(spec, specs.DiscreteArray):
+        if spec.num_values - 1 > np.iinfo(dtype).max:
+            return spec  # Would overflow int32: keep the wide dtype.
+        return specs.DiscreteArray(spec.num_values, dtype=dtype, name=spec.name)
+    if isinstance(spec, specs.BoundedArray):
+        return specs.BoundedArray(
+            spec.shape,
+            dtype,
+            _narrow_bound(spec.minimum, dtype),
+            _narrow_bound(spec.maximum, dtype),
+            spec.name,
+        )
+    return specs.Array(spec.shape, dtype, spec.name)
+
+
+def _cast_to_specs(values: Any, spec_nest: Any) -> Any:
+    """Casts each leaf of `values` to the dtype of the matching spec."""
+    if values is None:  # Reward and discount of a FIRST step.
+        return None
+    return tree.map_structure(
+        lambda spec, value: np.asarray(value, dtype=spec.dtype),
+        spec_nest,
+        values,
+        check_types=False,
+    )
+
+
+class SinglePrecisionWrapper(EnvironmentWrapper):
+    """Narrows float64 -> float32 and int64 -> int32 in specs and values.
+
+    Applies to observations, rewards, discounts and their specs, and to the
+    action spec; actions are cast back to the inner env's dtypes before they
+    are passed in. BoundedArray bounds and DiscreteArray kinds are preserved.
+    Torch agents then see float32/int32 tensors without per-call conversion.
+    """
+
+    def __init__(self, environment: dm_env.Environment) -> None:
+        super().__init__(environment)
+        self._inner_action_spec = environment.action_spec()
+        self._observation_spec = tree.map_structure(_narrow_spec, environment.observation_spec())
+        self._action_spec = tree.map_structure(_narrow_spec, self._inner_action_spec)
+        self._reward_spec = tree.map_structure(_narrow_spec, environment.reward_spec())
+        self._discount_spec = tree.map_structure(_narrow_spec, environment.discount_spec())
+
+    def reset(self) -> dm_env.TimeStep:
+        return self._convert_timestep(self._environment.reset())
+
+    def step(self, action: Any) -> dm_env.TimeStep:
+        inner_action = _cast_to_specs(action, self._inner_action_spec)
+        return self._convert_timestep(self._environment.step(inner_action))
+
+    def _convert_timestep(self, timestep: dm_env.TimeStep) -> dm_env.TimeStep:
+        return timestep._replace(
+            observation=_cast_to_specs(timestep.observation, self._observation_spec),
+            reward=_cast_to_specs(timestep.reward, self._reward_spec),
+            discount=_cast_to_specs(timestep.discount, self._discount_spec),
+        )
+
+    def observation_spec(self) -> Any:
+        return self._observation_spec
+
+    def action_spec(self) -> Any:
+        return self._action_spec
+
+    def reward_spec(self) -> Any:
+        return self._reward_spec
+
+    def discount_spec(self) -> Any:
+        return self._discount_spec
+
+
+# ----------------------------------------------------------------------------
+# Step limit.
+# ----------------------------------------------------------------------------
+
+
+class StepLimitWrapper(EnvironmentWrapper):
+    """Ends every episode after at most `step_limit` steps (a truncation).
+
+    The LAST step produced at the limit carries the discount the inner env
+    gave for that step, so it is 0 only if the inner env also terminated
+    there. The following `step()` starts a new episode (resetting the inner
+    env), as dm_env requires.
+    """
+
+    def __init__(self, environment: dm_env.Environment, step_limit: int) -> None:
+        if step_limit <= 0:
+            raise ValueError(f"step_limit must be a positive integer, got {step_limit!r}.")
+        super().__init__(environment)
+        self._step_limit = int(step_limit)
+        self._elapsed_steps = 0
+        self._needs_reset = True
+
+    @property
+    def step_limit(self) -> int:
+        return self._step_limit
+
+    def reset(self) -> dm_env.TimeStep:
+        self._elapsed_steps = 0
+        self._needs_reset = False
+        return self._environment.reset()
+
+    def step(self, action: Any) -> dm_env.TimeStep:
+        if self._needs_reset:
+            return self.reset()
+        timestep = self._environment.step(action)
+        if timestep.first():  # The inner env restarted on its own.
+            self._elapsed_steps = 0
+            return timestep
+        self._elapsed_steps += 1
+        if self._elapsed_steps >= self._step_limit and not timestep.last():
+            timestep = timestep._replace(step_type=dm_env.StepType.LAST)
+        if timestep.last():
+            self._needs_reset = True
+        return timestep

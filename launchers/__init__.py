@@ -1,0 +1,1 @@
+"""Launchers: experiment declarations, runners and one absl entry module per agent."""

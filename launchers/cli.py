@@ -1,0 +1,35 @@
+"""The body of every agent's entry module: flags -> declaration -> runner -> summary line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from absl import app
+
+from launchers import flags as launcher_flags
+from launchers.agent_registry import get_agent
+
+
+def define_flags(agent: str, **defaults) -> None:
+    """Defines the common flags and one flag per field of the agent's config."""
+    launcher_flags.define_common_flags(agent, **defaults)
+    launcher_flags.define_config_flags(get_agent(agent).config_class)
+
+
+def main(agent: str) -> None:
+    """Runs the agent as the flags declare; the last stdout line is the summary as JSON."""
+    from launchers.experiment import experiment_from_declaration
+    from launchers.local import run_local
+
+    try:
+        declaration = launcher_flags.declaration_from_flags(agent, get_agent(agent).config_class)
+        experiment = experiment_from_declaration(declaration)
+    except (ValueError, TypeError) as error:
+        raise app.UsageError(str(error)) from None
+    print(f"[{agent}] training on {declaration['env']} for {declaration['num_steps']} steps; "
+          f"run folder: {experiment.run_dir}", flush=True)
+    summary = run_local(experiment)
+    print(f"[{agent}] done: final greedy return {summary['final_eval_return']:.3f}; "
+          f"logs, config.json and summary.json in {summary['run_dir']}", flush=True)
+    sys.stdout.write(json.dumps(summary) + "\n")

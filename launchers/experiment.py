@@ -1,0 +1,134 @@
+"""The experiment declaration: everything a runner needs to build and run one training run."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import re
+from typing import Any, Callable, Mapping
+
+import dm_env
+from torch import nn
+
+from agents.builders import ActorLearnerBuilder
+from components.specs import EnvironmentSpec
+from launchers.agent_registry import get_agent, make_builder
+from environments.registry import make_environment
+
+EnvironmentFactory = Callable[[int], dm_env.Environment]  # seed -> one lane
+NetworkFactory = Callable[[EnvironmentSpec], Mapping[str, nn.Module]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """One run, declared: which agent, on which environment, for how long, logged where.
+
+    Attributes:
+      builder: The agent's builder (its config inside).
+      environment_factory: `factory(seed)` returns one environment lane.
+      network_factory: Optional override of the builder's networks.
+      seed: Seeds networks, replay sampling, exploration and environments.
+      num_steps: Budget in actor lane-steps (env steps summed over lanes).
+      num_envs: Lanes in the training environment (lane i seeded seed + i).
+      eval_every: Actor steps between greedy evaluations (0: only at the end).
+      eval_episodes: Episodes per evaluation.
+      run_dir: Folder for config.json, CSV logs and summary.json.
+      device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
+      torch_threads: Intra-op threads for torch (None: torch's default).
+      log_interval: Seconds between terminal progress lines per label.
+      declaration: The JSON-able description written to config.json (rerunnable).
+    """
+
+    builder: ActorLearnerBuilder
+    environment_factory: EnvironmentFactory
+    network_factory: NetworkFactory | None = None
+    seed: int = 0
+    num_steps: int = 30_000
+    num_envs: int = 1
+    eval_every: int = 5_000
+    eval_episodes: int = 10
+    run_dir: str | None = None
+    device: str = "auto"
+    torch_threads: int | None = None
+    log_interval: float = 5.0
+    declaration: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("num_steps", "num_envs", "eval_episodes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0, got {self.eval_every}.")
+        if self.torch_threads is not None and self.torch_threads <= 0:
+            raise ValueError(f"torch_threads must be > 0, got {self.torch_threads}.")
+
+
+# The declaration's fields besides the agent's config, with their defaults.
+DECLARATION_DEFAULTS: dict[str, Any] = {
+    "agent": "dqn",
+    "env": "gridworld:simple",
+    "env_options": {},
+    "seed": 0,
+    "num_steps": 30_000,
+    "num_envs": 1,
+    "eval_every": 5_000,
+    "eval_episodes": 10,
+    "run_dir": None,
+    "device": "auto",
+    "torch_threads": None,
+    "log_interval": 5.0,
+}
+
+
+def default_run_dir(agent: str, env: str, seed: int) -> str:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return os.path.join("runs", f"{agent}_{re.sub(r'[^A-Za-z0-9_.-]+', '-', env)}_s{seed}_{stamp}")
+
+
+def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentConfig:
+    """Builds an experiment from a JSON-able declaration (as written to config.json)."""
+    unknown = set(declaration) - set(DECLARATION_DEFAULTS) - {"agent_config"}
+    if unknown:
+        raise ValueError(f"Unknown declaration fields {sorted(unknown)}; expected {sorted(DECLARATION_DEFAULTS)} "
+                         "and agent_config.")
+    decl = {**DECLARATION_DEFAULTS, **declaration}
+    entry = get_agent(decl["agent"])
+    config = config_from_dict(entry.config_class, decl.get("agent_config", {}))
+    decl["agent_config"] = dataclasses.asdict(config)
+    if decl["run_dir"] is None:
+        decl["run_dir"] = default_run_dir(decl["agent"], decl["env"], decl["seed"])
+    env_name, env_options = decl["env"], dict(decl["env_options"])
+    make_environment(env_name, decl["seed"], **env_options).close()  # Fail fast on a bad name/option.
+    return ExperimentConfig(
+        builder=make_builder(decl["agent"], config),
+        environment_factory=lambda seed: make_environment(env_name, seed, **env_options),
+        seed=decl["seed"], num_steps=decl["num_steps"], num_envs=decl["num_envs"],
+        eval_every=decl["eval_every"], eval_episodes=decl["eval_episodes"], run_dir=decl["run_dir"],
+        device=decl["device"], torch_threads=decl["torch_threads"], log_interval=decl["log_interval"],
+        declaration=decl,
+    )
+
+
+def config_from_dict(config_class: type, values: Mapping[str, Any]) -> Any:
+    """A config dataclass from a dict (JSON lists become tuples); unknown keys are an error."""
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ValueError(f"{config_class.__name__} has no fields {sorted(unknown)}; its fields are {sorted(fields)}.")
+    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return config_class(**converted)
+
+
+def load_declaration(path: str) -> dict[str, Any]:
+    """Reads a run's config.json (or the folder holding it)."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "config.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"No run declaration at {path!r} (expected a run folder or its config.json).") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path!r} is not valid JSON: {error}") from None

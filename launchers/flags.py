@@ -1,0 +1,163 @@
+"""absl flags shared by every launcher, and flags generated from an agent's config dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Mapping
+
+from absl import flags
+
+from launchers.experiment import DECLARATION_DEFAULTS
+
+FLAGS = flags.FLAGS
+
+# Declaration fields that are flags, with their help text.
+_COMMON_HELP = {
+    "env": "Environment name: gridworld:<task>, gym:<id> or python:<module>:<factory>.",
+    "seed": "Random seed for networks, replay, exploration and environments.",
+    "num_steps": "Training budget in actor steps (environment steps summed over lanes).",
+    "num_envs": "Environment lanes stepped together by the actor (one network call per step).",
+    "eval_every": "Actor steps between greedy evaluations (0: evaluate only at the end).",
+    "eval_episodes": "Episodes per evaluation.",
+    "run_dir": "Run folder (config.json, CSV logs, summary.json). Default: runs/<agent>_<env>_s<seed>_<time>.",
+    "device": "Learner device: auto (CUDA when present), cpu or cuda.",
+    "torch_threads": "torch intra-op threads (default: torch's choice).",
+    "log_interval": "Seconds between progress lines on the terminal.",
+}
+_ENV_OPTION_FLAGS = {
+    "observation_type": "gridworld only: state_index, agent_onehot, grid (default) or agent_goal_pos.",
+    "max_episode_length": "gridworld only: steps before an episode is truncated (default 200).",
+}
+
+
+def define_common_flags(agent: str, **defaults: Any) -> None:
+    """Defines the launcher flags; `defaults` override DECLARATION_DEFAULTS for this agent."""
+    values = {**DECLARATION_DEFAULTS, **defaults}
+    flags.DEFINE_string("config", None, "A run folder or its config.json to rerun; flags given beside it override it.")
+    flags.DEFINE_string("env", values["env"], _COMMON_HELP["env"])
+    flags.DEFINE_string("observation_type", None, _ENV_OPTION_FLAGS["observation_type"])
+    flags.DEFINE_integer("max_episode_length", None, _ENV_OPTION_FLAGS["max_episode_length"], lower_bound=1)
+    flags.DEFINE_integer("seed", values["seed"], _COMMON_HELP["seed"])
+    flags.DEFINE_integer("num_steps", values["num_steps"], _COMMON_HELP["num_steps"], lower_bound=1)
+    flags.DEFINE_integer("num_envs", values["num_envs"], _COMMON_HELP["num_envs"], lower_bound=1)
+    flags.DEFINE_integer("eval_every", values["eval_every"], _COMMON_HELP["eval_every"], lower_bound=0)
+    flags.DEFINE_integer("eval_episodes", values["eval_episodes"], _COMMON_HELP["eval_episodes"], lower_bound=1)
+    flags.DEFINE_string("run_dir", values["run_dir"], _COMMON_HELP["run_dir"])
+    flags.DEFINE_enum("device", values["device"], ["auto", "cpu", "cuda"], _COMMON_HELP["device"])
+    flags.DEFINE_integer("torch_threads", values["torch_threads"], _COMMON_HELP["torch_threads"], lower_bound=1)
+    flags.DEFINE_float("log_interval", values["log_interval"], _COMMON_HELP["log_interval"], lower_bound=0)
+
+
+def _field_type(config_class: type, field: dataclasses.Field) -> tuple[type, bool]:
+    """(base type, optional) of a config field, from its annotation."""
+    hint = typing.get_type_hints(config_class)[field.name]
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    if optional:
+        hint = next(a for a in args if a is not type(None))
+    origin = typing.get_origin(hint)
+    if origin in (tuple, list):
+        return tuple, optional
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"Cannot make a flag for {config_class.__name__}.{field.name}: {hint}")
+    return hint, optional
+
+
+def _optional_parser(base: type):
+    def parse(text: str):
+        return None if text.lower() in ("none", "") else base(text)
+    return parse
+
+
+def define_config_flags(config_class: type) -> None:
+    """One flag per config field, named like the field, defaulting to the field's default."""
+    docs = _attribute_docs(config_class)
+    for field in dataclasses.fields(config_class):
+        base, optional = _field_type(config_class, field)
+        default = field.default
+        help_text = docs.get(field.name, field.name)
+        if base is tuple:
+            flags.DEFINE_list(field.name, [str(v) for v in default], help_text + " (comma-separated)")
+        elif optional:
+            flags.DEFINE_string(field.name, "none" if default is None else str(default),
+                                help_text + " ('none' to disable)")
+        elif base is bool:
+            flags.DEFINE_bool(field.name, default, help_text)
+        elif base is int:
+            flags.DEFINE_integer(field.name, default, help_text)
+        elif base is float:
+            flags.DEFINE_float(field.name, default, help_text)
+        else:
+            flags.DEFINE_string(field.name, default, help_text)
+
+
+def _attribute_docs(config_class: type) -> dict[str, str]:
+    """Field descriptions from the 'Attributes:' section of the config's docstring."""
+    docs: dict[str, str] = {}
+    current = None
+    for line in (config_class.__doc__ or "").splitlines():
+        stripped = line.strip()
+        name, sep, rest = stripped.partition(":")
+        if sep and name.isidentifier() and line.startswith("      ") and not line.startswith("        "):
+            current = name
+            docs[name] = rest.strip()
+        elif current and stripped and line.startswith("        "):
+            docs[current] += " " + stripped
+        elif not stripped:
+            current = None
+    return docs
+
+
+def config_values_from_flags(config_class: type, only_present: bool = False) -> dict[str, Any]:
+    """Config field values read from the flags (only those given on the command line, if asked)."""
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(config_class):
+        if only_present and not FLAGS[field.name].present:
+            continue
+        base, optional = _field_type(config_class, field)
+        raw = FLAGS[field.name].value
+        if base is tuple:
+            try:
+                values[field.name] = tuple(int(v) for v in raw)
+            except ValueError:
+                raise ValueError(f"--{field.name} takes comma-separated integers, got {','.join(raw)!r}.") from None
+        elif optional:
+            try:
+                values[field.name] = _optional_parser(base)(raw)
+            except ValueError:
+                raise ValueError(f"--{field.name} takes a {base.__name__} or 'none', got {raw!r}.") from None
+        else:
+            values[field.name] = raw
+    return values
+
+
+def declaration_from_flags(agent: str, config_class: type) -> dict[str, Any]:
+    """The run declaration from the flags, on top of --config when given."""
+    from launchers.experiment import load_declaration
+
+    base: Mapping[str, Any] = {}
+    if FLAGS.config:
+        base = load_declaration(FLAGS.config)
+        if base.get("agent", agent) != agent:
+            raise ValueError(f"--config holds a {base['agent']!r} run; rerun it with launchers.{base['agent']}.")
+    rerun = bool(FLAGS.config)
+    declaration: dict[str, Any] = {**DECLARATION_DEFAULTS, **base, "agent": agent}
+    for name in _COMMON_HELP:
+        if not rerun or FLAGS[name].present:
+            declaration[name] = FLAGS[name].value
+    if rerun and not FLAGS["run_dir"].present:
+        declaration["run_dir"] = None  # A rerun writes a new folder unless told otherwise.
+    env_options = dict(declaration.get("env_options") or {})
+    for name in _ENV_OPTION_FLAGS:
+        if FLAGS[name].value is not None:
+            env_options[name] = FLAGS[name].value
+    if env_options and not declaration["env"].startswith("gridworld:"):
+        raise ValueError(f"--{', --'.join(env_options)} only apply to gridworld environments, "
+                         f"not {declaration['env']!r}.")
+    declaration["env_options"] = env_options
+    agent_config = dict(base.get("agent_config", {}))
+    agent_config.update(config_values_from_flags(config_class, only_present=rerun))
+    declaration["agent_config"] = agent_config
+    return declaration

@@ -1,0 +1,135 @@
+"""The `local` runner: one process, acting and learning interleaved by the rate limiter."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import dm_env
+import numpy as np
+import torch
+
+from components.core import Actor, Learner, batch_iterator
+from components.counting import Counter
+from components.devices import resolve_device
+from components.environment_loop import EnvironmentLoop
+from components.loggers import Logger, make_logger_factory
+from components.rate_limiters import RateLimiter
+from components.specs import make_environment_spec
+from environments.batched import SyncBatchedEnvironment
+from launchers.experiment import ExperimentConfig
+
+
+class LearningActor(Actor):
+    """Wraps an actor so that each `update` first runs every learner step the rate limiter allows."""
+
+    def __init__(self, actor: Actor, learner: Learner, rate_limiter: RateLimiter, batch_size: int) -> None:
+        self._actor = actor
+        self._learner = learner
+        self._limiter = rate_limiter
+        self._batch_size = batch_size
+
+    def select_action(self, observation):
+        return self._actor.select_action(observation)
+
+    def observe_first(self, timestep: dm_env.TimeStep) -> None:
+        self._actor.observe_first(timestep)
+
+    def observe(self, action, next_timestep: dm_env.TimeStep) -> None:
+        self._actor.observe(action, next_timestep)
+
+    def update(self, wait: bool = False) -> None:
+        stepped = False
+        while self._limiter.can_sample(self._batch_size):
+            self._learner.step()
+            stepped = True
+        if stepped or wait:
+            self._actor.update(wait)
+
+
+class Evaluator:
+    """Runs greedy episodes with the learner's latest weights and logs their returns."""
+
+    def __init__(self, experiment: ExperimentConfig, spec, learner: Learner, counter: Counter, logger: Logger) -> None:
+        builder, seed = experiment.builder, experiment.seed + 10_000
+        networks = _make_networks(experiment, spec)
+        policy = builder.make_policy(networks, spec, evaluation=True, seed=seed)
+        self._actor = builder.make_actor(policy, None, learner, networks)
+        environment = experiment.environment_factory(seed)
+        self._loop = EnvironmentLoop(environment, self._actor, Counter(counter, "eval"), should_update=False)
+        self._counter = counter
+        self._logger = logger
+        self._episodes = experiment.eval_episodes
+
+    def evaluate(self) -> dict[str, Any]:
+        self._actor.update(wait=True)
+        self._loop.reset()
+        returns = np.asarray(self._loop.run(num_episodes=self._episodes))
+        row = {**self._counter.get_counts(), "eval_return_mean": float(returns.mean()),
+               "eval_return_std": float(returns.std()), "eval_return_min": float(returns.min()),
+               "eval_return_max": float(returns.max()), "eval_episodes": len(returns)}
+        self._logger.write(row)
+        return row
+
+
+def _make_networks(experiment: ExperimentConfig, spec):
+    factory = experiment.network_factory or experiment.builder.make_networks
+    return factory(spec)
+
+
+def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
+    """Trains until `num_steps` actor steps, evaluating every `eval_every`; returns the summary."""
+    start = time.perf_counter()
+    torch.manual_seed(experiment.seed)
+    if experiment.torch_threads is not None:
+        torch.set_num_threads(experiment.torch_threads)
+    device = resolve_device(experiment.device)
+    run_dir = experiment.run_dir
+    if run_dir is not None:
+        os.makedirs(run_dir, exist_ok=True)
+        with open(os.path.join(run_dir, "config.json"), "w") as f:
+            json.dump(dict(experiment.declaration), f, indent=2, sort_keys=True, default=str)
+    logger_factory = make_logger_factory(run_dir, experiment.log_interval, always_print=("eval",))
+    builder = experiment.builder
+    counter = Counter()
+
+    environment = SyncBatchedEnvironment.from_factory(
+        experiment.environment_factory, experiment.num_envs, experiment.seed)
+    spec = make_environment_spec(environment)
+    replay = builder.make_replay(spec, experiment.seed)
+    learner_networks = {name: net.to(device) for name, net in _make_networks(experiment, spec).items()}
+    batch_size = builder.config.batch_size
+    learner = builder.make_learner(learner_networks, batch_iterator(replay, batch_size), spec, device,
+                                   Counter(counter, "learner"), logger_factory("learner"), experiment.seed)
+    actor_networks = _make_networks(experiment, spec)
+    policy = builder.make_policy(actor_networks, spec, evaluation=False, seed=experiment.seed)
+    actor = builder.make_actor(policy, builder.make_adder(replay), learner, actor_networks,
+                               builder.config.variable_update_period)
+    train_loop = EnvironmentLoop(environment, LearningActor(actor, learner, replay.rate_limiter, batch_size),
+                                 Counter(counter, "actor"), logger_factory("train"))
+    evaluator = Evaluator(experiment, spec, learner, counter, logger_factory("eval"))
+
+    evaluations: list[dict[str, Any]] = []
+    eval_every = experiment.eval_every or experiment.num_steps
+    while (done := counter.get("actor_steps")) < experiment.num_steps:
+        train_loop.run(num_steps=min(eval_every, experiment.num_steps - int(done)))
+        evaluations.append(evaluator.evaluate())
+
+    counts = counter.get_counts()
+    summary = {
+        "final_eval_return": evaluations[-1]["eval_return_mean"],
+        "best_eval_return": max(e["eval_return_mean"] for e in evaluations),
+        "actor_steps": int(counts.get("actor_steps", 0)),
+        "actor_episodes": int(counts.get("actor_episodes", 0)),
+        "learner_steps": int(counts.get("learner_steps", 0)),
+        "wall_seconds": round(time.perf_counter() - start, 3),
+        "device": str(device),
+        "run_dir": run_dir,
+    }
+    if run_dir is not None:
+        with open(os.path.join(run_dir, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+    environment.close()
+    return summary
