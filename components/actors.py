@@ -7,11 +7,11 @@ from typing import Any, Callable
 import dm_env
 import numpy as np
 import torch
-import tree
 from torch import nn
 
 from components.core import Actor, Adder, Nest
 from components.variable_utils import VariableClient
+from environments import nests
 
 Policy = Callable[[Nest], np.ndarray]
 
@@ -40,8 +40,7 @@ class EpsilonGreedyPolicy:
     def __call__(self, observation: Nest) -> np.ndarray:
         epsilon = self.epsilon
         with torch.inference_mode():
-            inputs = (torch.as_tensor(observation, device=self._device) if isinstance(observation, np.ndarray)
-                      else tree.map_structure(lambda x: torch.as_tensor(x, device=self._device), observation))
+            inputs = nests.map_structure(lambda x: torch.as_tensor(x, device=self._device), observation)
             actions = self._network(inputs).argmax(dim=-1).cpu().numpy()
         self.steps += len(actions)
         if epsilon > 0:

@@ -7,10 +7,11 @@ from typing import Any, Deque, NamedTuple
 
 import dm_env
 import numpy as np
-import tree
+
 
 from components.core import Adder, Replay
 from components.types import Transition
+from environments import nests
 
 
 class _Step(NamedTuple):
@@ -22,17 +23,12 @@ class _Step(NamedTuple):
 
 
 def _lane(nest: Any, i: int) -> Any:
-    """Lane i of a batched nest (a plain array, the common case, skips dm-tree's overhead)."""
-    if isinstance(nest, np.ndarray):
-        return nest[i]
-    return tree.map_structure(lambda x: x[i], nest)
+    return nests.map_structure(lambda x: x[i], nest)
 
 
 def _stack(values: list[Any]) -> Any:
     """Stacks a list of same-structured nests on a new leading axis."""
-    if isinstance(values[0], (np.ndarray, np.generic)):
-        return np.stack(values)
-    return tree.map_structure(lambda *xs: np.stack(xs), *values)
+    return nests.map_structure(lambda *xs: np.stack(xs), *values)
 
 
 class NStepTransitionAdder(Adder):
@@ -69,13 +65,14 @@ class NStepTransitionAdder(Adder):
     def add(self, action: Any, next_timestep: dm_env.TimeStep, extras: Any = ()) -> None:
         if not self._windows:
             raise RuntimeError("NStepTransitionAdder.add called before add_first.")
-        step_types = next_timestep.step_type
+        step_types = next_timestep.step_type.tolist()
         if len(step_types) != len(self._windows):
             raise ValueError(
                 f"Adder was started with {len(self._windows)} lanes but got a timestep "
                 f"with {len(step_types)}; call add_first again after changing lanes."
             )
         written: list[Transition] = []
+        has_extras = not (isinstance(extras, tuple) and not extras)
         for i, step_type in enumerate(step_types):
             observation = _lane(next_timestep.observation, i)
             window = self._windows[i]
@@ -85,7 +82,7 @@ class NStepTransitionAdder(Adder):
                 continue
             window.append(_Step(self._observations[i], _lane(action, i),
                                 float(next_timestep.reward[i]), float(next_timestep.discount[i]),
-                                _lane(extras, i)))
+                                _lane(extras, i) if has_extras else ()))
             self._observations[i] = observation
             if step_type == dm_env.StepType.LAST:
                 while window:
@@ -95,7 +92,8 @@ class NStepTransitionAdder(Adder):
                 written.append(self._transition(window, observation))
                 window.popleft()
         if written:
-            self._replay.insert(Transition(*(_stack(list(field)) for field in zip(*written))))
+            *fields, extras_field = zip(*written)
+            self._replay.insert(Transition(*map(_stack, fields), _stack(extras_field) if has_extras else ()))
 
     def _transition(self, window: Deque[_Step], next_observation: Any) -> Transition:
         total, bootstrap = 0.0, 1.0

@@ -30,7 +30,7 @@ class Counter(Saveable):
 
     def _add(self, counts: dict[str, float]) -> dict[str, float]:
         if self._parent is not None:
-            return self._parent._add(counts)
+            return self._parent._add({self._parent._key(k): v for k, v in counts.items()})
         with self._lock:
             for key, value in counts.items():
                 self._counts[key] = self._counts.get(key, 0) + value

@@ -35,7 +35,8 @@ class EnvironmentLoop(Worker):
         self._returns = np.zeros(num_lanes, dtype=np.float64)
         self._lengths = np.zeros(num_lanes, dtype=np.int64)
         self._rate_steps = 0
-        self._rate_start = time.perf_counter()
+        self._rate_seconds = 0.0  # Time spent inside run() since the rate was last reported.
+        self._run_start = 0.0
 
     @property
     def environment(self) -> BatchedEnvironment:
@@ -57,6 +58,7 @@ class EnvironmentLoop(Worker):
             raise ValueError("EnvironmentLoop.run needs num_steps or num_episodes (or both).")
         finished: list[float] = []
         steps = 0
+        self._run_start = time.perf_counter()
         if self._timestep is None:
             self._start()
         while (num_steps is None or steps < num_steps) and (num_episodes is None or len(finished) < num_episodes):
@@ -88,11 +90,14 @@ class EnvironmentLoop(Worker):
             # Lanes that restart next step begin counting afresh.
             self._returns[ended] = 0.0
             self._lengths[ended] = 0
+        now = time.perf_counter()
+        self._rate_seconds += now - self._run_start
+        self._run_start = now
         return finished[:num_episodes] if num_episodes is not None else finished
 
     def _steps_per_second(self) -> float:
-        """Lane-steps per second since the last episode ended."""
+        """Lane-steps per second of time inside `run` since the last report."""
         now = time.perf_counter()
-        rate = self._rate_steps / max(now - self._rate_start, 1e-9)
-        self._rate_steps, self._rate_start = 0, now
+        rate = self._rate_steps / max(self._rate_seconds + now - self._run_start, 1e-9)
+        self._rate_steps, self._rate_seconds, self._run_start = 0, 0.0, now
         return rate

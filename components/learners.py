@@ -37,6 +37,8 @@ class TorchLearner(Learner):
         self._log_every = log_every
         self._clock = time.perf_counter()
         self._modules = dict(modules)
+        # Detached views of each module's tensors (optimizers update them in place), copied on request.
+        self._states = {name: module.state_dict() for name, module in self._modules.items()}
         self._optimizer = optimizer
         self._device = device
         self._max_grad_norm = max_grad_norm
@@ -70,8 +72,7 @@ class TorchLearner(Learner):
         missing = [n for n in names if n not in self._modules]
         if missing:
             raise KeyError(f"Learner has no variables named {missing}; it has {sorted(self._modules)}.")
-        return [{k: v.detach().to("cpu", copy=True) for k, v in self._modules[n].state_dict().items()}
-                for n in names]
+        return [{k: v.to("cpu", copy=True) for k, v in self._states[n].items()} for n in names]
 
     def save(self) -> dict[str, Any]:
         return {"modules": {n: m.state_dict() for n, m in self._modules.items()},

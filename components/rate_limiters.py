@@ -27,6 +27,8 @@ class RateLimiter:
         self.error_buffer = float(error_buffer) if error_buffer is not None else max(1.0, self.samples_per_insert)
         self._inserts = 0
         self._samples = 0
+        # Inserts may run ahead by at least the largest batch a sampler waits for, or both would wait.
+        self._largest_request = 0
         self._condition = threading.Condition()
 
     def _allowed_samples(self) -> float:
@@ -37,6 +39,7 @@ class RateLimiter:
             return self._can_sample(num_items)
 
     def _can_sample(self, num_items: int) -> bool:
+        self._largest_request = max(self._largest_request, num_items)
         if self._inserts < self.min_size_to_sample:
             return False
         return self._samples + num_items <= self._allowed_samples() + self.error_buffer
@@ -49,7 +52,7 @@ class RateLimiter:
         if self._inserts + num_items <= self.min_size_to_sample:
             return True
         ahead = self.samples_per_insert * (self._inserts + num_items - self.min_size_to_sample + 1) - self._samples
-        return ahead <= self.error_buffer + self.samples_per_insert * num_items
+        return ahead <= max(self.error_buffer, self._largest_request) + self.samples_per_insert * num_items
 
     def on_insert(self, num_items: int = 1) -> None:
         with self._condition:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import tree
@@ -11,6 +11,12 @@ from dm_env import specs
 
 from components.core import Replay
 from components.rate_limiters import RateLimiter
+
+
+def _subtrees(nest: Any) -> list[Any]:
+    nodes: list[Any] = []
+    tree.traverse(lambda node: nodes.append(node), nest)
+    return nodes
 
 
 class UniformReplay(Replay):
@@ -29,6 +35,9 @@ class UniformReplay(Replay):
             raise ValueError(f"Replay capacity must be a positive integer, got {capacity}.")
         self._spec = item_spec
         self._leaf_specs = tree.flatten(item_spec)
+        self._paths = [path for path, _ in tree.flatten_with_path(item_spec)]
+        # Dict keys can be misnamed without changing the leaf count, so nests with mappings get a path check.
+        self._check_paths = any(isinstance(node, Mapping) for node in _subtrees(item_spec))
         self._capacity = int(capacity)
         # Flat list of leaves: dm-tree's flatten is fast, rebuilding nests is not.
         self._storage = [np.zeros((self._capacity,) + tuple(s.shape), dtype=s.dtype) for s in self._leaf_specs]
@@ -59,7 +68,10 @@ class UniformReplay(Replay):
             leaves = [leaf[-self._capacity:] for leaf in leaves]
             count = self._capacity
         with self._lock:
-            index = (self._next + np.arange(count)) % self._capacity
+            if self._next + count <= self._capacity:  # Contiguous: a slice is cheaper than an index array.
+                index = slice(self._next, self._next + count)
+            else:
+                index = (self._next + np.arange(count)) % self._capacity
             for store, leaf in zip(self._storage, leaves):
                 store[index] = leaf
             self._next = (self._next + count) % self._capacity
@@ -70,11 +82,15 @@ class UniformReplay(Replay):
     def _check(self, items: Any) -> list[np.ndarray]:
         """The items' leaves, after checking them against the item spec."""
         leaves = tree.flatten(items)
-        if len(leaves) != len(self._leaf_specs):
-            tree.assert_same_structure(self._spec, items)  # Raises with the structures in its message.
+        if len(leaves) != len(self._leaf_specs) or (
+                self._check_paths and [p for p, _ in tree.flatten_with_path(items)] != self._paths):
+            raise ValueError(
+                f"Replay insert: item fields {[p for p, _ in tree.flatten_with_path(items)]} do not match "
+                f"the replay's item spec fields {self._paths}.")
         for i, (leaf, spec) in enumerate(zip(leaves, self._leaf_specs)):
-            if np.shape(leaf)[1:] != spec.shape or np.shape(leaf)[:1] != np.shape(leaves[0])[:1]:
-                path = "/".join(map(str, tree.flatten_with_path(self._spec)[i][0])) or "item"
+            shape = np.shape(leaf)
+            if not shape or shape[1:] != spec.shape or shape[:1] != np.shape(leaves[0])[:1]:
+                path = "/".join(map(str, self._paths[i])) or "item"
                 raise ValueError(
                     f"Replay insert: field '{path}' has shape {np.shape(leaf)}, expected "
                     f"(num_items, *{spec.shape}) from its spec {spec!r}."

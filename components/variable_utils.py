@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import torch
 from torch import nn
 
 from components.core import VariableSource
@@ -23,6 +24,8 @@ class VariableClient:
         self._modules = dict(modules)
         self._period = update_period
         self._calls = 0
+        # Views of each module's parameters and buffers, in state-dict order, copied into in place.
+        self._targets = {name: list(module.state_dict().values()) for name, module in self._modules.items()}
 
     def update(self, wait: bool = False) -> None:
         """Counts a call; pulls weights when `update_period` calls have passed (or when `wait`)."""
@@ -34,5 +37,10 @@ class VariableClient:
         """Pulls the weights now."""
         self._calls = 0
         names = list(self._modules)
-        for name, state in zip(names, self._source.get_variables(names)):
-            self._modules[name].load_state_dict(state)
+        with torch.no_grad():
+            for name, state in zip(names, self._source.get_variables(names)):
+                targets = self._targets[name]
+                if len(state) != len(targets):
+                    raise ValueError(f"Variables {name!r} from the source have {len(state)} tensors; "
+                                     f"the actor's module has {len(targets)}: are they the same network?")
+                torch._foreach_copy_(targets, list(state.values()))

@@ -16,6 +16,8 @@ import dm_env
 import numpy as np
 import tree
 
+from environments import nests
+
 
 class BatchedEnvironment(dm_env.Environment):
     """An environment of `num_lanes` lanes with per-lane specs and batched timesteps."""
@@ -30,11 +32,7 @@ def _stack(lane_steps: Sequence[dm_env.TimeStep], reward_dtype: np.dtype, discou
     step_types = np.array([ts.step_type for ts in lane_steps], dtype=np.int8)
     rewards = np.array([0.0 if ts.reward is None else ts.reward for ts in lane_steps], dtype=reward_dtype)
     discounts = np.array([1.0 if ts.discount is None else ts.discount for ts in lane_steps], dtype=discount_dtype)
-    first = lane_steps[0].observation
-    if isinstance(first, np.ndarray):  # The common case, without dm-tree's per-call overhead.
-        observations = np.stack([ts.observation for ts in lane_steps])
-    else:
-        observations = tree.map_structure(lambda *xs: np.stack(xs), *[ts.observation for ts in lane_steps])
+    observations = nests.map_structure(lambda *xs: np.stack(xs), *[ts.observation for ts in lane_steps])
     return dm_env.TimeStep(step_types, rewards, discounts, observations)
 
 
@@ -80,8 +78,7 @@ class SyncBatchedEnvironment(BatchedEnvironment):
             raise ValueError(f"Expected a batch of {len(self._envs)} actions (one per lane), got {action!r}.")
         steps = []
         for i, env in enumerate(self._envs):
-            lane_action = action[i] if isinstance(action, np.ndarray) else tree.map_structure(lambda a: a[i], action)
-            ts = env.reset() if self._last[i] else env.step(lane_action)
+            ts = env.reset() if self._last[i] else env.step(nests.map_structure(lambda a: a[i], action))
             self._last[i] = ts.last()
             steps.append(ts)
         return _stack(steps, self._reward_dtype, self._discount_dtype)

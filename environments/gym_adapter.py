@@ -26,6 +26,8 @@ import gymnasium
 import numpy as np
 import tree
 from dm_env import specs
+
+from environments import nests
 from gymnasium import spaces
 
 # A nest (dm-tree structure) of `specs.Array` leaves.
@@ -274,7 +276,7 @@ class GymnasiumEnvironment(dm_env.Environment):
         return dm_env.transition(reward, observation, discount)
 
     def _convert_observation(self, observation: Any) -> Any:
-        return tree.map_structure(
+        return nests.map_structure(
             _from_gym_observation,
             self._observation_spaces,
             self._observation_spec,
@@ -284,13 +286,14 @@ class GymnasiumEnvironment(dm_env.Environment):
 
     def _convert_action(self, action: Any) -> Any:
         try:
-            tree.assert_same_structure(self._action_spec, action, check_types=False)
+            if tree.is_nested(self._action_spec) or tree.is_nested(action):
+                tree.assert_same_structure(self._action_spec, action, check_types=False)
         except (TypeError, ValueError) as error:
             raise ValueError(
                 f"Invalid action {action!r}: structure does not match the "
                 f"expected action spec {self._action_spec!r} ({error})."
             ) from None
-        return tree.map_structure_with_path(
+        return nests.map_structure_with_path(
             _to_gym_action, self._action_spaces, self._action_spec, action, check_types=False
         )
 

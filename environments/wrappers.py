@@ -14,6 +14,8 @@ import numpy as np
 import tree
 from dm_env import specs
 
+from environments import nests
+
 
 class EnvironmentWrapper(dm_env.Environment):
     """Passthrough base class: forwards every call to the wrapped environment."""
@@ -107,7 +109,7 @@ def _cast_to_specs(values: Any, spec_nest: Any) -> Any:
     """Casts each leaf of `values` to the dtype of the matching spec."""
     if values is None:  # Reward and discount of a FIRST step.
         return None
-    return tree.map_structure(
+    return nests.map_structure(
         lambda spec, value: np.asarray(value, dtype=spec.dtype),
         spec_nest,
         values,

@@ -38,6 +38,7 @@ class ExperimentConfig:
       device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
       torch_threads: Intra-op threads for torch (None: torch's default).
       log_interval: Seconds between terminal progress lines per label.
+      stop_at_return: Stop early once an evaluation's mean return reaches this.
       declaration: The JSON-able description written to config.json (rerunnable).
     """
 
@@ -53,6 +54,7 @@ class ExperimentConfig:
     device: str = "auto"
     torch_threads: int | None = None
     log_interval: float = 5.0
+    stop_at_return: float | None = None
     declaration: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -79,6 +81,7 @@ DECLARATION_DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "torch_threads": None,
     "log_interval": 5.0,
+    "stop_at_return": None,
 }
 
 
@@ -107,7 +110,7 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
         seed=decl["seed"], num_steps=decl["num_steps"], num_envs=decl["num_envs"],
         eval_every=decl["eval_every"], eval_episodes=decl["eval_episodes"], run_dir=decl["run_dir"],
         device=decl["device"], torch_threads=decl["torch_threads"], log_interval=decl["log_interval"],
-        declaration=decl,
+        stop_at_return=decl["stop_at_return"], declaration=decl,
     )
 
 

@@ -25,6 +25,7 @@ _COMMON_HELP = {
     "device": "Learner device: auto (CUDA when present), cpu or cuda.",
     "torch_threads": "torch intra-op threads (default: torch's choice).",
     "log_interval": "Seconds between progress lines on the terminal.",
+    "stop_at_return": "Stop early once an evaluation's mean return reaches this (default: run the full budget).",
 }
 _ENV_OPTION_FLAGS = {
     "observation_type": "gridworld only: state_index, agent_onehot, grid (default) or agent_goal_pos.",
@@ -48,6 +49,7 @@ def define_common_flags(agent: str, **defaults: Any) -> None:
     flags.DEFINE_enum("device", values["device"], ["auto", "cpu", "cuda"], _COMMON_HELP["device"])
     flags.DEFINE_integer("torch_threads", values["torch_threads"], _COMMON_HELP["torch_threads"], lower_bound=1)
     flags.DEFINE_float("log_interval", values["log_interval"], _COMMON_HELP["log_interval"], lower_bound=0)
+    flags.DEFINE_float("stop_at_return", values["stop_at_return"], _COMMON_HELP["stop_at_return"])
 
 
 def _field_type(config_class: type, field: dataclasses.Field) -> tuple[type, bool]:

@@ -63,11 +63,13 @@ class Evaluator:
         self._logger = logger
         self._episodes = experiment.eval_episodes
 
-    def evaluate(self) -> dict[str, Any]:
+    def evaluate(self, train_seconds: float) -> dict[str, Any]:
+        """Runs the evaluation episodes; `train_seconds` (wall time so far, without evaluation) is logged."""
         self._actor.update(wait=True)
         self._loop.reset()
         returns = np.asarray(self._loop.run(num_episodes=self._episodes))
-        row = {**self._counter.get_counts(), "eval_return_mean": float(returns.mean()),
+        row = {**self._counter.get_counts(), "train_seconds": train_seconds,
+               "eval_return_mean": float(returns.mean()),
                "eval_return_std": float(returns.std()), "eval_return_min": float(returns.min()),
                "eval_return_max": float(returns.max()), "eval_episodes": len(returns)}
         self._logger.write(row)
@@ -113,9 +115,15 @@ def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
 
     evaluations: list[dict[str, Any]] = []
     eval_every = experiment.eval_every or experiment.num_steps
+    train_seconds = 0.0
     while (done := counter.get("actor_steps")) < experiment.num_steps:
+        train_start = time.perf_counter()
         train_loop.run(num_steps=min(eval_every, experiment.num_steps - int(done)))
-        evaluations.append(evaluator.evaluate())
+        train_seconds += time.perf_counter() - train_start
+        evaluations.append(evaluator.evaluate(train_seconds))
+        target = experiment.stop_at_return
+        if target is not None and evaluations[-1]["eval_return_mean"] >= target:
+            break
 
     counts = counter.get_counts()
     summary = {
@@ -125,6 +133,9 @@ def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
         "actor_episodes": int(counts.get("actor_episodes", 0)),
         "learner_steps": int(counts.get("learner_steps", 0)),
         "wall_seconds": round(time.perf_counter() - start, 3),
+        "train_seconds": round(train_seconds, 3),
+        "evaluations": [[int(e.get("actor_steps", 0)), e["eval_return_mean"], round(e["train_seconds"], 3)]
+                        for e in evaluations],
         "device": str(device),
         "run_dir": run_dir,
     }

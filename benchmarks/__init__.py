@@ -1,0 +1,1 @@
+"""Reproducible speed and learning benchmarks against peers (`make bench`)."""
