@@ -7,6 +7,7 @@ with the same fields as `benchmarks/peers/sb3_dqn_cartpole.py`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 
@@ -36,9 +37,16 @@ RL_ZOO_CARTPOLE = DQNConfig(
     max_grad_norm=10.0,
 )
 
+# agentpipe's CartPole preset: RL-Zoo's settings plus 3-step returns, Double-Q and a
+# 128-wide network (chosen by a 3-seed sweep; see benchmarks/RESULTS.md).
+CARTPOLE_PRESET = dataclasses.replace(RL_ZOO_CARTPOLE, n_step=3, double_q=True, hidden_sizes=(128, 128))
+
+CONFIGS = {"rl_zoo": RL_ZOO_CARTPOLE, "preset": CARTPOLE_PRESET}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="rl_zoo")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max_steps", type=int, default=50_000)
     parser.add_argument("--eval_every", type=int, default=2_000)
@@ -49,7 +57,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as run_dir:
         summary = run_local(ExperimentConfig(
-            builder=DQNBuilder(RL_ZOO_CARTPOLE),
+            builder=DQNBuilder(CONFIGS[args.config]),
             environment_factory=lambda seed: make_environment("gym:CartPole-v1", seed),
             seed=args.seed, num_steps=args.max_steps, eval_every=args.eval_every,
             eval_episodes=args.eval_episodes, run_dir=run_dir, device="cpu",
@@ -58,6 +66,7 @@ def main() -> None:
     reached = [e for e in summary["evaluations"] if e[1] >= args.target]
     print(json.dumps({
         "library": "agentpipe",
+        "config": args.config,
         "seed": args.seed,
         "reached": bool(reached),
         "steps_to_target": reached[0][0] if reached else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping, Sequence
 
 import torch
+import copy
 import time
 
 import tree
@@ -58,8 +59,9 @@ class TorchLearner(Learner):
         self.num_steps += 1
         return grad_norm
 
-    def _record(self, metrics: Mapping[str, torch.Tensor]) -> None:
-        """Counts this step and writes `metrics` every `log_every` steps."""
+    def _record(self, metrics: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Counts this step, writes `metrics` every `log_every` steps, and returns them detached."""
+        metrics = {k: v.detach() for k, v in metrics.items()}
         counts = self._counter.increment(steps=1)
         if self.num_steps % self._log_every == 0:
             now = time.perf_counter()
@@ -67,6 +69,7 @@ class TorchLearner(Learner):
             self._clock = now
             self._logger.write({**counts, **{k: float(v) for k, v in metrics.items()},
                                 "learner_steps_per_second": rate})
+        return metrics
 
     def get_variables(self, names: Sequence[str]) -> list[Mapping[str, torch.Tensor]]:
         missing = [n for n in names if n not in self._modules]
@@ -75,10 +78,12 @@ class TorchLearner(Learner):
         return [{k: v.to("cpu", copy=True) for k, v in self._states[n].items()} for n in names]
 
     def save(self) -> dict[str, Any]:
-        return {"modules": {n: m.state_dict() for n, m in self._modules.items()},
-                "optimizer": self._optimizer.state_dict(), "num_steps": self.num_steps}
+        """A snapshot (deep copy) of networks, optimizer state and step count."""
+        return copy.deepcopy({"modules": {n: m.state_dict() for n, m in self._modules.items()},
+                              "optimizer": self._optimizer.state_dict(), "num_steps": self.num_steps})
 
     def restore(self, state: Mapping[str, Any]) -> None:
+        state = copy.deepcopy(state)  # The optimizer would otherwise alias the caller's tensors.
         for name, module in self._modules.items():
             module.load_state_dict(state["modules"][name])
         self._optimizer.load_state_dict(state["optimizer"])

@@ -53,7 +53,7 @@ def _make_gym(env_id: str, seed: int, options: dict[str, Any]) -> dm_env.Environ
         known = list(gymnasium.registry)
         close = difflib.get_close_matches(env_id, known, n=5, cutoff=0.5)
         hint = f" Close matches: {', '.join(close)}." if close else ""
-        raise ValueError(f"gymnasium cannot make {env_id!r}: {error}.{hint}") from error
+        raise ValueError(f"gymnasium cannot make {env_id!r}: {str(error).rstrip('.')}.{hint}") from error
     return GymnasiumEnvironment(gym_env, seed=seed)
 
 

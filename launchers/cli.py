@@ -17,6 +17,18 @@ def define_flags(agent: str, **defaults) -> None:
     launcher_flags.define_config_flags(get_agent(agent).config_class)
 
 
+def run(agent: str) -> None:
+    """`app.run` for an entry module; `--help`/`--helpfull` exit with status 0 (absl uses 1)."""
+    try:
+        app.run(lambda argv: main(agent))
+    except SystemExit as exit_:
+        asked_for_help = any(arg.split("=")[0] in ("--help", "-h", "--helpfull", "--helpshort", "-?")
+                             for arg in sys.argv[1:])
+        if asked_for_help and exit_.code == 1:
+            raise SystemExit(0) from None
+        raise
+
+
 def main(agent: str) -> None:
     """Runs the agent as the flags declare; the last stdout line is the summary as JSON."""
     from launchers.experiment import experiment_from_declaration

@@ -1,10 +1,8 @@
 """Train DQN: `python -m launchers.dqn --env=gym:CartPole-v1` (every flag has a default; see --helpfull)."""
 
-from absl import app
-
 from launchers import cli
 
 cli.define_flags("dqn")
 
 if __name__ == "__main__":
-    app.run(lambda argv: cli.main("dqn"))
+    cli.run("dqn")

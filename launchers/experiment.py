@@ -13,7 +13,8 @@ import dm_env
 from torch import nn
 
 from agents.builders import ActorLearnerBuilder
-from components.specs import EnvironmentSpec
+from components.devices import resolve_device
+from components.specs import EnvironmentSpec, make_environment_spec
 from launchers.agent_registry import get_agent, make_builder
 from environments.registry import make_environment
 
@@ -36,7 +37,10 @@ class ExperimentConfig:
       eval_episodes: Episodes per evaluation.
       run_dir: Folder for config.json, CSV logs and summary.json.
       device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
-      torch_threads: Intra-op threads for torch (None: torch's default).
+      torch_threads: Intra-op threads for torch (None: torch's default, one per core).
+        Default 1: small RL networks gain little from more, and torch's
+        busy-waiting threads slow down badly when the cores are shared with
+        environments or other runs.
       log_interval: Seconds between terminal progress lines per label.
       stop_at_return: Stop early once an evaluation's mean return reaches this.
       declaration: The JSON-able description written to config.json (rerunnable).
@@ -52,7 +56,7 @@ class ExperimentConfig:
     eval_episodes: int = 10
     run_dir: str | None = None
     device: str = "auto"
-    torch_threads: int | None = None
+    torch_threads: int | None = 1
     log_interval: float = 5.0
     stop_at_return: float | None = None
     declaration: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -79,7 +83,7 @@ DECLARATION_DEFAULTS: dict[str, Any] = {
     "eval_episodes": 10,
     "run_dir": None,
     "device": "auto",
-    "torch_threads": None,
+    "torch_threads": 1,
     "log_interval": 5.0,
     "stop_at_return": None,
 }
@@ -102,16 +106,28 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
     decl["agent_config"] = dataclasses.asdict(config)
     if decl["run_dir"] is None:
         decl["run_dir"] = default_run_dir(decl["agent"], decl["env"], decl["seed"])
+    resolve_device(decl["device"])
     env_name, env_options = decl["env"], dict(decl["env_options"])
-    make_environment(env_name, decl["seed"], **env_options).close()  # Fail fast on a bad name/option.
+    builder = make_builder(decl["agent"], config)
+    check_compatible(builder, make_environment(env_name, decl["seed"], **env_options), decl["agent"], env_name)
     return ExperimentConfig(
-        builder=make_builder(decl["agent"], config),
+        builder=builder,
         environment_factory=lambda seed: make_environment(env_name, seed, **env_options),
         seed=decl["seed"], num_steps=decl["num_steps"], num_envs=decl["num_envs"],
         eval_every=decl["eval_every"], eval_episodes=decl["eval_episodes"], run_dir=decl["run_dir"],
         device=decl["device"], torch_threads=decl["torch_threads"], log_interval=decl["log_interval"],
         stop_at_return=decl["stop_at_return"], declaration=decl,
     )
+
+
+def check_compatible(builder: ActorLearnerBuilder, environment: dm_env.Environment, agent: str, env: str) -> None:
+    """Builds the agent's networks for the environment once, so a mismatch fails before any run starts."""
+    try:
+        builder.make_networks(make_environment_spec(environment))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"Agent {agent!r} cannot run on {env!r}: {error}") from None
+    finally:
+        environment.close()
 
 
 def config_from_dict(config_class: type, values: Mapping[str, Any]) -> Any:

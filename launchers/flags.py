@@ -23,7 +23,8 @@ _COMMON_HELP = {
     "eval_episodes": "Episodes per evaluation.",
     "run_dir": "Run folder (config.json, CSV logs, summary.json). Default: runs/<agent>_<env>_s<seed>_<time>.",
     "device": "Learner device: auto (CUDA when present), cpu or cuda.",
-    "torch_threads": "torch intra-op threads (default: torch's choice).",
+    "torch_threads": "torch intra-op threads. 1 by default: small networks gain little from more, and "
+                     "busy-waiting threads collapse when cores are shared; raise it for large CPU networks.",
     "log_interval": "Seconds between progress lines on the terminal.",
     "stop_at_return": "Stop early once an evaluation's mean return reaches this (default: run the full budget).",
 }
@@ -156,7 +157,7 @@ def declaration_from_flags(agent: str, config_class: type) -> dict[str, Any]:
         if FLAGS[name].value is not None:
             env_options[name] = FLAGS[name].value
     if env_options and not declaration["env"].startswith("gridworld:"):
-        raise ValueError(f"--{', --'.join(env_options)} only apply to gridworld environments, "
+        raise ValueError(f"--{', --'.join(env_options)}: only for gridworld environments, "
                          f"not {declaration['env']!r}.")
     declaration["env_options"] = env_options
     agent_config = dict(base.get("agent_config", {}))

@@ -60,8 +60,7 @@ class DQNLearner(TorchLearner):
 
         metrics = {"loss": loss, "grad_norm": grad_norm, "q_mean": q_taken.mean(),
                    "td_error_abs": td_error.abs().mean()}
-        self._record(metrics)
-        return metrics
+        return self._record(metrics)
 
     @torch.no_grad()
     def _update_target(self, tau: float) -> None:

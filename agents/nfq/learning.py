@@ -39,5 +39,4 @@ class NFQLearner(TorchLearner):
         grad_norm = self._apply_gradients(loss)
 
         metrics = {"loss": loss, "grad_norm": grad_norm, "q_mean": q_taken.mean()}
-        self._record(metrics)
-        return metrics
+        return self._record(metrics)

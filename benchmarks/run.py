@@ -1,0 +1,83 @@
+"""`make bench`: agentpipe vs stable-baselines3 DQN on CartPole-v1, run side by side.
+
+For each seed, the runs alternate (SB3, agentpipe with RL-Zoo's settings,
+agentpipe's CartPole preset) so machine noise falls on all of them alike.
+Each run reports env steps and training seconds (evaluation excluded) to a
+greedy mean return of 475 over 10 episodes, evaluated every 2,000 steps.
+SB3 runs in its own venv (benchmarks/.venv-peers), never the project's.
+
+    .venv/bin/python -m benchmarks.run [--seeds 0 1 2] [--out runs/bench/cartpole_dqn.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PEERS_PYTHON = os.path.join(HERE, ".venv-peers", "bin", "python")
+
+
+def _run(command: list[str]) -> dict:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def _median(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for every run")
+    parser.add_argument("--out", default=os.path.join("runs", "bench", "cartpole_dqn.json"))
+    args = parser.parse_args()
+
+    subprocess.run(["bash", os.path.join(HERE, "peers", "setup_venv.sh")], check=True)
+    common = ["--threads", str(args.threads)]
+    contenders = {
+        "sb3 (rl-zoo)": lambda s: [PEERS_PYTHON, os.path.join(HERE, "peers", "sb3_dqn_cartpole.py"), "--seed", str(s)],
+        "agentpipe (rl-zoo)": lambda s: [sys.executable, "-m", "benchmarks.cartpole_dqn", "--config", "rl_zoo", "--seed", str(s)],
+        "agentpipe (preset)": lambda s: [sys.executable, "-m", "benchmarks.cartpole_dqn", "--config", "preset", "--seed", str(s)],
+    }
+    results: dict[str, list[dict]] = {name: [] for name in contenders}
+    for seed in args.seeds:
+        for name, command in contenders.items():
+            result = _run(command(seed) + common)
+            results[name].append(result)
+            print(f"seed {seed} {name:20s} reached={result['reached']!s:5s} steps={result['steps_to_target']} "
+                  f"seconds={result['seconds_to_target']} (train steps/s "
+                  f"{result['evals'][-1][0] / max(result['total_train_seconds'], 1e-9):.0f})", flush=True)
+
+    print("\nsummary (median over seeds; ratio = SB3 seconds / contender seconds)")
+    sb3_seconds = _median([r["seconds_to_target"] for r in results["sb3 (rl-zoo)"]])
+    for name, runs in results.items():
+        steps = _median([r["steps_to_target"] for r in runs])
+        seconds = _median([r["seconds_to_target"] for r in runs])
+        rate = statistics.median(r["evals"][-1][0] / max(r["total_train_seconds"], 1e-9) for r in runs)
+        ratio = f"{sb3_seconds / seconds:.2f}x" if seconds and sb3_seconds else "n/a"
+        reached = sum(r["reached"] for r in runs)
+        print(f"  {name:20s} reached {reached}/{len(runs)}  median steps {steps}  median seconds {seconds}  "
+              f"train steps/s {rate:.0f}  speed-up vs SB3 {ratio}")
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump({"date": time.strftime("%Y-%m-%d"), "seeds": args.seeds, "threads": args.threads,
+                   "results": results}, f, indent=1)
+    print(f"\nfull results: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Short, seeded learning tests: DQN and NFQ find the optimal path of gridworld:simple.
+
+The start (2, 2) is five steps above the goal (7, 2), so the optimal greedy
+episode returns exactly the goal reward, 10, with no wall penalty.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from launchers.experiment import experiment_from_declaration
+from launchers.local import run_local
+
+OPTIMAL_RETURN = 10.0
+
+pytestmark = pytest.mark.learning
+
+
+def _train(tmp_path, **declaration):
+    experiment = experiment_from_declaration({
+        "run_dir": str(tmp_path / "run"), "torch_threads": 1, "log_interval": 1e9, "seed": 0,
+        **declaration,
+    })
+    return run_local(experiment)
+
+
+def test_dqn_on_pixel_grid_reaches_optimal_return(tmp_path):
+    summary = _train(tmp_path, agent="dqn", env="gridworld:simple", env_options={"observation_type": "grid"},
+                     num_steps=3_000, eval_every=0, eval_episodes=5)
+    assert summary["final_eval_return"] == OPTIMAL_RETURN
+    assert summary["learner_steps"] > 0
+
+
+def test_nfq_on_agent_goal_positions_reaches_optimal_return(tmp_path):
+    summary = _train(tmp_path, agent="nfq", env="gridworld:simple",
+                     env_options={"observation_type": "agent_goal_pos"},
+                     num_steps=6_000, eval_every=0, eval_episodes=5)
+    assert summary["final_eval_return"] == OPTIMAL_RETURN
