@@ -42,6 +42,8 @@ RL_ZOO_CARTPOLE = DQNConfig(
 CARTPOLE_PRESET = dataclasses.replace(RL_ZOO_CARTPOLE, n_step=3, double_q=True, hidden_sizes=(128, 128))
 
 CONFIGS = {"rl_zoo": RL_ZOO_CARTPOLE, "preset": CARTPOLE_PRESET}
+# RL-Zoo trains every 256 env steps (train_freq), as SB3 does; the preset interleaves.
+LEARN_EVERY = {"rl_zoo": 256, "preset": 1}
 
 
 def main() -> None:
@@ -53,6 +55,8 @@ def main() -> None:
     parser.add_argument("--eval_episodes", type=int, default=10)
     parser.add_argument("--target", type=float, default=475.0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--learn_every", type=int, default=None,
+                        help="actor steps between learning bursts (default: the config's own)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as run_dir:
@@ -62,6 +66,7 @@ def main() -> None:
             seed=args.seed, num_steps=args.max_steps, eval_every=args.eval_every,
             eval_episodes=args.eval_episodes, run_dir=run_dir, device="cpu",
             torch_threads=args.threads, log_interval=1e9, stop_at_return=args.target,
+            learn_every=args.learn_every or LEARN_EVERY[args.config],
         ))
     reached = [e for e in summary["evaluations"] if e[1] >= args.target]
     print(json.dumps({

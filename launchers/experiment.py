@@ -43,6 +43,8 @@ class ExperimentConfig:
         environments or other runs.
       log_interval: Seconds between terminal progress lines per label.
       stop_at_return: Stop early once an evaluation's mean return reaches this.
+      learn_every: Actor steps (batched env steps) between learning bursts; each
+        burst runs every learner step the rate limiter allows (1 = interleave).
       declaration: The JSON-able description written to config.json (rerunnable).
     """
 
@@ -59,10 +61,11 @@ class ExperimentConfig:
     torch_threads: int | None = 1
     log_interval: float = 5.0
     stop_at_return: float | None = None
+    learn_every: int = 1
     declaration: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("num_steps", "num_envs", "eval_episodes"):
+        for name in ("num_steps", "num_envs", "eval_episodes", "learn_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
         if self.eval_every < 0:
@@ -86,6 +89,7 @@ DECLARATION_DEFAULTS: dict[str, Any] = {
     "torch_threads": 1,
     "log_interval": 5.0,
     "stop_at_return": None,
+    "learn_every": 1,
 }
 
 
@@ -116,7 +120,7 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
         seed=decl["seed"], num_steps=decl["num_steps"], num_envs=decl["num_envs"],
         eval_every=decl["eval_every"], eval_episodes=decl["eval_episodes"], run_dir=decl["run_dir"],
         device=decl["device"], torch_threads=decl["torch_threads"], log_interval=decl["log_interval"],
-        stop_at_return=decl["stop_at_return"], declaration=decl,
+        stop_at_return=decl["stop_at_return"], learn_every=decl["learn_every"], declaration=decl,
     )
 
 

@@ -26,6 +26,8 @@ _COMMON_HELP = {
     "torch_threads": "torch intra-op threads. 1 by default: small networks gain little from more, and "
                      "busy-waiting threads collapse when cores are shared; raise it for large CPU networks.",
     "log_interval": "Seconds between progress lines on the terminal.",
+    "learn_every": "Actor steps between learning bursts (1: learn after every step; larger values, e.g. 256 "
+                   "like SB3's train_freq, run the same learner steps in bursts, which is faster on a CPU).",
     "stop_at_return": "Stop early once an evaluation's mean return reaches this (default: run the full budget).",
 }
 _ENV_OPTION_FLAGS = {
@@ -51,6 +53,7 @@ def define_common_flags(agent: str, **defaults: Any) -> None:
     flags.DEFINE_integer("torch_threads", values["torch_threads"], _COMMON_HELP["torch_threads"], lower_bound=1)
     flags.DEFINE_float("log_interval", values["log_interval"], _COMMON_HELP["log_interval"], lower_bound=0)
     flags.DEFINE_float("stop_at_return", values["stop_at_return"], _COMMON_HELP["stop_at_return"])
+    flags.DEFINE_integer("learn_every", values["learn_every"], _COMMON_HELP["learn_every"], lower_bound=1)
 
 
 def _field_type(config_class: type, field: dataclasses.Field) -> tuple[type, bool]:

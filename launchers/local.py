@@ -23,13 +23,21 @@ from launchers.experiment import ExperimentConfig
 
 
 class LearningActor(Actor):
-    """Wraps an actor so that each `update` first runs every learner step the rate limiter allows."""
+    """Wraps an actor so that its `update` also runs every learner step the rate limiter allows.
 
-    def __init__(self, actor: Actor, learner: Learner, rate_limiter: RateLimiter, batch_size: int) -> None:
+    With `learn_every` > 1 the learner runs only on every `learn_every`-th
+    update, catching up in one burst (like SB3's train_freq): the same number
+    of learner steps, with staler data but warmer caches, which is faster on a CPU.
+    """
+
+    def __init__(self, actor: Actor, learner: Learner, rate_limiter: RateLimiter, batch_size: int,
+                 learn_every: int = 1) -> None:
         self._actor = actor
         self._learner = learner
         self._limiter = rate_limiter
         self._batch_size = batch_size
+        self._learn_every = learn_every
+        self._updates = 0
 
     def select_action(self, observation):
         return self._actor.select_action(observation)
@@ -41,8 +49,9 @@ class LearningActor(Actor):
         self._actor.observe(action, next_timestep)
 
     def update(self, wait: bool = False) -> None:
+        self._updates += 1
         stepped = False
-        while self._limiter.can_sample(self._batch_size):
+        while self._updates % self._learn_every == 0 and self._limiter.can_sample(self._batch_size):
             self._learner.step()
             stepped = True
         if stepped or wait:
@@ -109,7 +118,8 @@ def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
     policy = builder.make_policy(actor_networks, spec, evaluation=False, seed=experiment.seed)
     actor = builder.make_actor(policy, builder.make_adder(replay), learner, actor_networks,
                                builder.config.variable_update_period)
-    train_loop = EnvironmentLoop(environment, LearningActor(actor, learner, replay.rate_limiter, batch_size),
+    learning_actor = LearningActor(actor, learner, replay.rate_limiter, batch_size, experiment.learn_every)
+    train_loop = EnvironmentLoop(environment, learning_actor,
                                  Counter(counter, "actor"), logger_factory("train"))
     evaluator = Evaluator(experiment, spec, learner, counter, logger_factory("eval"))
 

@@ -1,0 +1,85 @@
+"""The local runner: learning interleaved or in bursts, early stopping, and the summary it writes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.rate_limiters import RateLimiter
+from launchers.experiment import experiment_from_declaration
+from launchers.local import LearningActor, run_local
+
+
+class CountingLearner:
+    def __init__(self, limiter: RateLimiter, batch_size: int) -> None:
+        self.steps = 0
+        self._limiter, self._batch_size = limiter, batch_size
+
+    def step(self):
+        self._limiter.on_sample(self._batch_size)  # What sampling from the replay does.
+        self.steps += 1
+
+
+class RecordingActor:
+    def __init__(self) -> None:
+        self.updates = 0
+
+    def update(self, wait: bool = False) -> None:
+        self.updates += 1
+
+
+@pytest.mark.parametrize("learn_every", [1, 4])
+def test_learning_actor_runs_the_allowed_learner_steps_every_learn_every_updates(learn_every):
+    limiter = RateLimiter(samples_per_insert=2.0, min_size_to_sample=1, error_buffer=2)
+    learner, actor = CountingLearner(limiter, batch_size=2), RecordingActor()
+    learning_actor = LearningActor(actor, learner, limiter, batch_size=2, learn_every=learn_every)
+    steps_after_update = []
+    for _ in range(12):
+        limiter.on_insert(1)
+        learning_actor.update()
+        steps_after_update.append(learner.steps)
+    # One learner step per insert (2 samples per insert / batch 2), taken only on every
+    # learn_every-th update, which catches up (plus one step of error buffer).
+    expected = 0
+    for update, steps in enumerate(steps_after_update, start=1):
+        if update % learn_every == 0:
+            expected = update + 1
+        assert steps == expected
+    # The actor pulls weights only after the learner has stepped.
+    assert actor.updates == 12 // learn_every
+
+
+def _run(tmp_path, **declaration):
+    return run_local(experiment_from_declaration({
+        "agent": "dqn", "env": "gridworld:simple", "run_dir": str(tmp_path / "run"), "log_interval": 1e9,
+        "agent_config": {"min_replay_size": 50, "hidden_sizes": [16], "samples_per_insert": 8.0},
+        **declaration}))
+
+
+def test_learn_every_keeps_the_number_of_learner_steps(tmp_path):
+    interleaved = _run(tmp_path / "a", num_steps=400, eval_every=0, eval_episodes=1)
+    bursts = _run(tmp_path / "b", num_steps=400, eval_every=0, eval_episodes=1, learn_every=50)
+    assert interleaved["learner_steps"] > 0
+    assert abs(bursts["learner_steps"] - interleaved["learner_steps"]) <= 50 * 8 / 64 + 1
+    assert json.loads((tmp_path / "b" / "run" / "config.json").read_text())["learn_every"] == 50
+
+
+def test_stop_at_return_ends_the_run_at_the_first_good_evaluation(tmp_path):
+    # -100 is below any gridworld return over 200 steps (at most 200 wall hits of -5 = -1000), so
+    # the first evaluation already counts as good.
+    summary = _run(tmp_path, num_steps=2_000, eval_every=100, eval_episodes=1, stop_at_return=-1_000)
+    assert summary["actor_steps"] == 100
+    assert len(summary["evaluations"]) == 1
+    steps, mean_return, train_seconds = summary["evaluations"][0]
+    assert steps == 100 and mean_return >= -1_000 and 0 < train_seconds <= summary["wall_seconds"]
+    written = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert written["final_eval_return"] == summary["final_eval_return"] == mean_return
+
+
+def test_every_evaluation_is_logged_with_training_time(tmp_path):
+    summary = _run(tmp_path, num_steps=300, eval_every=100, eval_episodes=2)
+    lines = (tmp_path / "run" / "eval.csv").read_text().splitlines()
+    assert len(lines) == 1 + 3  # Header and one row per evaluation.
+    assert "train_seconds" in lines[0] and "eval_return_mean" in lines[0]
+    assert [e[0] for e in summary["evaluations"]] == [100, 200, 300]
