@@ -21,7 +21,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m launchers.dqn --env=gridworld:simple --observation_type=grid \
-	    --num_steps=20000 --eval_every=5000
+	    --num_steps=15000 --eval_every=5000
 
 test: $(STAMP)
 	$(PY) -m pytest -q
