@@ -31,7 +31,7 @@ class DQNBuilder(ActorLearnerBuilder):
         super().__init__(config)
 
     def make_networks(self, spec: EnvironmentSpec) -> Networks:
-        return {"q": make_q_network(spec, self.config.hidden_sizes, getattr(self.config, "dueling", False))}
+        return {"q": make_q_network(spec, self.config.hidden_sizes, self.config.dueling)}
 
     def make_replay(self, spec: EnvironmentSpec, seed: int) -> Replay:
         cfg = self.config

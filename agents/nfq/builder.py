@@ -10,6 +10,7 @@ from agents.builders import Networks
 from agents.dqn.builder import DQNBuilder
 from agents.nfq.config import NFQConfig
 from agents.nfq.learning import NFQLearner
+from agents.nfq.networks import make_nfq_network
 from components.core import Learner
 from components.counting import Counter
 from components.loggers import Logger
@@ -17,10 +18,13 @@ from components.specs import EnvironmentSpec
 
 
 class NFQBuilder(DQNBuilder):
-    """Same replay, adder, actor and networks as DQN; no target network in the learner."""
+    """Same replay, adder and actor as DQN; a plain Q network and no target network in the learner."""
 
     def __init__(self, config: NFQConfig) -> None:
         super().__init__(config)
+
+    def make_networks(self, spec: EnvironmentSpec) -> Networks:
+        return {"q": make_nfq_network(spec, self.config.hidden_sizes)}
 
     def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
                      device: torch.device, counter: Counter, logger: Logger, seed: int) -> Learner:
