@@ -14,7 +14,7 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[test,plot]'
+	$(PIP) install --quiet -e '.[test,plot,atari]'
 	touch $(STAMP)
 
 venv: $(STAMP)

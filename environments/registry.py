@@ -2,9 +2,13 @@
 
   gridworld:<task>             the seed tutorial's GridWorld (simple, obstacle, random_goal)
   gym:<id>                     any registered gymnasium environment, adapted to dm_env
+  atari:<Game>                 an ale-py game with Nature-DQN preprocessing (e.g. atari:Breakout)
   python:<module>:<factory>    your own factory, called as factory(seed=..., **options)
 
 Every environment comes wrapped in single precision (float32 / int32).
+`evaluation=True` asks for the evaluation flavour where one exists (Atari:
+the full game with all lives and unclipped rewards); factories that take an
+`evaluation` argument receive it, others ignore it.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ import dm_env
 from environments.batched import BatchedEnvironment, SyncBatchedEnvironment
 from environments.wrappers import SinglePrecisionWrapper
 
-PREFIXES = ("gridworld", "gym", "python")
-EXAMPLES = "gridworld:simple, gym:CartPole-v1, python:my_pkg.envs:make_env"
+PREFIXES = ("gridworld", "gym", "atari", "python")
+EXAMPLES = "gridworld:simple, gym:CartPole-v1, atari:Breakout, python:my_pkg.envs:make_env"
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -33,7 +37,7 @@ def _split(name: str) -> tuple[str, str]:
     return prefix, rest
 
 
-def _make_gridworld(task: str, seed: int, options: dict[str, Any]) -> dm_env.Environment:
+def _make_gridworld(task: str, seed: int, options: dict[str, Any], evaluation: bool) -> dm_env.Environment:
     from environments.gridworld import TASKS, build_gridworld_task
 
     if task not in TASKS:
@@ -42,7 +46,7 @@ def _make_gridworld(task: str, seed: int, options: dict[str, Any]) -> dm_env.Env
     return build_gridworld_task(task, seed=seed, **options)
 
 
-def _make_gym(env_id: str, seed: int, options: dict[str, Any]) -> dm_env.Environment:
+def _make_gym(env_id: str, seed: int, options: dict[str, Any], evaluation: bool) -> dm_env.Environment:
     import gymnasium
 
     from environments.gym_adapter import GymnasiumEnvironment
@@ -57,7 +61,15 @@ def _make_gym(env_id: str, seed: int, options: dict[str, Any]) -> dm_env.Environ
     return GymnasiumEnvironment(gym_env, seed=seed)
 
 
-def _make_python(target: str, seed: int, options: dict[str, Any]) -> dm_env.Environment:
+def _make_atari(game: str, seed: int, options: dict[str, Any], evaluation: bool) -> dm_env.Environment:
+    try:
+        from environments.atari import make_atari
+    except ImportError as error:
+        raise ValueError(f"atari:{game} needs ale-py and opencv: pip install \"agentpipe[atari]\" ({error}).") from None
+    return make_atari(game, seed=seed, evaluation=evaluation, **options)
+
+
+def _make_python(target: str, seed: int, options: dict[str, Any], evaluation: bool) -> dm_env.Environment:
     module_name, sep, attribute = target.rpartition(":")
     if not sep or not module_name or not attribute:
         raise ValueError(f"Expected python:<module>:<factory>, got python:{target!r}.")
@@ -68,8 +80,11 @@ def _make_python(target: str, seed: int, options: dict[str, Any]) -> dm_env.Envi
     factory = getattr(module, attribute, None)
     if not callable(factory):
         raise ValueError(f"Module {module_name!r} has no callable {attribute!r} (from python:{target}).")
-    if "seed" in inspect.signature(factory).parameters:
+    parameters = inspect.signature(factory).parameters
+    if "seed" in parameters:
         options = {"seed": seed, **options}
+    if "evaluation" in parameters:
+        options = {"evaluation": evaluation, **options}
     environment = factory(**options)
     if not isinstance(environment, dm_env.Environment):
         raise TypeError(
@@ -79,17 +94,18 @@ def _make_python(target: str, seed: int, options: dict[str, Any]) -> dm_env.Envi
     return environment
 
 
-_FACTORIES: dict[str, Callable[[str, int, dict[str, Any]], dm_env.Environment]] = {
+_FACTORIES: dict[str, Callable[[str, int, dict[str, Any], bool], dm_env.Environment]] = {
     "gridworld": _make_gridworld,
     "gym": _make_gym,
+    "atari": _make_atari,
     "python": _make_python,
 }
 
 
-def make_environment(name: str, seed: int = 0, **options: Any) -> dm_env.Environment:
+def make_environment(name: str, seed: int = 0, evaluation: bool = False, **options: Any) -> dm_env.Environment:
     """Builds one environment lane from its registry name; `options` go to its factory."""
     prefix, rest = _split(name)
-    return SinglePrecisionWrapper(_FACTORIES[prefix](rest, seed, dict(options)))
+    return SinglePrecisionWrapper(_FACTORIES[prefix](rest, seed, dict(options), evaluation))
 
 
 def make_batched_environment(name: str, num_envs: int = 1, seed: int = 0, **options: Any) -> BatchedEnvironment:

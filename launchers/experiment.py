@@ -29,6 +29,9 @@ class ExperimentConfig:
     Attributes:
       builder: The agent's builder (its config inside).
       environment_factory: `factory(seed)` returns one environment lane.
+      evaluation_environment_factory: `factory(seed)` for the evaluator's
+        environment (None: `environment_factory`). Atari uses it to score the
+        full game, unclipped.
       network_factory: Optional override of the builder's networks.
       seed: Seeds networks, replay sampling, exploration and environments.
       num_steps: Budget in actor lane-steps (env steps summed over lanes).
@@ -51,6 +54,7 @@ class ExperimentConfig:
     builder: ActorLearnerBuilder
     environment_factory: EnvironmentFactory
     network_factory: NetworkFactory | None = None
+    evaluation_environment_factory: EnvironmentFactory | None = None
     seed: int = 0
     num_steps: int = 30_000
     num_envs: int = 1
@@ -117,6 +121,7 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
     return ExperimentConfig(
         builder=builder,
         environment_factory=lambda seed: make_environment(env_name, seed, **env_options),
+        evaluation_environment_factory=lambda seed: make_environment(env_name, seed, evaluation=True, **env_options),
         seed=decl["seed"], num_steps=decl["num_steps"], num_envs=decl["num_envs"],
         eval_every=decl["eval_every"], eval_episodes=decl["eval_episodes"], run_dir=decl["run_dir"],
         device=decl["device"], torch_threads=decl["torch_threads"], log_interval=decl["log_interval"],

@@ -66,7 +66,8 @@ class Evaluator:
         networks = _make_networks(experiment, spec)
         policy = builder.make_policy(networks, spec, evaluation=True, seed=seed)
         self._actor = builder.make_actor(policy, None, learner, networks)
-        environment = experiment.environment_factory(seed)
+        factory = experiment.evaluation_environment_factory or experiment.environment_factory
+        environment = factory(seed)
         self._loop = EnvironmentLoop(environment, self._actor, Counter(counter, "eval"), should_update=False)
         self._counter = counter
         self._logger = logger

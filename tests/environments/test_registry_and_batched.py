@@ -159,15 +159,15 @@ def test_python_factory_without_seed_parameter(factory_module):
 def test_missing_prefix_is_rejected(name):
     with pytest.raises(ValueError, match="Unknown environment name") as error:
         make_environment(name)
-    assert "gridworld, gym, python" in str(error.value)
+    assert "gridworld, gym, atari, python" in str(error.value)
 
 
 def test_unknown_prefix_lists_the_known_ones():
     with pytest.raises(ValueError) as error:
-        make_environment("atari:Pong")
+        make_environment("mujoco:Ant")
     message = str(error.value)
-    assert "'atari:Pong'" in message
-    for prefix in ("gridworld", "gym", "python"):
+    assert "'mujoco:Ant'" in message
+    for prefix in ("gridworld", "gym", "atari", "python"):
         assert prefix in message
 
 
