@@ -19,7 +19,8 @@ class EnvironmentLoop(Worker):
     Episodes run across `run` calls: a budget ends a call, not an episode
     (call `reset` to start fresh episodes, as evaluation does). Each finished
     episode writes a row with `episode_return`, `episode_length`,
-    `steps_per_second` and the counter's totals. Steps are lane-steps: one
+    `steps_per_second`, the counter's totals and whatever the lane's
+    environment reports in `episode_info` (e.g. `raw_score`). Steps are lane-steps: one
     `step` of N lanes counts N.
     """
 
@@ -86,6 +87,7 @@ class EnvironmentLoop(Worker):
                     "episode_length": int(self._lengths[lane]),
                     "steps_per_second": rate,
                     "lane": int(lane),
+                    **self._env.episode_info(lane),
                 })
             # Lanes that restart next step begin counting afresh.
             self._returns[ended] = 0.0

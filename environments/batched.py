@@ -5,6 +5,10 @@ A batched timestep holds arrays with a leading lane axis: `step_type` (N,),
 FIRST carries reward 0 and discount 1 (dm_env's None does not fit in an array).
 After a lane's LAST, the next `step` restarts that lane (its action is ignored)
 and reports FIRST, so callers never call `reset` mid-run. Specs are per lane.
+
+A lane environment may define `episode_info() -> dict[str, float]`: extra
+values about the episode that just ended (Atari's raw game score, say), asked
+for right after its LAST and logged beside the episode's return.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ class BatchedEnvironment(dm_env.Environment):
     @abc.abstractmethod
     def num_lanes(self) -> int:
         """How many lanes step together."""
+
+    def episode_info(self, lane: int) -> dict[str, float]:
+        """Extra values about the episode that just ended in `lane` (none by default)."""
+        return {}
 
 
 def _stack(lane_steps: Sequence[dm_env.TimeStep], reward_dtype: np.dtype, discount_dtype: np.dtype) -> dm_env.TimeStep:
@@ -94,6 +102,10 @@ class SyncBatchedEnvironment(BatchedEnvironment):
 
     def discount_spec(self):
         return self._envs[0].discount_spec()
+
+    def episode_info(self, lane: int) -> dict[str, float]:
+        info = getattr(self._envs[lane], "episode_info", None)
+        return dict(info()) if callable(info) else {}
 
     def render(self):
         """Renders lane 0."""

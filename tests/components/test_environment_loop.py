@@ -301,3 +301,56 @@ def test_steps_per_second_ignores_time_between_runs(monkeypatch):
     clock.advance(100.0)  # E.g. an evaluation runs between training chunks.
     loop.run(num_steps=4)  # Calls 2, 3: lane 0 ends after 6 lane-steps in 1.5 s of running.
     assert logger.rows[0]["steps_per_second"] == pytest.approx(4.0)
+
+
+class _ScoredEnvironment(dm_env.Environment):
+    """Episodes of 2 steps; every second episode reports a 'game' score, like Atari's life loss vs game over."""
+
+    def __init__(self) -> None:
+        self._t, self._episodes = 0, 0
+
+    def reset(self):
+        self._t = 0
+        return dm_env.restart(np.zeros(1, np.float32))
+
+    def step(self, action):
+        self._t += 1
+        if self._t == 2:
+            self._episodes += 1
+            return dm_env.termination(np.float32(1.0), np.zeros(1, np.float32))
+        return dm_env.transition(np.float32(1.0), np.zeros(1, np.float32), np.float32(1.0))
+
+    def episode_info(self):
+        return {"raw_score": 100.0 * self._episodes} if self._episodes % 2 == 0 else {}
+
+    def observation_spec(self):
+        return specs.Array((1,), np.float32)
+
+    def action_spec(self):
+        return specs.DiscreteArray(2)
+
+
+def test_episode_rows_carry_the_environments_episode_info():
+    rows = []
+
+    class ListLogger:
+        def write(self, data):
+            rows.append(dict(data))
+
+    class ZeroActor:
+        def select_action(self, observation):
+            return np.zeros(len(observation), np.int64)
+
+        def observe_first(self, timestep):
+            pass
+
+        def observe(self, action, timestep):
+            pass
+
+        def update(self, wait=False):
+            pass
+
+    loop = EnvironmentLoop(SyncBatchedEnvironment([_ScoredEnvironment()]), ZeroActor(), logger=ListLogger())
+    loop.run(num_episodes=4)
+    assert [row.get("raw_score") for row in rows] == [None, 200.0, None, 400.0]
+    assert all(row["episode_return"] == 2.0 for row in rows)
