@@ -56,6 +56,24 @@ class GridConvTorso(nn.Sequential):
             self.output_size = int(self(torch.zeros(1, *input_shape)).shape[-1])
 
 
+class NatureCNN(nn.Sequential):
+    """The Nature-DQN torso (Mnih et al. 2015): 8x8/4, 4x4/2, 3x3/1 convolutions, then a flatten."""
+
+    def __init__(self, input_shape: Sequence[int]) -> None:
+        super().__init__(
+            nn.Conv2d(input_shape[0], 32, kernel_size=8, stride=4), nn.ReLU(),
+            nn.Conv2d(32, 64, kernel_size=4, stride=2), nn.ReLU(),
+            nn.Conv2d(64, 64, kernel_size=3, stride=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            self.output_size = int(self(torch.zeros(1, *input_shape)).shape[-1])
+
+
+# Images at least this tall and wide get the Nature CNN; smaller grids the small conv torso.
+NATURE_CNN_MIN_SIZE = 36
+
+
 class OneHot(nn.Module):
     """Encodes integer indices (e.g. a gridworld state index) as float one-hot vectors."""
 
@@ -88,7 +106,10 @@ def make_torso(observation_spec: specs.Array, hidden_sizes: Sequence[int],
     """Picks an encoder for one array observation; the result has `.output_size`.
 
     DiscreteArray (an index) -> one-hot + MLP; a vector -> MLP; a 2-D array ->
-    flatten + MLP; a channels-first image (C, H, W) -> conv torso + MLP.
+    flatten + MLP; a channels-first image (C, H, W) -> conv torso + MLP: the
+    Nature CNN for frames of 36x36 and up (Atari), a small 3x3 torso below.
+    uint8 images are scaled to [0, 1] inside the network, so frames stay
+    uint8 in replay.
     """
     if not isinstance(observation_spec, specs.Array):
         raise TypeError(
@@ -103,7 +124,8 @@ def make_torso(observation_spec: specs.Array, hidden_sizes: Sequence[int],
         encoder = Float(flatten=True)
         encoded_size = int(np.prod(shape))
     elif len(shape) == 3:
-        conv = GridConvTorso(shape, conv_channels)
+        large = min(shape[1:]) >= NATURE_CNN_MIN_SIZE
+        conv = NatureCNN(shape) if large else GridConvTorso(shape, conv_channels)
         scale = 1.0 / 255.0 if observation_spec.dtype == np.uint8 else 1.0
         encoder = nn.Sequential(Float(scale), conv)
         encoded_size = conv.output_size

@@ -367,3 +367,15 @@ def test_orthogonal_init_default_gain_is_sqrt2():
     torch.testing.assert_close(w @ w.T, 2.0 * torch.eye(5), atol=1e-5, rtol=0)
     assert torch.all(layer.bias == 0.0)
     assert math.isclose(float(w.norm() ** 2), 10.0, rel_tol=1e-5)
+
+
+def test_atari_sized_frames_get_the_nature_cnn_scaled_from_uint8():
+    from components.networks import NatureCNN, make_torso
+
+    spec = specs.BoundedArray((4, 84, 84), np.uint8, 0, 255, "observation")
+    torso = make_torso(spec, hidden_sizes=(512,))
+    assert any(isinstance(m, NatureCNN) for m in torso.modules())
+    frames = torch.full((2, 4, 84, 84), 255, dtype=torch.uint8)
+    assert torso(frames).shape == (2, 512)
+    conv = next(m for m in torso.modules() if isinstance(m, NatureCNN))
+    assert conv.output_size == 64 * 7 * 7
