@@ -330,27 +330,10 @@ class _ScoredEnvironment(dm_env.Environment):
         return specs.DiscreteArray(2)
 
 
-def test_episode_rows_carry_the_environments_episode_info():
-    rows = []
-
-    class ListLogger:
-        def write(self, data):
-            rows.append(dict(data))
-
-    class ZeroActor:
-        def select_action(self, observation):
-            return np.zeros(len(observation), np.int64)
-
-        def observe_first(self, timestep):
-            pass
-
-        def observe(self, action, timestep):
-            pass
-
-        def update(self, wait=False):
-            pass
-
-    loop = EnvironmentLoop(SyncBatchedEnvironment([_ScoredEnvironment()]), ZeroActor(), logger=ListLogger())
+def test_episode_rows_carry_the_environments_episode_info(recording_logger, random_actor):
+    loop = EnvironmentLoop(SyncBatchedEnvironment([_ScoredEnvironment()]), random_actor(num_actions=2),
+                           logger=recording_logger)
     loop.run(num_episodes=4)
+    rows = recording_logger.rows
     assert [row.get("raw_score") for row in rows] == [None, 200.0, None, 400.0]
     assert all(row["episode_return"] == 2.0 for row in rows)

@@ -371,37 +371,16 @@ def test_bad_config_values(field: str, value) -> None:
         AtariConfig(**{field: value})
 
 
-def test_training_loop_logs_the_raw_game_score_only_when_a_game_ends():
+def test_training_loop_logs_the_raw_game_score_only_when_a_game_ends(recording_logger, random_actor):
     """Through the registry and the loop: life losses end training episodes, games end with a raw score."""
     from components.environment_loop import EnvironmentLoop
     from environments.registry import make_environment
 
-    rows = []
-
-    class ListLogger:
-        def write(self, data):
-            rows.append(dict(data))
-
-    class RandomActor:
-        def __init__(self):
-            self._rng = np.random.default_rng(0)
-
-        def select_action(self, observation):
-            return self._rng.integers(0, 4, len(observation))
-
-        def observe_first(self, timestep):
-            pass
-
-        def observe(self, action, timestep):
-            pass
-
-        def update(self, wait=False):
-            pass
-
     env = make_environment("atari:Breakout", seed=0)
     assert env.observation_spec().shape == (4, 84, 84)
-    loop = EnvironmentLoop(env, RandomActor(), logger=ListLogger())
+    loop = EnvironmentLoop(env, random_actor(num_actions=4), logger=recording_logger)
     loop.run(num_episodes=5)  # Breakout has 5 lives: the 5th training episode ends the game.
+    rows = recording_logger.rows
     scores = [row.get("raw_score") for row in rows]
     assert scores[:4] == [None] * 4
     assert scores[4] is not None and scores[4] >= sum(row["episode_return"] for row in rows)
