@@ -14,6 +14,7 @@ the full game with all lives and unclipped rewards); factories that take an
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 from typing import Any, Callable
@@ -108,9 +109,37 @@ def make_environment(name: str, seed: int = 0, evaluation: bool = False, **optio
     return SinglePrecisionWrapper(_FACTORIES[prefix](rest, seed, dict(options), evaluation))
 
 
-def make_batched_environment(name: str, num_envs: int = 1, seed: int = 0, **options: Any) -> BatchedEnvironment:
-    """Builds `num_envs` lanes, lane i seeded with `seed + i`."""
+BACKENDS = ("auto", "sync", "subprocess")
+
+
+def resolve_backend(backend: str, name: str, num_envs: int) -> str:
+    """'auto' -> 'subprocess' for several lanes of an expensive environment (Atari), else 'sync'."""
+    if backend not in BACKENDS:
+        raise ValueError(f"Unknown environment backend {backend!r}; expected one of {', '.join(BACKENDS)}.")
+    if backend != "auto":
+        return backend
+    return "subprocess" if num_envs > 1 and name.startswith("atari:") else "sync"
+
+
+def make_lanes(factory: Callable[[int], dm_env.Environment], num_envs: int, seed: int,
+               backend: str = "sync") -> BatchedEnvironment:
+    """`num_envs` lanes from `factory(seed + i)`, stepped in process ('sync') or in worker processes
+    ('subprocess', observations through shared memory; the factory must be picklable)."""
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}.")
+    if backend == "subprocess":
+        from environments.subprocess_batched import SubprocessBatchedEnvironment
+
+        return SubprocessBatchedEnvironment(factory, num_envs, seed)
+    if backend != "sync":
+        raise ValueError(f"Unknown environment backend {backend!r}; expected sync or subprocess "
+                         "(or auto, resolved with resolve_backend).")
+    return SyncBatchedEnvironment.from_factory(factory, num_envs, seed)
+
+
+def make_batched_environment(name: str, num_envs: int = 1, seed: int = 0, backend: str = "auto",
+                             **options: Any) -> BatchedEnvironment:
+    """Builds `num_envs` lanes of a registry environment, lane i seeded with `seed + i`."""
     _split(name)  # Fail on a bad name before building anything.
-    return SyncBatchedEnvironment.from_factory(lambda s: make_environment(name, s, **options), num_envs, seed)
+    factory = functools.partial(make_environment, name, **options)
+    return make_lanes(factory, num_envs, seed, resolve_backend(backend, name, num_envs))

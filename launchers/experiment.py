@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import re
@@ -16,7 +17,7 @@ from agents.builders import ActorLearnerBuilder
 from components.devices import resolve_device
 from components.specs import EnvironmentSpec, make_environment_spec
 from launchers.agent_registry import get_agent, make_builder
-from environments.registry import make_environment
+from environments.registry import make_environment, resolve_backend
 
 EnvironmentFactory = Callable[[int], dm_env.Environment]  # seed -> one lane
 NetworkFactory = Callable[[EnvironmentSpec], Mapping[str, nn.Module]]
@@ -36,6 +37,9 @@ class ExperimentConfig:
       seed: Seeds networks, replay sampling, exploration and environments.
       num_steps: Budget in actor lane-steps (env steps summed over lanes).
       num_envs: Lanes in the training environment (lane i seeded seed + i).
+      env_backend: How lanes are stepped: 'sync' (in process) or 'subprocess'
+        (worker processes, observations through shared memory; needs a
+        picklable environment_factory).
       eval_every: Actor steps between greedy evaluations (0: only at the end).
       eval_episodes: Episodes per evaluation.
       run_dir: Folder for config.json, CSV logs and summary.json.
@@ -58,6 +62,7 @@ class ExperimentConfig:
     seed: int = 0
     num_steps: int = 30_000
     num_envs: int = 1
+    env_backend: str = "sync"
     eval_every: int = 5_000
     eval_episodes: int = 10
     run_dir: str | None = None
@@ -86,6 +91,7 @@ DECLARATION_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "num_steps": 30_000,
     "num_envs": 1,
+    "env_backend": "auto",
     "eval_every": 5_000,
     "eval_episodes": 10,
     "run_dir": None,
@@ -120,8 +126,9 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
     check_compatible(builder, make_environment(env_name, decl["seed"], **env_options), decl["agent"], env_name)
     return ExperimentConfig(
         builder=builder,
-        environment_factory=lambda seed: make_environment(env_name, seed, **env_options),
-        evaluation_environment_factory=lambda seed: make_environment(env_name, seed, evaluation=True, **env_options),
+        environment_factory=functools.partial(make_environment, env_name, **env_options),
+        evaluation_environment_factory=functools.partial(make_environment, env_name, evaluation=True, **env_options),
+        env_backend=resolve_backend(decl["env_backend"], env_name, decl["num_envs"]),
         seed=decl["seed"], num_steps=decl["num_steps"], num_envs=decl["num_envs"],
         eval_every=decl["eval_every"], eval_episodes=decl["eval_episodes"], run_dir=decl["run_dir"],
         device=decl["device"], torch_threads=decl["torch_threads"], log_interval=decl["log_interval"],

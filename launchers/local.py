@@ -18,7 +18,7 @@ from components.environment_loop import EnvironmentLoop
 from components.loggers import Logger, make_logger_factory
 from components.rate_limiters import RateLimiter
 from components.specs import make_environment_spec
-from environments.batched import SyncBatchedEnvironment
+from environments.registry import make_lanes
 from launchers.experiment import ExperimentConfig
 
 
@@ -73,6 +73,9 @@ class Evaluator:
         self._logger = logger
         self._episodes = experiment.eval_episodes
 
+    def close(self) -> None:
+        self._loop.environment.close()
+
     def evaluate(self, train_seconds: float) -> dict[str, Any]:
         """Runs the evaluation episodes; `train_seconds` (wall time so far, without evaluation) is logged."""
         self._actor.update(wait=True)
@@ -91,24 +94,10 @@ def _make_networks(experiment: ExperimentConfig, spec):
     return factory(spec)
 
 
-def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
-    """Trains until `num_steps` actor steps, evaluating every `eval_every`; returns the summary."""
-    start = time.perf_counter()
-    torch.manual_seed(experiment.seed)
-    if experiment.torch_threads is not None:
-        torch.set_num_threads(experiment.torch_threads)
-    device = resolve_device(experiment.device)
-    run_dir = experiment.run_dir
-    if run_dir is not None:
-        os.makedirs(run_dir, exist_ok=True)
-        with open(os.path.join(run_dir, "config.json"), "w") as f:
-            json.dump(dict(experiment.declaration), f, indent=2, sort_keys=True, default=str)
-    logger_factory = make_logger_factory(run_dir, experiment.log_interval, always_print=("eval",))
+def _train(experiment: ExperimentConfig, environment, device: torch.device, counter: Counter,
+           logger_factory) -> tuple[list[dict[str, Any]], float]:
+    """Builds the agent around `environment` and runs the train/evaluate cycle."""
     builder = experiment.builder
-    counter = Counter()
-
-    environment = SyncBatchedEnvironment.from_factory(
-        experiment.environment_factory, experiment.num_envs, experiment.seed)
     spec = make_environment_spec(environment)
     replay = builder.make_replay(spec, experiment.seed)
     learner_networks = {name: net.to(device) for name, net in _make_networks(experiment, spec).items()}
@@ -127,14 +116,41 @@ def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
     evaluations: list[dict[str, Any]] = []
     eval_every = experiment.eval_every or experiment.num_steps
     train_seconds = 0.0
-    while (done := counter.get("actor_steps")) < experiment.num_steps:
-        train_start = time.perf_counter()
-        train_loop.run(num_steps=min(eval_every, experiment.num_steps - int(done)))
-        train_seconds += time.perf_counter() - train_start
-        evaluations.append(evaluator.evaluate(train_seconds))
-        target = experiment.stop_at_return
-        if target is not None and evaluations[-1]["eval_return_mean"] >= target:
-            break
+    try:
+        while (done := counter.get("actor_steps")) < experiment.num_steps:
+            train_start = time.perf_counter()
+            train_loop.run(num_steps=min(eval_every, experiment.num_steps - int(done)))
+            train_seconds += time.perf_counter() - train_start
+            evaluations.append(evaluator.evaluate(train_seconds))
+            target = experiment.stop_at_return
+            if target is not None and evaluations[-1]["eval_return_mean"] >= target:
+                break
+    finally:
+        evaluator.close()
+    return evaluations, train_seconds
+
+
+def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
+    """Trains until `num_steps` actor steps, evaluating every `eval_every`; returns the summary."""
+    start = time.perf_counter()
+    torch.manual_seed(experiment.seed)
+    if experiment.torch_threads is not None:
+        torch.set_num_threads(experiment.torch_threads)
+    device = resolve_device(experiment.device)
+    run_dir = experiment.run_dir
+    if run_dir is not None:
+        os.makedirs(run_dir, exist_ok=True)
+        with open(os.path.join(run_dir, "config.json"), "w") as f:
+            json.dump(dict(experiment.declaration), f, indent=2, sort_keys=True, default=str)
+    logger_factory = make_logger_factory(run_dir, experiment.log_interval, always_print=("eval",))
+    counter = Counter()
+
+    environment = make_lanes(experiment.environment_factory, experiment.num_envs, experiment.seed,
+                             experiment.env_backend)
+    try:
+        evaluations, train_seconds = _train(experiment, environment, device, counter, logger_factory)
+    finally:  # Worker processes and log files must not outlive a failed run.
+        environment.close()
 
     counts = counter.get_counts()
     summary = {
@@ -153,5 +169,4 @@ def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
     if run_dir is not None:
         with open(os.path.join(run_dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2)
-    environment.close()
     return summary

@@ -83,3 +83,29 @@ def test_every_evaluation_is_logged_with_training_time(tmp_path):
     assert len(lines) == 1 + 3  # Header and one row per evaluation.
     assert "train_seconds" in lines[0] and "eval_return_mean" in lines[0]
     assert [e[0] for e in summary["evaluations"]] == [100, 200, 300]
+
+
+@pytest.mark.parametrize("backend,env,num_envs,expected", [
+    ("auto", "atari:Pong", 2, "subprocess"), ("auto", "atari:Pong", 1, "sync"),
+    ("auto", "gridworld:simple", 4, "sync"), ("subprocess", "gridworld:simple", 2, "subprocess"),
+])
+def test_auto_backend_puts_several_atari_lanes_in_worker_processes(backend, env, num_envs, expected):
+    from environments.registry import resolve_backend
+
+    assert resolve_backend(backend, env, num_envs) == expected
+
+
+def test_unknown_backend_is_rejected_with_the_choices():
+    from environments.registry import resolve_backend
+
+    with pytest.raises(ValueError, match="auto, sync, subprocess"):
+        resolve_backend("threads", "gridworld:simple", 2)
+
+
+def test_subprocess_lanes_train_and_leave_no_workers_behind(tmp_path):
+    import multiprocessing
+
+    summary = _run(tmp_path, num_steps=300, num_envs=2, env_backend="subprocess", eval_every=0, eval_episodes=1)
+    assert summary["actor_steps"] >= 300 and summary["learner_steps"] > 0
+    assert multiprocessing.active_children() == []
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["env_backend"] == "subprocess"
