@@ -109,13 +109,16 @@ def make_environment(name: str, seed: int = 0, evaluation: bool = False, **optio
     return SinglePrecisionWrapper(_FACTORIES[prefix](rest, seed, dict(options), evaluation))
 
 
-BACKENDS = ("auto", "sync", "subprocess")
+BACKENDS = ("auto", "sync", "subprocess", "ale")
 
 
 def resolve_backend(backend: str, name: str, num_envs: int) -> str:
     """'auto' -> 'subprocess' for several lanes of an expensive environment (Atari), else 'sync'."""
     if backend not in BACKENDS:
         raise ValueError(f"Unknown environment backend {backend!r}; expected one of {', '.join(BACKENDS)}.")
+    if backend == "ale" and not name.startswith("atari:"):
+        raise ValueError(f"The ale backend runs only atari:<Game> environments, not {name!r}; "
+                         "use sync or subprocess.")
     if backend != "auto":
         return backend
     return "subprocess" if num_envs > 1 and name.startswith("atari:") else "sync"
@@ -138,8 +141,20 @@ def make_lanes(factory: Callable[[int], dm_env.Environment], num_envs: int, seed
 
 
 def make_batched_environment(name: str, num_envs: int = 1, seed: int = 0, backend: str = "auto",
-                             **options: Any) -> BatchedEnvironment:
-    """Builds `num_envs` lanes of a registry environment, lane i seeded with `seed + i`."""
-    _split(name)  # Fail on a bad name before building anything.
-    factory = functools.partial(make_environment, name, **options)
-    return make_lanes(factory, num_envs, seed, resolve_backend(backend, name, num_envs))
+                             evaluation: bool = False, **options: Any) -> BatchedEnvironment:
+    """Builds `num_envs` lanes of a registry environment, lane i seeded with `seed + i`.
+
+    Backends: 'sync' and 'subprocess' (any environment), 'ale' (atari:<Game> only,
+    on ale-py's native vector engine), 'auto' (see `resolve_backend`).
+    """
+    prefix, rest = _split(name)  # Fail on a bad name before building anything.
+    backend = resolve_backend(backend, name, num_envs)
+    if backend == "ale":
+        from environments.ale_vector import AleVectorBatchedEnvironment
+        from environments.atari import AtariConfig
+
+        if evaluation:
+            options = {"episodic_life": False, "clip_rewards": False, **options}
+        return AleVectorBatchedEnvironment(rest, num_envs, AtariConfig(**options), seed=seed)
+    factory = functools.partial(make_environment, name, evaluation=evaluation, **options)
+    return make_lanes(factory, num_envs, seed, backend)

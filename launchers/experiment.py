@@ -17,7 +17,7 @@ from agents.builders import ActorLearnerBuilder
 from components.devices import resolve_device
 from components.specs import EnvironmentSpec, make_environment_spec
 from launchers.agent_registry import get_agent, make_builder
-from environments.registry import make_environment, resolve_backend
+from environments.registry import make_batched_environment, make_environment, resolve_backend
 
 EnvironmentFactory = Callable[[int], dm_env.Environment]  # seed -> one lane
 NetworkFactory = Callable[[EnvironmentSpec], Mapping[str, nn.Module]]
@@ -40,6 +40,9 @@ class ExperimentConfig:
       env_backend: How lanes are stepped: 'sync' (in process) or 'subprocess'
         (worker processes, observations through shared memory; needs a
         picklable environment_factory).
+      batched_environment_factory: `factory(num_envs, seed)` for the training
+        lanes; when set it replaces environment_factory + env_backend (the
+        `ale` backend builds all lanes at once this way).
       eval_every: Actor steps between greedy evaluations (0: only at the end).
       eval_episodes: Episodes per evaluation.
       run_dir: Folder for config.json, CSV logs and summary.json.
@@ -63,6 +66,7 @@ class ExperimentConfig:
     num_steps: int = 30_000
     num_envs: int = 1
     env_backend: str = "sync"
+    batched_environment_factory: Callable[[int, int], dm_env.Environment] | None = None
     eval_every: int = 5_000
     eval_episodes: int = 10
     run_dir: str | None = None
@@ -121,6 +125,7 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
     if decl["run_dir"] is None:
         decl["run_dir"] = default_run_dir(decl["agent"], decl["env"], decl["seed"])
     resolve_device(decl["device"])
+    backend = resolve_backend(decl["env_backend"], decl["env"], decl["num_envs"])
     env_name, env_options = decl["env"], dict(decl["env_options"])
     builder = make_builder(decl["agent"], config)
     check_compatible(builder, make_environment(env_name, decl["seed"], **env_options), decl["agent"], env_name)
@@ -128,12 +133,18 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
         builder=builder,
         environment_factory=functools.partial(make_environment, env_name, **env_options),
         evaluation_environment_factory=functools.partial(make_environment, env_name, evaluation=True, **env_options),
-        env_backend=resolve_backend(decl["env_backend"], env_name, decl["num_envs"]),
+        env_backend=backend,
+        batched_environment_factory=(functools.partial(_make_batched, env_name, backend, env_options)
+                                     if backend == "ale" else None),
         seed=decl["seed"], num_steps=decl["num_steps"], num_envs=decl["num_envs"],
         eval_every=decl["eval_every"], eval_episodes=decl["eval_episodes"], run_dir=decl["run_dir"],
         device=decl["device"], torch_threads=decl["torch_threads"], log_interval=decl["log_interval"],
         stop_at_return=decl["stop_at_return"], learn_every=decl["learn_every"], declaration=decl,
     )
+
+
+def _make_batched(name: str, backend: str, options: Mapping[str, Any], num_envs: int, seed: int):
+    return make_batched_environment(name, num_envs, seed, backend, **options)
 
 
 def check_compatible(builder: ActorLearnerBuilder, environment: dm_env.Environment, agent: str, env: str) -> None:

@@ -145,8 +145,11 @@ def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
     logger_factory = make_logger_factory(run_dir, experiment.log_interval, always_print=("eval",))
     counter = Counter()
 
-    environment = make_lanes(experiment.environment_factory, experiment.num_envs, experiment.seed,
-                             experiment.env_backend)
+    if experiment.batched_environment_factory is not None:
+        environment = experiment.batched_environment_factory(experiment.num_envs, experiment.seed)
+    else:
+        environment = make_lanes(experiment.environment_factory, experiment.num_envs, experiment.seed,
+                                 experiment.env_backend)
     try:
         evaluations, train_seconds = _train(experiment, environment, device, counter, logger_factory)
     finally:  # Worker processes and log files must not outlive a failed run.

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,3 +25,23 @@ def test_dqn_on_eight_breakout_lanes_runs_through_the_launcher(tmp_path):
     assert config["num_envs"] == 8 and config["env_backend"] == "auto"
     rows = (run_dir / "train.csv").read_text().splitlines()
     assert len(rows) > 1 and "raw_score" in rows[0]  # Whole games ended and were scored.
+
+
+def test_dqn_trains_on_the_ale_vector_backend(tmp_path):
+    from launchers.experiment import experiment_from_declaration
+    from launchers.local import run_local
+
+    summary = run_local(experiment_from_declaration({
+        "agent": "dqn", "env": "atari:Breakout", "num_envs": 4, "env_backend": "ale", "num_steps": 400,
+        "eval_every": 0, "eval_episodes": 1, "log_interval": 1e9, "run_dir": str(tmp_path / "run"),
+        "agent_config": {"min_replay_size": 300, "batch_size": 32, "hidden_sizes": [64]}}))
+    assert summary["actor_steps"] >= 400 and summary["learner_steps"] > 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["env_backend"] == "ale"
+
+
+def test_ale_backend_refuses_non_atari_environments(tmp_path):
+    from launchers.experiment import experiment_from_declaration
+
+    with pytest.raises(ValueError, match=r"atari:<Game>.*gridworld:simple"):
+        experiment_from_declaration({"env": "gridworld:simple", "env_backend": "ale", "num_envs": 2,
+                                     "run_dir": str(tmp_path / "run")})
