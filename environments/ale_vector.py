@@ -42,7 +42,8 @@ import numpy as np
 from ale_py import Action, LoggerMode, ALEInterface
 from dm_env import specs
 
-from environments.atari import AtariConfig, resolve_game
+from environments.atari import (DISCOUNT_SPEC, REWARD_SPEC, AtariConfig, action_spec_for,
+                                observation_spec_for, resolve_game)
 from environments.batched import BatchedEnvironment
 
 # Per-lane modes.
@@ -105,10 +106,7 @@ class AleVectorBatchedEnvironment(BatchedEnvironment):
         self._press_action = self._fire if (config.fire_reset and self._has_fire) else self._noop
         self._serve = config.fire_reset and self._has_fire and not config.episodic_life
 
-        channels = 1 if config.grayscale else 3
-        size = config.screen_size
-        self._observation_spec = specs.BoundedArray(
-            (config.frame_stack * channels, size, size), np.uint8, 0, 255, "observation")
+        self._observation_spec = observation_spec_for(config)
         self._started = False
         self._mode = np.zeros(n, np.int8)
         self._lives = np.zeros(n, np.int32)
@@ -193,13 +191,13 @@ class AleVectorBatchedEnvironment(BatchedEnvironment):
         return self._observation_spec
 
     def action_spec(self) -> specs.DiscreteArray:
-        return specs.DiscreteArray(self._num_actions, dtype=np.int32, name="action")
+        return action_spec_for(self._num_actions)
 
     def reward_spec(self) -> specs.Array:
-        return specs.Array((), np.float32, "reward")
+        return REWARD_SPEC
 
     def discount_spec(self) -> specs.BoundedArray:
-        return specs.BoundedArray((), np.float32, 0.0, 1.0, "discount")
+        return DISCOUNT_SPEC
 
     # BatchedEnvironment.
 

@@ -103,6 +103,21 @@ class AtariConfig:
         return cls(**{"crop": SEED001_CROP, "screen_size": 64, **overrides})
 
 
+REWARD_SPEC = specs.Array((), np.float32, "reward")
+DISCOUNT_SPEC = specs.BoundedArray((), np.float32, 0.0, 1.0, "discount")
+
+
+def observation_spec_for(config: AtariConfig) -> specs.BoundedArray:
+    """The stacked-frame observation spec of `config`, shared by every Atari backend."""
+    channels = 1 if config.grayscale else 3
+    shape = (config.frame_stack * channels, config.screen_size, config.screen_size)
+    return specs.BoundedArray(shape, np.uint8, 0, 255, "observation")
+
+
+def action_spec_for(num_actions: int) -> specs.DiscreteArray:
+    return specs.DiscreteArray(num_actions, dtype=np.int32, name="action")
+
+
 def clip_reward(reward: float) -> float:
     """The sign of `reward`: -1.0, 0.0 or 1.0."""
     return float(np.sign(reward))
@@ -162,9 +177,8 @@ class AtariEnvironment(dm_env.Environment):
         self._raw = (np.zeros(raw_shape, np.uint8), np.zeros(raw_shape, np.uint8))
         self._pooled = np.zeros(raw_shape, np.uint8)
         self._channels = 1 if config.grayscale else 3
-        size = config.screen_size
-        self._stack = np.zeros((config.frame_stack * self._channels, size, size), np.uint8)
-        self._observation_spec = specs.BoundedArray(self._stack.shape, np.uint8, 0, 255, "observation")
+        self._observation_spec = observation_spec_for(config)
+        self._stack = np.zeros(self._observation_spec.shape, np.uint8)
         self._limit = config.max_episode_frames or np.iinfo(np.int64).max
 
         self._needs_reset = True  # The next step() is a reset().
@@ -241,13 +255,13 @@ class AtariEnvironment(dm_env.Environment):
         return self._observation_spec
 
     def action_spec(self) -> specs.DiscreteArray:
-        return specs.DiscreteArray(len(self._actions), dtype=np.int32, name="action")
+        return action_spec_for(len(self._actions))
 
     def reward_spec(self) -> specs.Array:
-        return specs.Array((), np.float32, "reward")
+        return REWARD_SPEC
 
     def discount_spec(self) -> specs.BoundedArray:
-        return specs.BoundedArray((), np.float32, 0.0, 1.0, "discount")
+        return DISCOUNT_SPEC
 
     # Hot path.
 
