@@ -164,6 +164,10 @@ BAD_INPUTS = {
     "zero-steps": (["--num_steps=0"], ["num_steps", "0", "positive"]),
     "continuous-actions": (["--env=gym:Pendulum-v1"], ["DiscreteArray", "BoundedArray"]),
     "cuda-without-cuda": (["--device=cuda"], ["cuda", "auto", "cpu"]),
+    "zero-learn-every": (["--learn_every=0"], ["learn_every", "0"]),
+    "unknown-env-backend": (["--env_backend=threads"], ["env_backend", "threads", "sync", "subprocess", "ale"]),
+    "ale-backend-on-gridworld": (["--env_backend=ale", "--num_envs=2"], ["ale", "atari:<Game>", "gridworld:simple"]),
+    "zero-max-episode-length": (["--max_episode_length=0"], ["max_episode_length", "0"]),
 }
 BUGS: dict[str, str] = {}  # Bad inputs still known to fail badly (none).
 CROSS_CHECKED = "unknown-prefix"  # Also launched as a real subprocess.
@@ -171,7 +175,8 @@ CROSS_CHECKED = "unknown-prefix"  # Also launched as a real subprocess.
 # Real subprocesses: name -> (module, args, waits for the first DQN run's folder).
 REAL: dict[str, tuple[str, list[str], bool]] = {
     "dqn": ("launchers.dqn", TINY, False),
-    "nfq": ("launchers.nfq", ["--env=gridworld:simple", "--observation_type=agent_goal_pos", *TINY], False),
+    "nfq": ("launchers.nfq", ["--env=gridworld:simple", "--observation_type=agent_goal_pos",
+                              "--max_episode_length=50", *TINY], False),
     "helpfull": ("launchers.dqn", ["--helpfull"], False),
     f"real:{CROSS_CHECKED}": ("launchers.dqn", [*TINY, *BAD_INPUTS[CROSS_CHECKED][0]], False),
     "dqn-rerun": ("launchers.dqn", ["--config={first}"], True),
@@ -355,7 +360,9 @@ def test_nfq_runs_with_gridworld_observation_type(launches):
     config = load_config(result)
     assert config["agent"] == "nfq"
     assert config["env"] == "gridworld:simple"
-    assert config["env_options"] == {"observation_type": "agent_goal_pos"}
+    assert config["env_options"] == {"observation_type": "agent_goal_pos", "max_episode_length": 50}
+    lengths = [int(row["episode_length"]) for row in csv.DictReader((result.run_dir / "train.csv").open())]
+    assert lengths and max(lengths) <= 50  # The truncation reached the environment.
     assert set(config["agent_config"]) == config_fields(NFQConfig)
 
 
