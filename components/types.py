@@ -35,3 +35,18 @@ def transition_spec(environment_spec: Any, extras_spec: Any = ()) -> Transition:
         next_observation=environment_spec.observations,
         extras=extras_spec,
     )
+
+
+class PrioritizedSample(NamedTuple):
+    """A batch from a prioritized replay: the items plus what the learner needs to correct and update.
+
+    `keys` identify the sampled slots for `update_priorities(keys, priorities)`;
+    `probabilities` are the sampling probabilities P(i); `weights` are the
+    importance-sampling weights (N * P(i))**-beta divided by their maximum, so
+    they only ever scale a loss down.
+    """
+
+    data: Any
+    keys: Any
+    probabilities: Any
+    weights: Any
