@@ -17,7 +17,7 @@ import difflib
 import functools
 import importlib
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import dm_env
 
@@ -112,16 +112,27 @@ def make_environment(name: str, seed: int = 0, evaluation: bool = False, **optio
 BACKENDS = ("auto", "sync", "subprocess", "ale")
 
 
-def resolve_backend(backend: str, name: str, num_envs: int) -> str:
-    """'auto' -> 'subprocess' for several lanes of an expensive environment (Atari), else 'sync'."""
+def resolve_backend(backend: str, name: str, num_envs: int, options: Mapping[str, Any] | None = None) -> str:
+    """The backend to build `num_envs` lanes of `name` with.
+
+    'auto' -> 'ale' for Atari (ALE's C++ engine is the fastest here), or, when
+    the options ask for what it lacks (a crop), 'subprocess' for several Atari
+    lanes and 'sync' for one; 'sync' for everything else (cheap environments,
+    where worker processes cost more than they save).
+    """
     if backend not in BACKENDS:
         raise ValueError(f"Unknown environment backend {backend!r}; expected one of {', '.join(BACKENDS)}.")
-    if backend == "ale" and not name.startswith("atari:"):
+    is_atari = name.startswith("atari:")
+    if backend == "ale" and not is_atari:
         raise ValueError(f"The ale backend runs only atari:<Game> environments, not {name!r}; "
                          "use sync or subprocess.")
     if backend != "auto":
         return backend
-    return "subprocess" if num_envs > 1 and name.startswith("atari:") else "sync"
+    if is_atari:
+        if (options or {}).get("crop") is None:
+            return "ale"
+        return "subprocess" if num_envs > 1 else "sync"
+    return "sync"
 
 
 def make_lanes(factory: Callable[[int], dm_env.Environment], num_envs: int, seed: int,
@@ -148,7 +159,7 @@ def make_batched_environment(name: str, num_envs: int = 1, seed: int = 0, backen
     on ale-py's native vector engine), 'auto' (see `resolve_backend`).
     """
     prefix, rest = _split(name)  # Fail on a bad name before building anything.
-    backend = resolve_backend(backend, name, num_envs)
+    backend = resolve_backend(backend, name, num_envs, options)
     if backend == "ale":
         from environments.ale_vector import AleVectorBatchedEnvironment
         from environments.atari import AtariConfig

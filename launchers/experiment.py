@@ -125,14 +125,17 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
     if decl["run_dir"] is None:
         decl["run_dir"] = default_run_dir(decl["agent"], decl["env"], decl["seed"])
     resolve_device(decl["device"])
-    backend = resolve_backend(decl["env_backend"], decl["env"], decl["num_envs"])
     env_name, env_options = decl["env"], dict(decl["env_options"])
+    backend = resolve_backend(decl["env_backend"], env_name, decl["num_envs"], env_options)
     builder = make_builder(decl["agent"], config)
     check_compatible(builder, make_environment(env_name, decl["seed"], **env_options), decl["agent"], env_name)
     return ExperimentConfig(
         builder=builder,
         environment_factory=functools.partial(make_environment, env_name, **env_options),
-        evaluation_environment_factory=functools.partial(make_environment, env_name, evaluation=True, **env_options),
+        # ale lanes pad the first stack with zeros and resize in C++: evaluate on the same pixels.
+        evaluation_environment_factory=(
+            functools.partial(_make_batched, env_name, backend, {**env_options, "evaluation": True}, 1)
+            if backend == "ale" else functools.partial(make_environment, env_name, evaluation=True, **env_options)),
         env_backend=backend,
         batched_environment_factory=(functools.partial(_make_batched, env_name, backend, env_options)
                                      if backend == "ale" else None),

@@ -15,13 +15,13 @@ FLAGS = flags.FLAGS
 
 # Declaration fields that are flags, with their help text.
 _COMMON_HELP = {
-    "env": "Environment name: gridworld:<task>, gym:<id> or python:<module>:<factory>.",
+    "env": "Environment name: gridworld:<task>, gym:<id>, atari:<Game> or python:<module>:<factory>.",
     "seed": "Random seed for networks, replay, exploration and environments.",
     "num_steps": "Training budget in actor steps (environment steps summed over lanes).",
     "num_envs": "Environment lanes stepped together by the actor (one network call per step).",
     "env_backend": "How lanes are stepped: sync (in process), subprocess (worker processes, frames through "
-                   "shared memory), ale (atari only: ale-py's native vector engine) or auto (subprocess for "
-                   "several Atari lanes, else sync).",
+                   "shared memory), ale (atari only: ale-py's native vector engine) or auto (ale for Atari, "
+                   "subprocess/sync when an Atari option needs a crop, sync for everything else).",
     "eval_every": "Actor steps between greedy evaluations (0: evaluate only at the end).",
     "eval_episodes": "Episodes per evaluation.",
     "run_dir": "Run folder (config.json, CSV logs, summary.json). Default: runs/<agent>_<env>_s<seed>_<time>.",

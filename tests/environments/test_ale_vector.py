@@ -161,3 +161,77 @@ def test_environment_loop_with_random_actor(recording_logger, random_actor):
     assert len(rows) >= 24
     scored = [row for row in rows if row.get("raw_score") is not None]
     assert 0 < len(scored) < len(rows)  # Life losses end episodes; only game ends carry a raw score.
+
+
+def _scripted_action(lane: int, t: int) -> int:
+    """A fixed pseudo-random action for a lane's t-th step, whatever the order lanes are stepped in."""
+    return (lane * 7 + t * 13 + (t * t) % 5) % 4
+
+
+def _per_lane_sync(config, lanes, steps, seed):
+    env = AleVectorBatchedEnvironment("Breakout", lanes, config, seed=seed)
+    ts = env.reset()
+    records = [[(int(ts.step_type[i]), 0.0, 1.0, ts.observation[i])] for i in range(lanes)]
+    for t in range(steps):
+        ts = env.step(np.array([_scripted_action(i, t) for i in range(lanes)]))
+        for i in range(lanes):
+            records[i].append((int(ts.step_type[i]), float(ts.reward[i]), float(ts.discount[i]), ts.observation[i]))
+    env.close()
+    return records
+
+
+def _per_lane_async(config, lanes, batch_size, steps, seed):
+    env = AleVectorBatchedEnvironment("Breakout", lanes, config, seed=seed, batch_size=batch_size)
+    records = [[] for _ in range(lanes)]
+    ids, ts = env.async_reset()
+    seen_batches = set()
+    while True:
+        assert len(ids) == batch_size and len(set(ids.tolist())) == batch_size
+        seen_batches.add(tuple(sorted(ids.tolist())))
+        for row, lane in enumerate(ids):
+            records[lane].append((int(ts.step_type[row]), float(ts.reward[row]), float(ts.discount[row]),
+                                  ts.observation[row]))
+        if min(len(r) for r in records) > steps:
+            break
+        env.send(np.array([_scripted_action(int(lane), len(records[lane]) - 1) for lane in ids]))
+        ids, ts = env.recv()
+    env.close()
+    return records, seen_batches
+
+
+def test_async_batches_give_each_lane_the_same_sequence_as_sync():
+    config = AtariConfig()
+    steps = 300
+    sync = _per_lane_sync(config, 4, steps, seed=5)
+    asynchronous, _ = _per_lane_async(config, 4, 2, steps, seed=5)
+    for lane in range(4):
+        for t in range(steps + 1):
+            s, a = sync[lane][t], asynchronous[lane][t]
+            assert s[:3] == a[:3], (lane, t)
+            np.testing.assert_array_equal(s[3], a[3])
+    step_types = [r[0] for lane in sync for r in lane]
+    assert step_types.count(LAST) > 0  # The comparison covered episode ends and restarts.
+
+
+def test_async_mode_misuse_is_reported():
+    with pytest.raises(ValueError, match=r"batch_size must be an integer in \[0, num_lanes=2\]"):
+        AleVectorBatchedEnvironment("Breakout", 2, batch_size=3)
+    env = AleVectorBatchedEnvironment("Breakout", 4, batch_size=2)
+    try:
+        with pytest.raises(RuntimeError, match="asynchronous batches of 2 of its 4 lanes"):
+            env.reset()
+        with pytest.raises(RuntimeError, match="async_reset"):
+            env.send(np.zeros(2, np.int32))
+        with pytest.raises(RuntimeError, match="send"):
+            env.recv()
+        ids, _ = env.async_reset()
+        with pytest.raises(ValueError, match="batch of 2"):
+            env.send(np.zeros(4, np.int32))
+        env.send(np.zeros(2, np.int32))
+        with pytest.raises(RuntimeError, match="async_reset"):
+            env.send(np.zeros(2, np.int32))
+        ids, _ = env.recv()
+        with pytest.raises(RuntimeError, match="send"):
+            env.recv()
+    finally:
+        env.close()

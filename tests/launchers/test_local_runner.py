@@ -86,13 +86,22 @@ def test_every_evaluation_is_logged_with_training_time(tmp_path):
 
 
 @pytest.mark.parametrize("backend,env,num_envs,expected", [
-    ("auto", "atari:Pong", 2, "subprocess"), ("auto", "atari:Pong", 1, "sync"),
+    ("auto", "atari:Pong", 2, "ale"), ("auto", "atari:Pong", 1, "ale"),
     ("auto", "gridworld:simple", 4, "sync"), ("subprocess", "gridworld:simple", 2, "subprocess"),
+    ("sync", "atari:Pong", 2, "sync"),
 ])
-def test_auto_backend_puts_several_atari_lanes_in_worker_processes(backend, env, num_envs, expected):
+def test_auto_backend_picks_ale_for_atari_and_sync_for_cheap_envs(backend, env, num_envs, expected):
     from environments.registry import resolve_backend
 
     assert resolve_backend(backend, env, num_envs) == expected
+
+
+@pytest.mark.parametrize("num_envs,expected", [(4, "subprocess"), (1, "sync")])
+def test_auto_backend_avoids_ale_when_the_options_need_a_crop(num_envs, expected):
+    from environments.atari import SEED001_CROP
+    from environments.registry import resolve_backend
+
+    assert resolve_backend("auto", "atari:Breakout", num_envs, {"crop": SEED001_CROP}) == expected
 
 
 def test_unknown_backend_is_rejected_with_the_choices():
