@@ -1,12 +1,17 @@
-"""`make bench`: agentpipe vs stable-baselines3 DQN on CartPole-v1, run side by side.
+"""`make bench`: the benchmark suites, each measured side by side in one run.
 
-For each seed, the runs alternate (SB3, agentpipe with RL-Zoo's settings,
+Suites (`--suite`, default all):
+  cartpole_dqn  agentpipe vs stable-baselines3 DQN on CartPole-v1, time to a return of 475.
+  atari_env     Atari environment throughput (benchmarks/atari_env_throughput.py): our
+                backends vs raw ale-py, gymnasium's AsyncVectorEnv and envpool.
+
+CartPole: for each seed, the runs alternate (SB3, agentpipe with RL-Zoo's settings,
 agentpipe's CartPole preset) so machine noise falls on all of them alike.
 Each run reports env steps and training seconds (evaluation excluded) to a
 greedy mean return of 475 over 10 episodes, evaluated every 2,000 steps.
 SB3 runs in its own venv (benchmarks/.venv-peers), never the project's.
 
-    .venv/bin/python -m benchmarks.run [--seeds 0 1 2] [--out runs/bench/cartpole_dqn.json]
+    .venv/bin/python -m benchmarks.run [--suite cartpole_dqn atari_env] [--seeds 0 1 2]
 """
 
 from __future__ import annotations
@@ -44,9 +49,27 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1, help="torch threads for every run")
     parser.add_argument("--out", default=os.path.join("runs", "bench", "cartpole_dqn.json"))
+    parser.add_argument("--suite", nargs="+", choices=SUITES, default=list(SUITES))
+    parser.add_argument("--rounds", type=int, default=3, help="atari_env: rounds of every contender")
+    parser.add_argument("--seconds", type=float, default=10.0, help="atari_env: measured seconds per sample")
     args = parser.parse_args()
 
     subprocess.run(["bash", os.path.join(HERE, "peers", "setup_venv.sh")], check=True)
+    if "cartpole_dqn" in args.suite:
+        cartpole_dqn(args)
+    if "atari_env" in args.suite:
+        from benchmarks.atari_env_throughput import run_suite
+
+        print("\n== atari_env: Breakout, 8 lanes, random actions ==", flush=True)
+        run_suite(args.rounds, args.seconds, os.path.join(os.path.dirname(args.out), "atari_env_throughput.json"))
+
+
+SUITES = ("cartpole_dqn", "atari_env")
+
+
+def cartpole_dqn(args: argparse.Namespace) -> None:
+    """SB3 vs agentpipe (RL-Zoo settings) vs agentpipe's preset, seeds alternating."""
+    print("== cartpole_dqn: time to a greedy return of 475 ==", flush=True)
     common = ["--threads", str(args.threads)]
     contenders = {
         "sb3 (rl-zoo)": lambda s: [PEERS_PYTHON, os.path.join(HERE, "peers", "sb3_dqn_cartpole.py"), "--seed", str(s)],

@@ -14,7 +14,16 @@ PY="$VENV/bin/python"
 TORCH_VERSION="2.13.0"
 LOG="$VENV/setup.log"
 
+optional_envpool() {
+    # envpool is a throughput peer only; where no wheel installs, its row is skipped.
+    if ! "$PY" -c "import envpool" >/dev/null 2>&1; then
+        "$PY" -m pip install --disable-pip-version-check "envpool>=0.8" "torch==${TORCH_VERSION}" >>"$LOG" 2>&1 \
+            || echo "setup_venv.sh: envpool did not install (see $LOG); its benchmark row is skipped" >&2
+    fi
+}
+
 if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, gymnasium, torch" >/dev/null 2>&1; then
+    optional_envpool
     echo "peers venv ready (existing): $VENV"
     exit 0
 fi
@@ -43,4 +52,5 @@ if "$PY" -c 'import torch, sys; sys.exit(0 if torch.version.cuda is None else 1)
     echo "setup_venv.sh: torch in $VENV is a CUDA build; expected CPU" >&2; exit 1
 fi
 
+optional_envpool
 "$PY" -c "import stable_baselines3 as sb3, gymnasium as gym, torch; print('peers venv ready:', '$VENV', 'sb3', sb3.__version__, 'gymnasium', gym.__version__, 'torch', torch.__version__)"

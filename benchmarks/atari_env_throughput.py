@@ -1,0 +1,277 @@
+"""Atari environment throughput: Breakout, 8 lanes, 84x84x4 uint8, random actions.
+
+Every contender runs in its own fresh process for `--seconds` after a warm-up,
+and the contenders take turns for `--rounds` rounds, so machine noise falls on
+all of them alike; medians and ratios are printed at the end. Steps are agent
+(lane) steps: one batched step of 8 lanes counts 8, each worth 4 frames.
+
+Contenders (all with no-op starts <= 30, frame skip 4 with max-pool, 84x84
+grayscale, a stack of 4, no sticky actions):
+  agentpipe-ale        make_batched_environment(backend='ale'), synchronous
+  agentpipe-ale-async  AleVectorBatchedEnvironment(batch_size=4): send/recv
+  agentpipe-subprocess / agentpipe-sync   AtariEnvironment lanes
+  agentpipe-loop       EnvironmentLoop + random actor on the ale backend
+  ale-raw / ale-raw-async   ale-py's AtariVectorEnv, bare
+  gymnasium-async      gymnasium AsyncVectorEnv + AtariPreprocessing + FrameStackObservation
+  envpool              envpool (peers venv), when it is installed there
+
+    .venv/bin/python -m benchmarks.atari_env_throughput [--rounds 3] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+GAME, LANES, ASYNC_BATCH = "Breakout", 8, 4
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PEERS_PYTHON = os.path.join(HERE, ".venv-peers", "bin", "python")
+ALE_OPTIONS = dict(img_height=84, img_width=84, grayscale=True, stack_num=4, frameskip=4, maxpool=True,
+                   noop_max=30, repeat_action_probability=0.0, episodic_life=False, reward_clipping=False,
+                   use_fire_reset=True, autoreset_mode="NextStep")
+
+
+def _timed(step, seconds: float, warmup: float = 1.0) -> float:
+    """Calls `step()` (which returns the lane-steps it made) for `seconds` after a warm-up; lane-steps/s."""
+    end = time.perf_counter() + warmup
+    while time.perf_counter() < end:
+        step()
+    steps, start = 0, time.perf_counter()
+    end = start + seconds
+    while time.perf_counter() < end:
+        steps += step()
+    return steps / (time.perf_counter() - start)
+
+
+def _random_actions(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return lambda count: rng.integers(0, 4, count)
+
+
+def agentpipe(backend: str, seconds: float) -> float:
+    from environments.registry import make_batched_environment
+
+    env = make_batched_environment(f"atari:{GAME}", LANES, seed=0, backend=backend)
+    actions = _random_actions()
+    env.reset()
+
+    def step() -> int:
+        env.step(actions(LANES))
+        return LANES
+
+    try:
+        return _timed(step, seconds)
+    finally:
+        env.close()
+
+
+def agentpipe_ale_async(seconds: float) -> float:
+    from environments.ale_vector import AleVectorBatchedEnvironment
+
+    env = AleVectorBatchedEnvironment(GAME, LANES, seed=0, batch_size=ASYNC_BATCH)
+    actions = _random_actions()
+    lanes = [env.async_reset()[0]]
+
+    def step() -> int:
+        env.send(actions(len(lanes[0])))
+        lanes[0] = env.recv()[0]
+        return len(lanes[0])
+
+    try:
+        return _timed(step, seconds)
+    finally:
+        env.close()
+
+
+def agentpipe_loop(seconds: float) -> float:
+    from components.environment_loop import EnvironmentLoop
+    from environments.registry import make_batched_environment
+
+    class RandomActor:
+        def __init__(self) -> None:
+            self._actions = _random_actions()
+
+        def select_action(self, observation):
+            return self._actions(len(observation))
+
+        def observe_first(self, timestep) -> None:
+            pass
+
+        def observe(self, action, next_timestep) -> None:
+            pass
+
+        def update(self, wait: bool = False) -> None:
+            pass
+
+    env = make_batched_environment(f"atari:{GAME}", LANES, seed=0, backend="ale")
+    loop = EnvironmentLoop(env, RandomActor())
+
+    def step() -> int:
+        loop.run(num_steps=LANES * 50)
+        return LANES * 50
+
+    try:
+        return _timed(step, seconds)
+    finally:
+        env.close()
+
+
+def ale_raw(seconds: float, batch_size: int = 0) -> float:
+    from ale_py import ALEInterface, LoggerMode
+    from ale_py.vector_env import AtariVectorEnv
+
+    ALEInterface.setLoggerMode(LoggerMode.Error)
+    env = AtariVectorEnv(GAME.lower(), LANES, batch_size=batch_size, **ALE_OPTIONS)
+    actions = _random_actions()
+    count = batch_size or LANES
+    env.reset(seed=0)
+
+    def step() -> int:
+        env.step(actions(count))
+        return count
+
+    try:
+        return _timed(step, seconds)
+    finally:
+        env.close()
+
+
+def _gymnasium_lane():
+    import ale_py
+    import gymnasium as gym
+    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+
+    gym.register_envs(ale_py)
+    env = gym.make(f"ALE/{GAME}-v5", frameskip=1, repeat_action_probability=0.0)
+    env = AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True)
+    return FrameStackObservation(env, 4)
+
+
+def gymnasium_async(seconds: float) -> float:
+    import gymnasium as gym
+
+    env = gym.vector.AsyncVectorEnv([_gymnasium_lane] * LANES)
+    actions = _random_actions()
+    env.reset(seed=0)
+
+    def step() -> int:
+        env.step(actions(LANES))
+        return LANES
+
+    try:
+        return _timed(step, seconds)
+    finally:
+        env.close()
+
+
+def envpool_(seconds: float) -> float:
+    import envpool
+
+    env = envpool.make(f"{GAME}-v5", env_type="gymnasium", num_envs=LANES, batch_size=LANES, seed=0,
+                       img_height=84, img_width=84, gray_scale=True, stack_num=4, frame_skip=4, noop_max=30,
+                       repeat_action_probability=0.0, episodic_life=False, reward_clip=False)
+    actions = _random_actions()
+    env.reset()
+
+    def step() -> int:
+        env.step(actions(LANES))
+        return LANES
+
+    return _timed(step, seconds)
+
+
+WORKERS = {
+    "agentpipe-ale": lambda s: agentpipe("ale", s),
+    "agentpipe-ale-async": agentpipe_ale_async,
+    "agentpipe-subprocess": lambda s: agentpipe("subprocess", s),
+    "agentpipe-sync": lambda s: agentpipe("sync", s),
+    "agentpipe-loop": agentpipe_loop,
+    "ale-raw": ale_raw,
+    "ale-raw-async": lambda s: ale_raw(s, ASYNC_BATCH),
+    "gymnasium-async": gymnasium_async,
+    "envpool": envpool_,
+}
+PEER_WORKERS = {"envpool"}  # Run with the peers venv's python.
+
+
+def _envpool_available() -> bool:
+    if not os.path.exists(PEERS_PYTHON):
+        return False
+    return subprocess.run([PEERS_PYTHON, "-c", "import envpool"], capture_output=True).returncode == 0
+
+
+def _measure(name: str, seconds: float) -> float:
+    python = PEERS_PYTHON if name in PEER_WORKERS else sys.executable
+    command = [python, os.path.join(HERE, "atari_env_throughput.py"), "--worker", name, "--seconds", str(seconds)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": ROOT})
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["steps_per_second"])
+
+
+def _ratio(results: dict[str, float], a: str, b: str) -> float | None:
+    return round(results[a] / results[b], 3) if a in results and b in results else None
+
+
+def run_suite(rounds: int = 3, seconds: float = 10.0, out: str | None = None) -> dict:
+    """Runs every contender `rounds` times in turn; returns medians and the issue's ratios."""
+    names = [n for n in WORKERS if n not in PEER_WORKERS or _envpool_available()]
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        for name in order:
+            samples[name].append(_measure(name, seconds))
+            print(f"round {r + 1}/{rounds} {name:22s} {samples[name][-1]:8.0f} lane-steps/s", flush=True)
+    medians = {n: statistics.median(v) for n, v in samples.items()}
+    ours = [n for n in ("agentpipe-ale", "agentpipe-ale-async", "agentpipe-subprocess", "agentpipe-sync")]
+    best_ours = max(ours, key=medians.__getitem__)
+    best_raw = max(("ale-raw", "ale-raw-async"), key=medians.__getitem__)
+    ratios = {
+        f"best ours ({best_ours}) / gymnasium-async (target >= 2.0)": _ratio(medians, best_ours, "gymnasium-async"),
+        f"best ours ({best_ours}) / best raw ALE ({best_raw}) (target >= 0.9)": _ratio(medians, best_ours, best_raw),
+        "agentpipe-ale / ale-raw (same mode)": _ratio(medians, "agentpipe-ale", "ale-raw"),
+        "agentpipe-ale-async / ale-raw-async (same mode)": _ratio(medians, "agentpipe-ale-async", "ale-raw-async"),
+        f"best ours ({best_ours}) / envpool (target >= 1.0)": _ratio(medians, best_ours, "envpool"),
+        "EnvironmentLoop / bare loop on ale (target >= 0.9)": _ratio(medians, "agentpipe-loop", "agentpipe-ale"),
+    }
+    result = {"benchmark": "atari_env_throughput", "game": GAME, "lanes": LANES, "rounds": rounds,
+              "seconds": seconds, "date": time.strftime("%Y-%m-%d %H:%M"), "samples": samples,
+              "median_lane_steps_per_second": medians, "ratios": ratios}
+    print("\nmedian lane-steps/s:")
+    for name, value in sorted(medians.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:22s} {value:8.0f}")
+    print("ratios:")
+    for label, value in ratios.items():
+        print(f"  {label}: {value}")
+    if out:
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+        with open(out, "w") as f:
+            json.dump(result, f, indent=2)
+        print(f"wrote {out}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", choices=sorted(WORKERS), help="measure one contender (internal)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--out", default=os.path.join("runs", "bench", "atari_env_throughput.json"))
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps({"worker": args.worker, "steps_per_second": WORKERS[args.worker](args.seconds)}))
+        return
+    run_suite(args.rounds, args.seconds, args.out)
+
+
+if __name__ == "__main__":
+    main()
