@@ -1,0 +1,216 @@
+"""Prioritized replay (Schaul et al. 2016, proportional variant) on a preallocated ring buffer.
+
+Items are sampled with probability P(i) = p_i / sum_k p_k, where the learner
+sets p_i = (|priority_i| + epsilon)**alpha from, typically, the item's latest
+TD error, and new items get the largest p seen so far so each is likely to be
+seen at least once. The bias this introduces is corrected by importance
+weights w_i = (N * P(i))**-beta / max_batch w, with beta annealed towards 1.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import tree
+from numpy.typing import ArrayLike
+
+from components.core import Replay, Saveable
+from components.rate_limiters import RateLimiter
+from components.replay import UniformReplay, _subtrees
+from components.sum_tree import SumTree
+from components.types import PrioritizedSample
+
+BetaSchedule = Callable[[int], float]
+
+
+class PrioritizedReplay(Replay, Saveable):
+    """A fixed-capacity ring buffer of items (nests of arrays), sampled in proportion to their priorities.
+
+    Storage, item checks, locking and rate-limiter reports are as in
+    `UniformReplay`. `sample` returns a `PrioritizedSample` whose `keys` are the
+    int64 slot indices to pass back to `update_priorities`.
+
+    `beta` is a float in [0, 1] or a schedule called with the number of earlier
+    `sample` calls (e.g. `LinearSchedule(0.4, 1.0, steps)`).
+
+    Stale keys: a key names a slot, not an item. If the slot was overwritten
+    between `sample` and `update_priorities`, the update sets the priority of
+    the item now in the slot. Nothing is corrupted (the value is checked, the
+    sums are recomputed, the max stays a max); that new item just starts from
+    the old item's priority instead of the max. With capacity >> batch size
+    this touches only the few slots at the write head.
+    """
+
+    # Shared with UniformReplay so items are checked, and errors worded, identically.
+    # It reads `_leaf_specs`, `_paths` and `_check_paths`, which __init__ sets the same way.
+    _check = UniformReplay._check
+
+    def __init__(self, item_spec: Any, capacity: int, seed: int | None = None,
+                 rate_limiter: RateLimiter | None = None, *, alpha: float = 0.6,
+                 beta: float | BetaSchedule = 0.4, epsilon: float = 1e-6) -> None:
+        if capacity <= 0:
+            raise ValueError(f"Replay capacity must be a positive integer, got {capacity}.")
+        _check_finite_at_least_zero("alpha", alpha)
+        _check_finite_at_least_zero("epsilon", epsilon)
+        if not callable(beta):
+            _check_beta(beta)
+        self._alpha, self._beta, self._epsilon = float(alpha), beta, float(epsilon)
+        self._spec = item_spec
+        self._leaf_specs = tree.flatten(item_spec)
+        self._paths = [path for path, _ in tree.flatten_with_path(item_spec)]
+        self._check_paths = any(isinstance(node, Mapping) for node in _subtrees(item_spec))
+        self._capacity = int(capacity)
+        self._storage = [np.zeros((self._capacity,) + tuple(s.shape), dtype=s.dtype) for s in self._leaf_specs]
+        self._tree = SumTree(self._capacity)  # Slots never written keep priority 0: they are never sampled.
+        self._max_priority = 1.0
+        self._next = 0
+        self._size = 0
+        self._samples = 0  # Number of sample() calls: the beta schedule's step.
+        self._rng = np.random.default_rng(seed)
+        self._lock = threading.Lock()
+        self.rate_limiter = rate_limiter
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the preallocated storage and the sum tree."""
+        return sum(a.nbytes for a in self._storage) + self._tree.nbytes
+
+    @property
+    def max_priority(self) -> float:
+        """The priority new items get: the largest (|priority| + epsilon)**alpha set so far, at least 1."""
+        return self._max_priority
+
+    def size(self) -> int:
+        return self._size
+
+    def insert(self, items: Any) -> None:
+        """Writes a batch of items over the oldest slots, each with the current max priority."""
+        leaves = self._check(items)
+        count = len(leaves[0])
+        if count == 0:
+            return
+        if count > self._capacity:  # Only the newest `capacity` items can survive anyway.
+            leaves = [leaf[-self._capacity:] for leaf in leaves]
+            count = self._capacity
+        with self._lock:
+            slots = (self._next + np.arange(count)) % self._capacity
+            # Contiguous: a slice is cheaper than an index array for the (possibly large) item copy.
+            index = slice(self._next, self._next + count) if self._next + count <= self._capacity else slots
+            for store, leaf in zip(self._storage, leaves):
+                store[index] = leaf
+            self._tree.update(slots, self._max_priority)
+            self._next = (self._next + count) % self._capacity
+            self._size = min(self._size + count, self._capacity)
+        if self.rate_limiter is not None:
+            self.rate_limiter.on_insert(count)
+
+    def sample(self, batch_size: int) -> PrioritizedSample:
+        """A batch drawn in proportion to priority, one draw per equal segment of the total mass.
+
+        Stratifying the draws lowers the variance of a batch's make-up; items
+        come back in slot order. The same slot can appear more than once.
+        """
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"PrioritizedReplay.sample: batch_size must be a positive integer, got {batch_size!r}.")
+        batch_size = int(batch_size)
+        with self._lock:
+            if self._size == 0:
+                raise ValueError("Cannot sample from an empty replay; insert items first.")
+            total = self._tree.total
+            if total <= 0.0:
+                raise ValueError("Cannot sample: every held item has priority 0 (set epsilon > 0 to avoid this).")
+            beta = self._current_beta()
+            targets = (np.arange(batch_size) + self._rng.random(batch_size)) * (total / batch_size)
+            np.minimum(targets, total, out=targets)  # Rounding may overshoot by an ulp.
+            keys = self._tree.find_prefix_sum(targets)
+            probabilities = self._tree.get(keys) / total
+            weights = (self._size * probabilities) ** -beta
+            weights /= weights.max()
+            leaves = [store[keys] for store in self._storage]
+            self._samples += 1
+        if self.rate_limiter is not None:
+            self.rate_limiter.on_sample(batch_size)
+        return PrioritizedSample(data=tree.unflatten_as(self._spec, leaves), keys=keys,
+                                 probabilities=probabilities, weights=weights.astype(np.float32))
+
+    def update_priorities(self, keys: ArrayLike, priorities: ArrayLike) -> None:
+        """Sets the priority of slots `keys` to (|priorities| + epsilon)**alpha.
+
+        Keys come from `sample`; a key repeated in one call keeps its last
+        priority. See the class docstring for keys whose slot was overwritten.
+        """
+        key = np.asarray(keys)
+        priority = np.asarray(priorities, dtype=np.float64)
+        if key.ndim != 1 or priority.shape != key.shape:
+            raise ValueError(f"update_priorities: expected 1-D keys and priorities of the same length, "
+                             f"got shapes {key.shape} and {priority.shape}.")
+        if key.size == 0:
+            return
+        if key.dtype.kind not in "iu":
+            raise ValueError(f"update_priorities: expected integer keys (from sample), got dtype {key.dtype}.")
+        not_finite = ~np.isfinite(priority)
+        if not_finite.any():
+            raise ValueError(f"update_priorities: {int(not_finite.sum())} of {priority.size} priorities are NaN "
+                             f"or infinite (e.g. {float(priority[not_finite][0])!r} at position "
+                             f"{int(np.flatnonzero(not_finite)[0])}); no priority was changed.")
+        value = (np.abs(priority) + self._epsilon) ** self._alpha
+        with self._lock:
+            outside = (key < 0) | (key >= self._size)
+            if outside.any():
+                raise ValueError(f"update_priorities: keys must be slots holding items, in [0, {self._size}), "
+                                 f"got {int(outside.sum())} outside (e.g. {key[outside][0]}); "
+                                 f"no priority was changed.")
+            self._tree.update(key, value)
+            self._max_priority = max(self._max_priority, float(value.max()))
+
+    def save(self) -> dict[str, Any]:
+        with self._lock:
+            return {"storage": [np.copy(store) for store in self._storage], "next": self._next,
+                    "size": self._size, "priorities": self._tree.values(), "max_priority": self._max_priority,
+                    "samples": self._samples, "rng": self._rng.bit_generator.state}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Restores a `save`d state; the tree is rebuilt from the saved leaves, bit for bit."""
+        if np.shape(state["priorities"]) != (self._capacity,):
+            raise ValueError(f"PrioritizedReplay.restore: the state holds {np.shape(state['priorities'])} "
+                             f"priorities, this replay has capacity {self._capacity}.")
+        with self._lock:
+            self._tree.set_all(state["priorities"])  # First: it checks the priorities before changing anything.
+            for store, saved in zip(self._storage, state["storage"]):
+                np.copyto(store, saved)
+            self._next, self._size = int(state["next"]), int(state["size"])
+            self._max_priority, self._samples = float(state["max_priority"]), int(state["samples"])
+            self._rng.bit_generator.state = state["rng"]
+
+    def _current_beta(self) -> float:
+        if not callable(self._beta):
+            return float(self._beta)
+        beta = self._beta(self._samples)
+        _check_beta(beta, f" (from the schedule at sample call {self._samples})")
+        return float(beta)
+
+
+def _check_finite_at_least_zero(name: str, value: float) -> None:
+    if not (_is_real(value) and np.isfinite(value) and value >= 0):
+        raise ValueError(f"PrioritizedReplay {name} must be finite and >= 0, got {_shown(value)}.")
+
+
+def _check_beta(beta: float, where: str = "") -> None:
+    if not (_is_real(beta) and 0.0 <= beta <= 1.0):
+        raise ValueError(f"PrioritizedReplay beta must be a number in [0, 1] or a schedule of the sample "
+                         f"count, got {_shown(beta)}{where}.")
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> str:
+    """`value` for an error message: numpy scalars as plain numbers, not np.float64(...)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
