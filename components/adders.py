@@ -40,9 +40,17 @@ class NStepTransitionAdder(Adder):
     so a termination (d = 0) zeroes D while a truncation (LAST with d > 0)
     keeps the bootstrap. At a lane's LAST, the shorter transitions that start
     inside the last n steps are written too, so every step is written once.
+
+    With an `observation_store` (a `components.frame_replay.FrameStore`, e.g.
+    `FrameStackReplay.store`), every timestep's observations go to the store in
+    one batched `add`, and transitions carry the int64 handles it returns in
+    place of observations.
     """
 
-    def __init__(self, replay: Replay, n_step: int, discount: float) -> None:
+    def __init__(self, replay: Replay, n_step: int, discount: float, observation_store: Any = None) -> None:
+        if observation_store is not None and not callable(getattr(observation_store, "add", None)):
+            raise ValueError(f"observation_store must have an add(observations) method (a FrameStore), "
+                             f"got {type(observation_store).__name__}.")
         if n_step < 1:
             raise ValueError(f"n_step must be >= 1, got {n_step}.")
         if not 0.0 <= discount <= 1.0:
@@ -50,6 +58,7 @@ class NStepTransitionAdder(Adder):
         self._replay = replay
         self._n = n_step
         self._gamma = discount
+        self._store = observation_store
         self._windows: list[Deque[_Step]] = []
         self._observations: list[Any] = []
 
@@ -60,7 +69,10 @@ class NStepTransitionAdder(Adder):
     def add_first(self, timestep: dm_env.TimeStep) -> None:
         num_lanes = len(timestep.step_type)
         self._windows = [collections.deque() for _ in range(num_lanes)]
-        self._observations = [_lane(timestep.observation, i) for i in range(num_lanes)]
+        if self._store is not None:
+            self._observations = list(self._store.add(timestep.observation))
+        else:
+            self._observations = [_lane(timestep.observation, i) for i in range(num_lanes)]
 
     def add(self, action: Any, next_timestep: dm_env.TimeStep, extras: Any = ()) -> None:
         if not self._windows:
@@ -73,8 +85,9 @@ class NStepTransitionAdder(Adder):
             )
         written: list[Transition] = []
         has_extras = not (isinstance(extras, tuple) and not extras)
+        handles = self._store.add(next_timestep.observation) if self._store is not None else None
         for i, step_type in enumerate(step_types):
-            observation = _lane(next_timestep.observation, i)
+            observation = _lane(next_timestep.observation, i) if handles is None else handles[i]
             window = self._windows[i]
             if step_type == dm_env.StepType.FIRST:  # A new episode: the action was ignored.
                 window.clear()
