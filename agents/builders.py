@@ -38,8 +38,8 @@ class ActorLearnerBuilder(abc.ABC):
         """Fresh, randomly initialised networks by name."""
 
     @abc.abstractmethod
-    def make_replay(self, spec: EnvironmentSpec, seed: int) -> Replay:
-        """The replay, with its rate limiter attached (`replay.rate_limiter`)."""
+    def make_replay(self, spec: EnvironmentSpec, seed: int, num_lanes: int = 1) -> Replay:
+        """The replay, with its rate limiter attached (`replay.rate_limiter`), fed by `num_lanes` lanes."""
 
     @abc.abstractmethod
     def make_adder(self, replay: Replay) -> Adder:
@@ -47,12 +47,21 @@ class ActorLearnerBuilder(abc.ABC):
 
     @abc.abstractmethod
     def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
-                     device: torch.device, counter: Counter, logger: Logger, seed: int) -> Learner:
-        """The learner, owning `networks` (already on `device`) and consuming `iterator`."""
+                     device: torch.device, counter: Counter, logger: Logger, seed: int,
+                     replay: Replay | None = None) -> Learner:
+        """The learner, owning `networks` (already on `device`) and consuming `iterator`.
+
+        `replay` is the buffer the iterator samples from, for learners that write
+        back to it (prioritized replay's priorities); others ignore it.
+        """
 
     @abc.abstractmethod
     def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int) -> Policy:
         """The behaviour policy (or the evaluation policy when `evaluation`)."""
+
+    def state_values(self, networks: Networks, observations: Any) -> Any | None:
+        """V(s) of a batch of observations under the agent's networks, for diagnostics (None: not defined)."""
+        return None
 
     def make_actor(self, policy: Policy, adder: Adder | None, variable_source: VariableSource | None,
                    networks: Networks, variable_update_period: int = 1) -> Actor:

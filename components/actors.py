@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import dm_env
 import numpy as np
+import tree
 import torch
 from torch import nn
 
@@ -39,14 +40,16 @@ class EpsilonGreedyPolicy:
 
     def __call__(self, observation: Nest) -> np.ndarray:
         epsilon = self.epsilon
+        num_lanes = len(tree.flatten(observation)[0])
+        explore = self._rng.random(num_lanes) < epsilon if epsilon > 0 else None
+        self.steps += num_lanes
+        if explore is not None and explore.all():  # Every lane explores: skip the network call.
+            return self._rng.integers(0, self._num_actions, num_lanes)
         with torch.inference_mode():
             inputs = nests.map_structure(lambda x: torch.as_tensor(x, device=self._device), observation)
             actions = self._network(inputs).argmax(dim=-1).cpu().numpy()
-        self.steps += len(actions)
-        if epsilon > 0:
-            explore = self._rng.random(len(actions)) < epsilon
-            if explore.any():
-                actions = np.where(explore, self._rng.integers(0, self._num_actions, len(actions)), actions)
+        if explore is not None and explore.any():
+            actions = np.where(explore, self._rng.integers(0, self._num_actions, num_lanes), actions)
         return actions
 
     def save(self) -> dict[str, Any]:

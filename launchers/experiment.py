@@ -104,6 +104,7 @@ DECLARATION_DEFAULTS: dict[str, Any] = {
     "log_interval": 5.0,
     "stop_at_return": None,
     "learn_every": 1,
+    "preset": None,
 }
 
 

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from absl import flags
 
 from launchers.experiment import DECLARATION_DEFAULTS
+from launchers.presets import describe_presets, preset_declaration
 
 FLAGS = flags.FLAGS
 
@@ -43,6 +44,8 @@ def define_common_flags(agent: str, **defaults: Any) -> None:
     """Defines the launcher flags; `defaults` override DECLARATION_DEFAULTS for this agent."""
     values = {**DECLARATION_DEFAULTS, **defaults}
     flags.DEFINE_string("config", None, "A run folder or its config.json to rerun; flags given beside it override it.")
+    flags.DEFINE_string("preset", None, "A named set of config values, runner settings and environment options; "
+                        "flags given beside it override it. " + (describe_presets(agent) or "(none for this agent)"))
     flags.DEFINE_string("env", values["env"], _COMMON_HELP["env"])
     flags.DEFINE_string("observation_type", None, _ENV_OPTION_FLAGS["observation_type"])
     flags.DEFINE_integer("max_episode_length", None, _ENV_OPTION_FLAGS["max_episode_length"], lower_bound=1)
@@ -153,21 +156,27 @@ def declaration_from_flags(agent: str, config_class: type) -> dict[str, Any]:
         if base.get("agent", agent) != agent:
             raise ValueError(f"--config holds a {base['agent']!r} run; rerun it with launchers.{base['agent']}.")
     rerun = bool(FLAGS.config)
+    if FLAGS.preset:  # Preset values sit above the flag defaults and below flags given explicitly.
+        env = FLAGS.env if FLAGS["env"].present or not rerun else base.get("env", FLAGS.env)
+        preset = preset_declaration(agent, FLAGS.preset, env)
+        base = {**base, **preset,
+                "env_options": {**dict(base.get("env_options") or {}), **preset["env_options"]}
+                if "env_options" in preset else dict(base.get("env_options") or {}),
+                "agent_config": {**dict(base.get("agent_config") or {}), **preset["agent_config"]}}
     declaration: dict[str, Any] = {**DECLARATION_DEFAULTS, **base, "agent": agent}
     for name in _COMMON_HELP:
-        if not rerun or FLAGS[name].present:
+        if FLAGS[name].present or name not in base:
             declaration[name] = FLAGS[name].value
     if rerun and not FLAGS["run_dir"].present:
         declaration["run_dir"] = None  # A rerun writes a new folder unless told otherwise.
-    env_options = dict(declaration.get("env_options") or {})
-    for name in _ENV_OPTION_FLAGS:
-        if FLAGS[name].value is not None:
-            env_options[name] = FLAGS[name].value
-    if env_options and not declaration["env"].startswith("gridworld:"):
-        raise ValueError(f"--{', --'.join(env_options)}: only for gridworld environments, "
+    gridworld_options = {name: FLAGS[name].value for name in _ENV_OPTION_FLAGS if FLAGS[name].value is not None}
+    if gridworld_options and not declaration["env"].startswith("gridworld:"):
+        raise ValueError(f"--{', --'.join(gridworld_options)}: only for gridworld environments, "
                          f"not {declaration['env']!r}.")
-    declaration["env_options"] = env_options
+    declaration["env_options"] = {**dict(declaration.get("env_options") or {}), **gridworld_options}
     agent_config = dict(base.get("agent_config", {}))
-    agent_config.update(config_values_from_flags(config_class, only_present=rerun))
+    from_flags = config_values_from_flags(config_class)
+    agent_config.update({name: value for name, value in from_flags.items()
+                         if FLAGS[name].present or name not in agent_config})
     declaration["agent_config"] = agent_config
     return declaration

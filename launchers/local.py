@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 import dm_env
 import numpy as np
 import torch
+import tree
 
 from components.core import Actor, Learner, batch_iterator
 from components.counting import Counter
@@ -58,20 +59,78 @@ class LearningActor(Actor):
             self._actor.update(wait)
 
 
-class Evaluator:
-    """Runs greedy episodes with the learner's latest weights and logs their returns."""
+def _lanes_of(observation: Any) -> list[Any]:
+    """A batched observation nest as one nest per lane."""
+    count = len(tree.flatten(observation)[0])
+    return [tree.map_structure(lambda x: x[i], observation) for i in range(count)]
 
-    def __init__(self, experiment: ExperimentConfig, spec, learner: Learner, counter: Counter, logger: Logger) -> None:
+
+def _stack(observations: list[Any]) -> Any:
+    return tree.map_structure(lambda *xs: np.stack(xs), *observations)
+
+
+class _EpisodeRows(Logger):
+    """Keeps the episode rows an EnvironmentLoop writes (their `raw_score`, when the env reports one)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def write(self, data: dict[str, Any]) -> None:
+        self.rows.append(dict(data))
+
+
+class _FirstObservations(Actor):
+    """Wraps an actor and keeps the observation each lane starts an episode with."""
+
+    def __init__(self, actor: Actor) -> None:
+        self._actor = actor
+        self.observations: list[Any] = []
+
+    def select_action(self, observation):
+        return self._actor.select_action(observation)
+
+    def observe_first(self, timestep: dm_env.TimeStep) -> None:
+        self.observations.extend(_lanes_of(timestep.observation))
+        self._actor.observe_first(timestep)
+
+    def observe(self, action, next_timestep: dm_env.TimeStep) -> None:
+        starts = np.flatnonzero(next_timestep.step_type == dm_env.StepType.FIRST)
+        if len(starts):
+            lanes = _lanes_of(next_timestep.observation)
+            self.observations.extend(lanes[i] for i in starts)
+        self._actor.observe(action, next_timestep)
+
+    def update(self, wait: bool = False) -> None:
+        self._actor.update(wait)
+
+
+class Evaluator:
+    """Runs greedy episodes with the learner's latest weights and logs their returns.
+
+    Beside the return statistics, a row carries `eval_raw_score_*` when the
+    environment reports raw game scores (Atari: whole games, unclipped),
+    `eval_initial_value` (the agent's V of the episodes' first observations,
+    when the builder can compute it) and whatever `diagnostics()` returns
+    (e.g. the behaviour policy's epsilon and the replay's size).
+    """
+
+    def __init__(self, experiment: ExperimentConfig, spec, learner: Learner, counter: Counter, logger: Logger,
+                 diagnostics: Callable[[], dict[str, Any]] | None = None) -> None:
         builder, seed = experiment.builder, experiment.seed + 10_000
-        networks = _make_networks(experiment, spec)
-        policy = builder.make_policy(networks, spec, evaluation=True, seed=seed)
-        self._actor = builder.make_actor(policy, None, learner, networks)
+        self._builder = builder
+        self._networks = _make_networks(experiment, spec)
+        policy = builder.make_policy(self._networks, spec, evaluation=True, seed=seed)
+        self._actor = builder.make_actor(policy, None, learner, self._networks)
+        self._starts = _FirstObservations(self._actor)
         factory = experiment.evaluation_environment_factory or experiment.environment_factory
         environment = factory(seed)
-        self._loop = EnvironmentLoop(environment, self._actor, Counter(counter, "eval"), should_update=False)
+        self._episodes_log = _EpisodeRows()
+        self._loop = EnvironmentLoop(environment, self._starts, Counter(counter, "eval"), self._episodes_log,
+                                     should_update=False)
         self._counter = counter
         self._logger = logger
         self._episodes = experiment.eval_episodes
+        self._diagnostics = diagnostics
 
     def close(self) -> None:
         self._loop.environment.close()
@@ -80,13 +139,35 @@ class Evaluator:
         """Runs the evaluation episodes; `train_seconds` (wall time so far, without evaluation) is logged."""
         self._actor.update(wait=True)
         self._loop.reset()
+        self._episodes_log.rows.clear()
+        self._starts.observations.clear()
         returns = np.asarray(self._loop.run(num_episodes=self._episodes))
         row = {**self._counter.get_counts(), "train_seconds": train_seconds,
                "eval_return_mean": float(returns.mean()),
                "eval_return_std": float(returns.std()), "eval_return_min": float(returns.min()),
                "eval_return_max": float(returns.max()), "eval_episodes": len(returns)}
+        raw = np.asarray([r["raw_score"] for r in self._episodes_log.rows if r.get("raw_score") is not None])
+        if len(raw):
+            row.update(eval_raw_score_mean=float(raw.mean()), eval_raw_score_std=float(raw.std()),
+                       eval_raw_score_games=len(raw))
+        starts = self._starts.observations[:self._episodes]
+        values = self._builder.state_values(self._networks, _stack(starts)) if starts else None
+        if values is not None:
+            row["eval_initial_value"] = float(np.mean(values))
+        if self._diagnostics is not None:
+            row.update(self._diagnostics())
         self._logger.write(row)
         return row
+
+
+def describe_replay(replay) -> str:
+    """Capacity and preallocated memory, for the start-up log."""
+    describe = getattr(replay, "describe", None)
+    if callable(describe):
+        return describe()
+    nbytes = getattr(replay, "nbytes", None)
+    memory = f", {nbytes / 1e6:,.1f} MB preallocated ({nbytes / replay.capacity:,.0f} B/item)" if nbytes else ""
+    return f"{type(replay).__name__}: capacity {replay.capacity:,} items{memory}."
 
 
 def _make_networks(experiment: ExperimentConfig, spec):
@@ -99,11 +180,13 @@ def _train(experiment: ExperimentConfig, environment, device: torch.device, coun
     """Builds the agent around `environment` and runs the train/evaluate cycle."""
     builder = experiment.builder
     spec = make_environment_spec(environment)
-    replay = builder.make_replay(spec, experiment.seed)
+    replay = builder.make_replay(spec, experiment.seed, num_lanes=experiment.num_envs)
+    print(f"[replay] {describe_replay(replay)}", flush=True)
     learner_networks = {name: net.to(device) for name, net in _make_networks(experiment, spec).items()}
     batch_size = builder.config.batch_size
     learner = builder.make_learner(learner_networks, batch_iterator(replay, batch_size), spec, device,
-                                   Counter(counter, "learner"), logger_factory("learner"), experiment.seed)
+                                   Counter(counter, "learner"), logger_factory("learner"), experiment.seed,
+                                   replay=replay)
     actor_networks = _make_networks(experiment, spec)
     policy = builder.make_policy(actor_networks, spec, evaluation=False, seed=experiment.seed)
     actor = builder.make_actor(policy, builder.make_adder(replay), learner, actor_networks,
@@ -111,7 +194,11 @@ def _train(experiment: ExperimentConfig, environment, device: torch.device, coun
     learning_actor = LearningActor(actor, learner, replay.rate_limiter, batch_size, experiment.learn_every)
     train_loop = EnvironmentLoop(environment, learning_actor,
                                  Counter(counter, "actor"), logger_factory("train"))
-    evaluator = Evaluator(experiment, spec, learner, counter, logger_factory("eval"))
+    def diagnostics() -> dict[str, Any]:
+        epsilon = getattr(policy, "epsilon", None)
+        return {"replay_size": replay.size(), **({"epsilon": float(epsilon)} if epsilon is not None else {})}
+
+    evaluator = Evaluator(experiment, spec, learner, counter, logger_factory("eval"), diagnostics)
 
     evaluations: list[dict[str, Any]] = []
     eval_every = experiment.eval_every or experiment.num_steps

@@ -1,10 +1,12 @@
-"""DQN builder: uniform replay + n-step adder + epsilon-greedy actor + DQN learner."""
+"""DQN builder: (prioritized, frame-stacking) replay + n-step adder + epsilon-greedy actor + DQN learner."""
 
 from __future__ import annotations
 
 from typing import Any, Iterator
 
+import numpy as np
 import torch
+from dm_env import specs
 
 from agents.builders import ActorLearnerBuilder, Networks
 from agents.dqn.config import DQNConfig
@@ -16,10 +18,21 @@ from components.core import Adder, Learner, Replay
 from components.counting import Counter
 from components.loggers import Logger
 from components.rate_limiters import RateLimiter
+from components.frame_replay import FrameStackReplay, frame_transition_spec
+from components.prioritized_replay import PrioritizedReplay
 from components.replay import UniformReplay
 from components.schedules import LinearSchedule
 from components.specs import EnvironmentSpec
 from components.types import transition_spec
+
+
+def use_frame_replay(mode: str, spec: EnvironmentSpec) -> bool:
+    """'on'/'off', or 'auto': yes for stacked uint8 frames (rank >= 3), the Atari observation."""
+    if mode != "auto":
+        return mode == "on"
+    observations = spec.observations
+    return (isinstance(observations, specs.Array) and observations.dtype == np.uint8
+            and len(observations.shape) >= 3)
 
 
 class DQNBuilder(ActorLearnerBuilder):
@@ -31,19 +44,39 @@ class DQNBuilder(ActorLearnerBuilder):
         super().__init__(config)
 
     def make_networks(self, spec: EnvironmentSpec) -> Networks:
-        return {"q": make_q_network(spec, self.config.hidden_sizes, self.config.dueling)}
+        cfg = self.config
+        return {"q": make_q_network(spec, cfg.hidden_sizes, cfg.dueling, cfg.num_atoms, cfg.v_min, cfg.v_max)}
 
-    def make_replay(self, spec: EnvironmentSpec, seed: int) -> Replay:
+    def make_replay(self, spec: EnvironmentSpec, seed: int, num_lanes: int = 1) -> Replay:
+        """Uniform or prioritized; stacked frames stored once per frame when `frame_replay` says so."""
         cfg = self.config
         limiter = RateLimiter(cfg.samples_per_insert, cfg.min_replay_size, error_buffer=cfg.batch_size)
-        return UniformReplay(transition_spec(spec), cfg.replay_capacity, seed=seed, rate_limiter=limiter)
+        frames = use_frame_replay(getattr(cfg, "frame_replay", "auto"), spec)
+        item_spec = frame_transition_spec(spec) if frames else transition_spec(spec)
+        if getattr(cfg, "prioritized", False):
+            beta = LinearSchedule(cfg.importance_sampling_exponent, 1.0, cfg.importance_sampling_anneal_steps)
+            replay = PrioritizedReplay(item_spec, cfg.replay_capacity, seed=seed, rate_limiter=limiter,
+                                       alpha=cfg.priority_exponent, beta=beta)
+        else:
+            replay = UniformReplay(item_spec, cfg.replay_capacity, seed=seed, rate_limiter=limiter)
+        return FrameStackReplay(replay, spec.observations, num_lanes, cfg.n_step) if frames else replay
 
     def make_adder(self, replay: Replay) -> Adder:
-        return NStepTransitionAdder(replay, self.config.n_step, self.config.discount)
+        store = replay.store if isinstance(replay, FrameStackReplay) else None
+        return NStepTransitionAdder(replay, self.config.n_step, self.config.discount, observation_store=store)
 
     def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
-                     device: torch.device, counter: Counter, logger: Logger, seed: int) -> Learner:
-        return DQNLearner(networks["q"], iterator, self.config, device, counter, logger)
+                     device: torch.device, counter: Counter, logger: Logger, seed: int,
+                     replay: Replay | None = None) -> Learner:
+        updater = getattr(replay, "update_priorities", None) if self.config.prioritized else None
+        return DQNLearner(networks["q"], iterator, self.config, device, counter, logger, priority_updater=updater)
+
+    def state_values(self, networks: Networks, observations: Any) -> np.ndarray:
+        """V(s) = max_a Q(s, a), e.g. of evaluation episodes' first observations (seed 001's diagnostic)."""
+        q = networks["q"]
+        device = next(q.parameters()).device
+        with torch.inference_mode():
+            return q(torch.as_tensor(observations, device=device)).max(dim=-1).values.cpu().numpy()
 
     def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int) -> Policy:
         cfg = self.config

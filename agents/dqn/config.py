@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 LOSSES = ("huber", "mse")
+FRAME_REPLAY_MODES = ("auto", "on", "off")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +35,17 @@ class DQNConfig:
       max_grad_norm: Clip the global gradient norm to this (None: no clipping).
       hidden_sizes: Widths of the MLP layers after the torso.
       variable_update_period: Actor steps between weight pulls from the learner.
+      prioritized: Prioritized replay (proportional): sample by TD error, correct
+        with importance weights.
+      priority_exponent: alpha, how strongly priorities skew sampling (0 = uniform).
+      importance_sampling_exponent: beta at the first learner step; annealed
+        linearly to 1 over `importance_sampling_anneal_steps` learner steps.
+      importance_sampling_anneal_steps: Learner steps over which beta reaches 1.
+      num_atoms: Atoms of the C51 return distribution (1 = scalar Q values).
+      v_min: Lowest return the C51 support represents.
+      v_max: Highest return the C51 support represents.
+      frame_replay: Store stacked-frame observations once per frame (rebuilt at
+        sampling): 'auto' (for uint8 observations of rank >= 3), 'on' or 'off'.
     """
 
     learning_rate: float = 1e-3
@@ -56,6 +68,14 @@ class DQNConfig:
     max_grad_norm: float | None = 10.0
     hidden_sizes: tuple[int, ...] = (256, 256)
     variable_update_period: int = 1
+    prioritized: bool = False
+    priority_exponent: float = 0.6
+    importance_sampling_exponent: float = 0.4
+    importance_sampling_anneal_steps: int = 250_000
+    num_atoms: int = 1
+    v_min: float = -10.0
+    v_max: float = 10.0
+    frame_replay: str = "auto"
 
     def __post_init__(self) -> None:
         check_value_based_config(self)
@@ -65,6 +85,18 @@ class DQNConfig:
             raise ValueError(f"target_update_period must be >= 1, got {self.target_update_period}.")
         if not 0.0 < self.target_update_tau <= 1.0:
             raise ValueError(f"target_update_tau must be in (0, 1], got {self.target_update_tau}.")
+        for name in ("priority_exponent", "importance_sampling_exponent"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}.")
+        if self.importance_sampling_anneal_steps < 0:
+            raise ValueError(f"importance_sampling_anneal_steps must be >= 0, got "
+                             f"{self.importance_sampling_anneal_steps}.")
+        if self.num_atoms < 1 or self.num_atoms == 2:
+            raise ValueError(f"num_atoms must be 1 (scalar Q) or >= 3 (C51), got {self.num_atoms}.")
+        if self.num_atoms > 1 and not self.v_min < self.v_max:
+            raise ValueError(f"C51 needs v_min < v_max, got v_min={self.v_min}, v_max={self.v_max}.")
+        if self.frame_replay not in FRAME_REPLAY_MODES:
+            raise ValueError(f"frame_replay must be one of {FRAME_REPLAY_MODES}, got {self.frame_replay!r}.")
 
 
 def check_value_based_config(config) -> None:

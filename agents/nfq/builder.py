@@ -11,7 +11,7 @@ from agents.dqn.builder import DQNBuilder
 from agents.nfq.config import NFQConfig
 from agents.nfq.learning import NFQLearner
 from agents.nfq.networks import make_nfq_network
-from components.core import Learner
+from components.core import Learner, Replay
 from components.counting import Counter
 from components.loggers import Logger
 from components.specs import EnvironmentSpec
@@ -27,5 +27,6 @@ class NFQBuilder(DQNBuilder):
         return {"q": make_nfq_network(spec, self.config.hidden_sizes)}
 
     def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
-                     device: torch.device, counter: Counter, logger: Logger, seed: int) -> Learner:
+                     device: torch.device, counter: Counter, logger: Logger, seed: int,
+                     replay: Replay | None = None) -> Learner:
         return NFQLearner(networks["q"], iterator, self.config, device, counter, logger)

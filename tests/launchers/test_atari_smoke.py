@@ -37,6 +37,15 @@ def test_dqn_trains_on_the_ale_vector_backend(tmp_path):
         "agent_config": {"min_replay_size": 300, "batch_size": 32, "hidden_sizes": [64]}}))
     assert summary["actor_steps"] >= 400 and summary["learner_steps"] > 0
     assert json.loads((tmp_path / "run" / "config.json").read_text())["env_backend"] == "ale"
+    # Seed 001's evaluation and diagnostics: whole games scored unclipped, V of the first observations,
+    # the behaviour policy's epsilon and the replay's size.
+    header, row = (tmp_path / "run" / "eval.csv").read_text().splitlines()[:2]
+    evaluation = dict(zip(header.split(","), row.split(",")))
+    assert float(evaluation["eval_raw_score_mean"]) == float(evaluation["eval_return_mean"])  # Unclipped games.
+    assert int(evaluation["eval_raw_score_games"]) == 1
+    assert abs(float(evaluation["eval_initial_value"])) < 100.0
+    assert 0.0 < float(evaluation["epsilon"]) <= 1.0
+    assert int(evaluation["replay_size"]) >= 300
 
 
 def test_ale_backend_refuses_non_atari_environments(tmp_path):

@@ -168,6 +168,11 @@ BAD_INPUTS = {
     "unknown-env-backend": (["--env_backend=threads"], ["env_backend", "threads", "sync", "subprocess", "ale"]),
     "ale-backend-on-gridworld": (["--env_backend=ale", "--num_envs=2"], ["ale", "atari:<Game>", "gridworld:simple"]),
     "zero-max-episode-length": (["--max_episode_length=0"], ["max_episode_length", "0"]),
+    "unknown-preset": (["--preset=fast"], ["fast", "nature", "rainbow", "seed001"]),
+    "atari-preset-on-gridworld": (["--preset=nature"], ["nature", "atari:", "gridworld:simple"]),
+    "two-atoms": (["--num_atoms=2"], ["num_atoms", "2", ">= 3"]),
+    "unknown-frame-replay-mode": (["--frame_replay=maybe"], ["frame_replay", "maybe", "auto", "on", "off"]),
+    "priority-exponent-above-one": (["--priority_exponent=2"], ["priority_exponent", "2", "[0, 1]"]),
 }
 BUGS: dict[str, str] = {}  # Bad inputs still known to fail badly (none).
 CROSS_CHECKED = "unknown-prefix"  # Also launched as a real subprocess.
@@ -180,6 +185,11 @@ REAL: dict[str, tuple[str, list[str], bool]] = {
     "helpfull": ("launchers.dqn", ["--helpfull"], False),
     f"real:{CROSS_CHECKED}": ("launchers.dqn", [*TINY, *BAD_INPUTS[CROSS_CHECKED][0]], False),
     "dqn-rerun": ("launchers.dqn", ["--config={first}"], True),
+    # seed 001's preset on Breakout, shrunk by flags given beside it (which must win).
+    "dqn-seed001": ("launchers.dqn", ["--env=atari:Breakout", "--preset=seed001", "--num_steps=300",
+                                      "--eval_every=0", "--eval_episodes=1", "--min_replay_size=100",
+                                      "--replay_capacity=2000", "--batch_size=8", "--torch_threads=1",
+                                      "--log_interval=1000", "--device=cpu"], False),
     "dqn-rerun-override": ("launchers.dqn", ["--config={first}", "--num_steps=400", "--learning_rate=0.002"], True),
 }
 # Forked children: name -> (module, args).
@@ -197,6 +207,7 @@ NEEDS = {
     "test_forked_launch_matches_a_real_launch": [f"real:{CROSS_CHECKED}", f"bad:{CROSS_CHECKED}"],
     "test_helpfull_lists_config_flags_with_their_docs": ["helpfull"],
     "test_helpfull_exits_zero": ["helpfull"],
+    "test_preset_fills_the_declaration_and_flags_beside_it_win": ["dqn-seed001"],
 }
 
 
@@ -315,6 +326,35 @@ def test_dqn_run_writes_the_run_folder_and_prints_the_summary(launches):
     learner = read_csv(folder / "learner.csv")
     assert [int(float(r["learner_steps"])) for r in learner] == list(range(100, summary["learner_steps"] + 1, 100))
     assert learner and all(float(r["loss"]) >= 0 for r in learner)
+
+
+def test_preset_fills_the_declaration_and_flags_beside_it_win(launches):
+    from launchers.presets import PRESETS
+
+    result = launches["dqn-seed001"]
+    assert result.returncode == 0, result.describe()
+    preset = PRESETS["dqn"]["seed001"]
+    config = load_config(result)
+    assert config["preset"] == "seed001"
+    assert config["env_options"] == {"crop": [32, 14, 8, 8], "screen_size": 64}
+    assert config["eval_episodes"] == 1 and config["num_steps"] == 300  # Flags beside the preset win...
+    agent = config["agent_config"]
+    assert agent["batch_size"] == 8 and agent["replay_capacity"] == 2000 and agent["min_replay_size"] == 100
+    for name in ("learning_rate", "target_update_period", "epsilon_end", "epsilon_decay_steps", "max_grad_norm",
+                 "loss", "double_q"):  # ...and the preset fills in the rest.
+        assert agent[name] == preset.agent_config[name], name
+    assert "FrameStackReplay" in result.stdout  # Stacked frames are stored once; the start-up line says so.
+    assert result.summary()["learner_steps"] > 0
+
+
+def test_seed001_preset_frames_match_the_atari_config():
+    pytest.importorskip("ale_py")
+    from environments.atari import AtariConfig
+    from launchers.presets import PRESETS
+
+    options = PRESETS["dqn"]["seed001"].declaration["env_options"]
+    reference = AtariConfig.seed001()
+    assert (tuple(options["crop"]), options["screen_size"]) == (reference.crop, reference.screen_size)
 
 
 def test_config_rerun_reproduces_the_run(launches):

@@ -1,0 +1,94 @@
+"""Named, documented sets of declaration values: `--preset=<name>` (flags given beside it still win).
+
+A preset fills in agent config fields, runner settings and environment options
+for a known setting (a paper's or a seed's). It says which environments it is
+for, so `--preset=nature --env=gym:CartPole-v1` fails before anything is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named bundle of declaration values for one agent."""
+
+    description: str
+    agent_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    declaration: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    env_prefix: str | None = None  # e.g. 'atari:' when the preset only fits Atari games.
+
+
+# environments.atari.AtariConfig.seed001()'s frames (kept literal: ale-py is an optional extra).
+_SEED001_FRAMES = {"crop": (32, 14, 8, 8), "screen_size": 64}
+_ATARI_EVAL = {"eval_episodes": 10, "eval_every": 250_000, "num_envs": 1}
+
+PRESETS: dict[str, dict[str, Preset]] = {
+    "dqn": {
+        "nature": Preset(
+            "Nature DQN (Mnih et al. 2015): replay 1M (frames stored once), batch 32, one update per 4 agent "
+            "steps, target copy every 2,500 updates (10k agent steps), epsilon 1 -> 0.1 over 1M steps, "
+            "50k steps before learning, Huber loss, no Double; Adam 2.5e-4 (eps 0.01/32) in place of RMSProp.",
+            agent_config=dict(learning_rate=2.5e-4, adam_eps=0.01 / 32, discount=0.99, n_step=1, batch_size=32,
+                              replay_capacity=1_000_000, min_replay_size=50_000, samples_per_insert=8.0,
+                              target_update_period=2_500, target_update_tau=1.0, epsilon_start=1.0,
+                              epsilon_end=0.1, epsilon_decay_steps=1_000_000, eval_epsilon=0.05, loss="huber",
+                              double_q=False, dueling=False, max_grad_norm=None, hidden_sizes=(512,)),
+            declaration=dict(num_steps=50_000_000, **_ATARI_EVAL),
+            env_prefix="atari:",
+        ),
+        "seed001": Preset(
+            "Seed 001's Breakout DQN: 64x64 crop, replay 10^5 (learning from 10^4), Adam 1e-4, batch 16, one "
+            "update per agent step, target copy every 5,000 updates, epsilon 1 -> 0.1 over 10^6 steps, "
+            "grad-norm clip 50, squared TD error, Double DQN; evaluation on whole games, unclipped (raw score).",
+            agent_config=dict(learning_rate=1e-4, discount=0.99, n_step=1, batch_size=16, replay_capacity=100_000,
+                              min_replay_size=10_000, samples_per_insert=16.0, target_update_period=5_000,
+                              target_update_tau=1.0, epsilon_start=1.0, epsilon_end=0.1,
+                              epsilon_decay_steps=1_000_000, eval_epsilon=0.0, loss="mse", double_q=True,
+                              dueling=False, max_grad_norm=50.0, hidden_sizes=(512,)),
+            declaration=dict(num_steps=3_000_000, eval_every=50_000, eval_episodes=30, num_envs=1,
+                             env_options=dict(_SEED001_FRAMES)),
+            env_prefix="atari:",
+        ),
+        "rainbow": Preset(
+            "Rainbow without noisy nets (Hessel et al. 2018): C51 (51 atoms in [-10, 10]), Dueling, Double, "
+            "3-step returns, prioritized replay (alpha 0.5, beta 0.4 -> 1), Adam 6.25e-5 (eps 1.5e-4), "
+            "batch 32, one update per 4 agent steps, target copy every 8,000 agent steps, epsilon 1 -> 0.01 "
+            "over 250k steps, 80k steps before learning.",
+            agent_config=dict(learning_rate=6.25e-5, adam_eps=1.5e-4, discount=0.99, n_step=3, batch_size=32,
+                              replay_capacity=1_000_000, min_replay_size=80_000, samples_per_insert=8.0,
+                              target_update_period=2_000, target_update_tau=1.0, epsilon_start=1.0,
+                              epsilon_end=0.01, epsilon_decay_steps=250_000, eval_epsilon=0.001,
+                              double_q=True, dueling=True, max_grad_norm=10.0, hidden_sizes=(512,),
+                              prioritized=True, priority_exponent=0.5, importance_sampling_exponent=0.4,
+                              importance_sampling_anneal_steps=12_500_000, num_atoms=51, v_min=-10.0, v_max=10.0),
+            declaration=dict(num_steps=50_000_000, **_ATARI_EVAL),
+            env_prefix="atari:",
+        ),
+    },
+}
+
+
+def get_preset(agent: str, name: str) -> Preset:
+    """The preset, or an error listing the agent's presets."""
+    known = PRESETS.get(agent, {})
+    if name not in known:
+        choices = ", ".join(sorted(known)) or "none"
+        raise ValueError(f"Unknown preset {name!r} for {agent}; its presets: {choices}.")
+    return known[name]
+
+
+def preset_declaration(agent: str, name: str, env: str) -> dict[str, Any]:
+    """The declaration values of preset `name` for `agent` on `env` (checked to fit)."""
+    preset = get_preset(agent, name)
+    if preset.env_prefix and not env.startswith(preset.env_prefix):
+        raise ValueError(f"Preset {name!r} is for {preset.env_prefix}<...> environments, not {env!r}; "
+                         f"e.g. --env={preset.env_prefix}Breakout.")
+    return {**dict(preset.declaration), "agent_config": dict(preset.agent_config), "preset": name}
+
+
+def describe_presets(agent: str) -> str:
+    """One line per preset, for --help."""
+    return " ".join(f"'{name}': {p.description}" for name, p in sorted(PRESETS.get(agent, {}).items()))
