@@ -4,6 +4,10 @@ Suites (`--suite`, default all):
   cartpole_dqn  agentpipe vs stable-baselines3 DQN on CartPole-v1, time to a return of 475.
   atari_env     Atari environment throughput (benchmarks/atari_env_throughput.py): our
                 backends vs raw ale-py, gymnasium's AsyncVectorEnv and envpool.
+  replay        uniform vs prioritized frame replay at 1M Atari transitions: insert and
+                sample rates, bytes per transition (benchmarks/replay_throughput.py).
+  atari_dqn     DQN training throughput on Breakout, agentpipe vs SB3 DQN('CnnPolicy')
+                with Nature hyperparameters (benchmarks/atari_dqn.py).
 
 CartPole: for each seed, the runs alternate (SB3, agentpipe with RL-Zoo's settings,
 agentpipe's CartPole preset) so machine noise falls on all of them alike.
@@ -62,9 +66,21 @@ def main() -> None:
 
         print("\n== atari_env: Breakout, 8 lanes, random actions ==", flush=True)
         run_suite(args.rounds, args.seconds, os.path.join(os.path.dirname(args.out), "atari_env_throughput.json"))
+    if "replay" in args.suite:
+        from benchmarks import replay_throughput
+
+        print("\n== replay: frame replay at 1M Atari transitions ==", flush=True)
+        replay_throughput.run_suite(out=os.path.join(os.path.dirname(args.out), "replay_throughput.json"))
+    if "atari_dqn" in args.suite:
+        from benchmarks import atari_dqn
+
+        print("\n== atari_dqn: DQN on Breakout, env steps/s including learning ==", flush=True)
+        dqn_args = argparse.Namespace(steps=6_000, learning_starts=1_000, buffer=100_000, threads=args.threads,
+                                      rounds=2, out=os.path.join(os.path.dirname(args.out), "atari_dqn.json"))
+        atari_dqn.run_suite(dqn_args)
 
 
-SUITES = ("cartpole_dqn", "atari_env")
+SUITES = ("cartpole_dqn", "atari_env", "replay", "atari_dqn")
 
 
 def cartpole_dqn(args: argparse.Namespace) -> None:

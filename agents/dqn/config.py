@@ -6,6 +6,7 @@ import dataclasses
 
 LOSSES = ("huber", "mse")
 FRAME_REPLAY_MODES = ("auto", "on", "off")
+PRECISIONS = ("float32", "bfloat16")  # As components.learners.PRECISIONS (configs import no torch).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,11 @@ class DQNConfig:
       v_max: Highest return the C51 support represents.
       frame_replay: Store stacked-frame observations once per frame (rebuilt at
         sampling): 'auto' (for uint8 observations of rank >= 3), 'on' or 'off'.
+      precision: Learner network arithmetic: 'float32', or 'bfloat16' autocast
+        (parameters, optimizer state and losses stay float32). Meant for CUDA
+        and CPUs with bf16 units; on this project's 2-core AMX VM a Nature-CNN
+        learner step gained 1.1-1.3x, but a whole Breakout run was slower
+        (benchmarks/RESULTS.md), so measure before switching.
     """
 
     learning_rate: float = 1e-3
@@ -76,6 +82,7 @@ class DQNConfig:
     v_min: float = -10.0
     v_max: float = 10.0
     frame_replay: str = "auto"
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         check_value_based_config(self)
@@ -95,6 +102,8 @@ class DQNConfig:
             raise ValueError(f"num_atoms must be 1 (scalar Q) or >= 3 (C51), got {self.num_atoms}.")
         if self.num_atoms > 1 and not self.v_min < self.v_max:
             raise ValueError(f"C51 needs v_min < v_max, got v_min={self.v_min}, v_max={self.v_max}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
         if self.frame_replay not in FRAME_REPLAY_MODES:
             raise ValueError(f"frame_replay must be one of {FRAME_REPLAY_MODES}, got {self.frame_replay!r}.")
 

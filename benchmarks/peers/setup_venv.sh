@@ -14,22 +14,6 @@ PY="$VENV/bin/python"
 TORCH_VERSION="2.13.0"
 LOG="$VENV/setup.log"
 
-optional_envpool() {
-    # envpool is a throughput peer only; where no wheel installs, its row is skipped.
-    if ! "$PY" -c "import envpool" >/dev/null 2>&1; then
-        "$PY" -m pip install --disable-pip-version-check "envpool>=0.8" "torch==${TORCH_VERSION}" >>"$LOG" 2>&1 \
-            || echo "setup_venv.sh: envpool did not install (see $LOG); its benchmark row is skipped" >&2
-    fi
-}
-
-if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, gymnasium, torch" >/dev/null 2>&1; then
-    optional_envpool
-    echo "peers venv ready (existing): $VENV"
-    exit 0
-fi
-
-python3 -m venv "$VENV"
-: >"$LOG"
 pip_install() {
     if ! "$PY" -m pip install --disable-pip-version-check "$@" >>"$LOG" 2>&1; then
         echo "setup_venv.sh: pip install $* failed; see $LOG" >&2
@@ -38,10 +22,32 @@ pip_install() {
     fi
 }
 
+optional_envpool() {
+    # envpool is a throughput peer only; where no wheel installs, its row is skipped.
+    if ! "$PY" -c "import envpool" >/dev/null 2>&1; then
+        "$PY" -m pip install --disable-pip-version-check "envpool>=0.8" "torch==${TORCH_VERSION}" >>"$LOG" 2>&1 \
+            || echo "setup_venv.sh: envpool did not install (see $LOG); its benchmark row is skipped" >&2
+    fi
+}
+
+if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, gymnasium, torch" >/dev/null 2>&1 \
+        && ! "$PY" -c "import ale_py, cv2" >/dev/null 2>&1; then
+    pip_install "ale-py>=0.10" "opencv-python-headless>=4.8" "torch==${TORCH_VERSION}"  # Venvs from before the Atari suites.
+fi
+if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, gymnasium, torch, ale_py" >/dev/null 2>&1; then
+    optional_envpool
+    echo "peers venv ready (existing): $VENV"
+    exit 0
+fi
+
+python3 -m venv "$VENV"
+: >"$LOG"
+
 # 1. CPU torch first, so pip never resolves a CUDA build for SB3's torch requirement.
 pip_install "torch==${TORCH_VERSION}"
 # 2. SB3 (gymnasium 1.x support starts at 2.4) and gymnasium; pin torch to keep the CPU build.
-pip_install "stable-baselines3>=2.4" "gymnasium>=1.0" "torch==${TORCH_VERSION}"
+# ale-py (which ships the ROMs) for the Atari comparisons; opencv for SB3's AtariWrapper.
+pip_install "stable-baselines3>=2.4" "gymnasium>=1.0" "ale-py>=0.10" "opencv-python-headless>=4.8" "torch==${TORCH_VERSION}"
 
 TV="$("$PY" -c 'import torch; print(torch.__version__)')"
 case "$TV" in

@@ -164,3 +164,24 @@ def test_importance_weights_scale_the_loss():
         losses, _, _ = learner._scalar_losses(t)
     expected = float((losses * torch.as_tensor(weights)).mean())
     assert float(learner.step()["loss"]) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("num_atoms", [1, 11])
+def test_bfloat16_precision_tracks_float32_and_keeps_float32_state(num_atoms):
+    """bf16 autocast changes only the network arithmetic: parameters stay float32 and a step's loss is close."""
+    batch = _batch(16)
+    losses = {}
+    for precision in ("float32", "bfloat16"):
+        torch.manual_seed(0)
+        network = make_q_network(SPEC, (16,), num_atoms=num_atoms)
+        config = DQNConfig(precision=precision, num_atoms=num_atoms, batch_size=16, min_replay_size=16,
+                           hidden_sizes=(16,))
+        learner = DQNLearner(network, itertools.repeat(batch), config, CPU)
+        losses[precision] = float(learner.step()["loss"])
+        assert all(p.dtype == torch.float32 for p in network.parameters())
+    assert losses["bfloat16"] == pytest.approx(losses["float32"], rel=0.05)
+
+
+def test_unknown_precision_is_rejected():
+    with pytest.raises(ValueError, match=r"precision must be one of \('float32', 'bfloat16'\), got 'fp8'"):
+        DQNConfig(precision="fp8")

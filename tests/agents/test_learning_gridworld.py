@@ -36,3 +36,13 @@ def test_nfq_on_agent_goal_positions_reaches_optimal_return(tmp_path):
                      env_options={"observation_type": "agent_goal_pos"},
                      num_steps=6_000, eval_every=0, eval_episodes=5)
     assert summary["final_eval_return"] == OPTIMAL_RETURN
+
+
+def test_c51_with_prioritized_replay_and_n_step_reaches_optimal_return(tmp_path):
+    """The Rainbow parts composed (C51 + Dueling + Double + 3-step + prioritized replay) still learn."""
+    summary = _train(tmp_path, agent="dqn", env="gridworld:simple", env_options={"observation_type": "grid"},
+                     num_steps=3_000, eval_every=0, eval_episodes=5,
+                     agent_config={"num_atoms": 51, "v_min": -10.0, "v_max": 10.0, "dueling": True,
+                                   "n_step": 3, "prioritized": True, "priority_exponent": 0.5,
+                                   "importance_sampling_anneal_steps": 2_000})
+    assert summary["final_eval_return"] == OPTIMAL_RETURN

@@ -54,3 +54,21 @@ def test_ale_backend_refuses_non_atari_environments(tmp_path):
     with pytest.raises(ValueError, match=r"atari:<Game>.*gridworld:simple"):
         experiment_from_declaration({"env": "gridworld:simple", "env_backend": "ale", "num_envs": 2,
                                      "run_dir": str(tmp_path / "run")})
+
+
+def test_rainbow_preset_runs_on_breakout_with_frame_replay(tmp_path, capsys):
+    """C51 + Dueling + Double + 3-step + prioritized replay over stacked-frame replay, through a run."""
+    from launchers.experiment import experiment_from_declaration
+    from launchers.local import run_local
+    from launchers.presets import preset_declaration
+
+    declaration = preset_declaration("dqn", "rainbow", "atari:Breakout")
+    declaration["agent_config"].update(replay_capacity=5_000, min_replay_size=200, batch_size=8)
+    declaration.update(agent="dqn", env="atari:Breakout", num_envs=4, num_steps=400, eval_every=0,
+                       eval_episodes=1, log_interval=1e9, run_dir=str(tmp_path / "run"))
+    summary = run_local(experiment_from_declaration(declaration))
+    assert summary["learner_steps"] > 0
+    startup = capsys.readouterr().out
+    assert "FrameStackReplay: 5,000 transitions" in startup and "inner PrioritizedReplay" in startup
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["preset"] == "rainbow" and config["agent_config"]["num_atoms"] == 51
