@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import time
 from typing import Any, Iterator, Mapping, Sequence
 
 import torch
-import copy
-import time
-
 import tree
 from torch import nn
 
@@ -19,6 +19,22 @@ from components.loggers import Logger, NoOpLogger
 def make_adam(parameters: Any, learning_rate: float, eps: float = 1e-8) -> torch.optim.Optimizer:
     """Adam with the fused kernel (one call per step instead of one per tensor)."""
     return torch.optim.Adam(parameters, lr=learning_rate, eps=eps, fused=True)
+
+
+PRECISIONS = ("float32", "bfloat16")
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """Mixed-precision context for network calls: bfloat16 autocast, or nothing for float32.
+
+    bfloat16 runs convolutions and matmuls on the CPU's AMX/AVX-512 bf16 units
+    (or CUDA's tensor cores) while parameters, optimizer and losses stay float32.
+    """
+    if precision == "float32":
+        return contextlib.nullcontext()
+    if precision != "bfloat16":
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 class TorchLearner(Learner):

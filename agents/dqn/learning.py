@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from agents.dqn.config import DQNConfig
 from agents.dqn.networks import DistributionalQNetwork
 from components.counting import Counter
-from components.learners import TorchLearner, make_adam
+from components.learners import TorchLearner, autocast, make_adam
 from components.loggers import Logger
 from components.types import PrioritizedSample, Transition
 
@@ -40,6 +40,12 @@ class DQNLearner(TorchLearner):
         self._config = config
         self._distributional = isinstance(self._q, DistributionalQNetwork)
         self._update_priorities = priority_updater
+        self._precision = config.precision
+
+    def _forward(self, network: Callable[[torch.Tensor], torch.Tensor], observation: Any) -> torch.Tensor:
+        """A network call, in bfloat16 autocast when asked (float32 out: the losses stay float32)."""
+        with autocast(self._device, self._precision):
+            return network(observation).float()
 
     def step(self) -> dict[str, Any]:
         cfg = self._config
@@ -72,15 +78,15 @@ class DQNLearner(TorchLearner):
 
     def _next_actions(self, batch: Transition, q_next_target: torch.Tensor) -> torch.Tensor:
         """a* = argmax_a Q(s', a) of the online network (Double) or of the target network."""
-        q_next = self._q(batch.next_observation) if self._config.double_q else q_next_target
+        q_next = self._forward(self._q, batch.next_observation) if self._config.double_q else q_next_target
         return q_next.argmax(dim=-1, keepdim=True)
 
     def _scalar_losses(self, batch: Transition) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         actions = batch.action.long().unsqueeze(-1)
-        q_taken = self._q(batch.observation).gather(-1, actions).squeeze(-1)
+        q_taken = self._forward(self._q, batch.observation).gather(-1, actions).squeeze(-1)
         # y = R + D * Q_target(s', a*).
         with torch.no_grad():
-            q_next_target = self._target_q(batch.next_observation)
+            q_next_target = self._forward(self._target_q, batch.next_observation)
             next_value = q_next_target.gather(-1, self._next_actions(batch, q_next_target)).squeeze(-1)
             target = batch.reward + batch.discount * next_value
         td_error = target - q_taken
@@ -93,10 +99,10 @@ class DQNLearner(TorchLearner):
     def _categorical_losses(self, batch: Transition) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         support = self._q.support
         actions = batch.action.long()
-        logits = self._q.logits(batch.observation)
+        logits = self._forward(self._q.logits, batch.observation)
         logits_taken = logits[torch.arange(len(actions), device=logits.device), actions]  # (B, atoms)
         with torch.no_grad():
-            next_logits = self._target_q.logits(batch.next_observation)
+            next_logits = self._forward(self._target_q.logits, batch.next_observation)
             next_probs = next_logits.softmax(dim=-1)
             q_next_target = (next_probs * support).sum(-1)
             a_star = self._next_actions(batch, q_next_target).squeeze(-1)
