@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
@@ -160,6 +161,11 @@ class Evaluator:
         return row
 
 
+def _accepts(function: Callable[..., Any], name: str) -> bool:
+    parameters = inspect.signature(function).parameters.values()
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
 def describe_replay(replay) -> str:
     """Capacity and preallocated memory, for the start-up log."""
     describe = getattr(replay, "describe", None)
@@ -184,9 +190,11 @@ def _train(experiment: ExperimentConfig, environment, device: torch.device, coun
     print(f"[replay] {describe_replay(replay)}", flush=True)
     learner_networks = {name: net.to(device) for name, net in _make_networks(experiment, spec).items()}
     batch_size = builder.config.batch_size
+    # Builders written before make_learner took `replay` keep working without it.
+    extra = {"replay": replay} if _accepts(builder.make_learner, "replay") else {}
     learner = builder.make_learner(learner_networks, batch_iterator(replay, batch_size), spec, device,
                                    Counter(counter, "learner"), logger_factory("learner"), experiment.seed,
-                                   replay=replay)
+                                   **extra)
     actor_networks = _make_networks(experiment, spec)
     policy = builder.make_policy(actor_networks, spec, evaluation=False, seed=experiment.seed)
     actor = builder.make_actor(policy, builder.make_adder(replay), learner, actor_networks,
