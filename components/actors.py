@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from components.core import Actor, Adder, Nest
+from components.types import PolicyOutput
 from components.variable_utils import VariableClient
 from environments import nests
 
@@ -61,20 +62,26 @@ class EpsilonGreedyPolicy:
 
 
 class FeedForwardActor(Actor):
-    """A stateless-policy actor: `policy(observations) -> actions`, steps go to the adder."""
+    """A stateless-policy actor: `policy(observations) -> actions` (or a `PolicyOutput` with extras,
+    which go to the adder with the step)."""
 
     def __init__(self, policy: Policy, adder: Adder | None = None,
                  variable_client: VariableClient | None = None) -> None:
         self._policy = policy
         self._adder = adder
         self._client = variable_client
+        self._extras: Any = ()  # The policy's extras for the last actions selected.
 
     @property
     def policy(self) -> Policy:
         return self._policy
 
     def select_action(self, observation: Nest) -> np.ndarray:
-        return self._policy(observation)
+        output = self._policy(observation)
+        if isinstance(output, PolicyOutput):  # Stochastic policies report extras (log-probs, values).
+            self._extras = output.extras
+            return output.action
+        return output
 
     def observe_first(self, timestep: dm_env.TimeStep) -> None:
         if self._adder is not None:
@@ -82,7 +89,7 @@ class FeedForwardActor(Actor):
 
     def observe(self, action: Any, next_timestep: dm_env.TimeStep) -> None:
         if self._adder is not None:
-            self._adder.add(action, next_timestep)
+            self._adder.add(action, next_timestep, self._extras)
 
     def update(self, wait: bool = False) -> None:
         if self._client is not None:

@@ -50,3 +50,34 @@ class PrioritizedSample(NamedTuple):
     keys: Any
     probabilities: Any
     weights: Any
+
+
+class Trajectory(NamedTuple):
+    """T consecutive steps of one lane plus the bootstrap observation (time-major within the item).
+
+    observation: (T+1, ...) o_0 .. o_T; o_T is the bootstrap observation and the
+      next trajectory's o_0.
+    action: (T, ...) a_t chosen at o_t.
+    reward: (T,) r_{t+1}, the reward of the step that followed a_t.
+    discount: (T,) d_{t+1}, the environment's discount of that step (no gamma).
+    step_type: (T+1,) dm_env step types of o_0 .. o_T.
+    extras: (T, ...) what the policy reported at o_t (log-prob, value, raw action).
+
+    With agentpipe's lane semantics, a_t was ignored when o_t is a LAST
+    observation (the lane restarted): such steps must be masked out of losses
+    (`step_type[t] != LAST`), and returns must not run across them.
+    """
+
+    observation: Any
+    action: Any
+    reward: Any
+    discount: Any
+    step_type: Any
+    extras: Any = ()
+
+
+class PolicyOutput(NamedTuple):
+    """What a stochastic policy returns: the actions for the environment and extras for the adder."""
+
+    action: Any
+    extras: Any = ()
