@@ -94,3 +94,47 @@ class FeedForwardActor(Actor):
     def update(self, wait: bool = False) -> None:
         if self._client is not None:
             self._client.update(wait)
+
+
+class StochasticPolicy:
+    """Samples actions from a policy network on a batch of observations (leading lane axis).
+
+    `network(observations)` returns an action distribution (see
+    `components.actor_critic`) or a `(distribution, value)` pair. The policy
+    returns `PolicyOutput(action, extras)`: env actions in the action spec's
+    dtype and bounds, and extras {'raw_action', 'log_prob' float32 (N,),
+    'value' float32 (N,) (only when the network gives one)}. Learners must use
+    'raw_action' (e.g. the unclipped Gaussian sample) for log-probabilities.
+    Sampling draws from a torch.Generator seeded with `seed`;
+    `deterministic=True` (evaluation) takes the distribution's mode instead.
+    """
+
+    def __init__(self, network: nn.Module, seed: int | None = None, deterministic: bool = False,
+                 device: torch.device | str = "cpu") -> None:
+        self._network = network
+        self._deterministic = deterministic
+        self._device = torch.device(device)
+        self._generator = torch.Generator(device=self._device)
+        if seed is None:
+            self._generator.seed()  # Non-deterministic seed.
+        else:
+            self._generator.manual_seed(seed)
+
+    def __call__(self, observation: Nest) -> PolicyOutput:
+        with torch.inference_mode():
+            inputs = nests.map_structure(lambda x: torch.as_tensor(x, device=self._device), observation)
+            output = self._network(inputs)
+            distribution, value = output if isinstance(output, tuple) else (output, None)
+            raw = distribution.mode() if self._deterministic else distribution.sample(self._generator)
+            log_prob = distribution.log_prob(raw)
+            action = distribution.to_env_action(raw)
+        extras = {"raw_action": raw.cpu().numpy(), "log_prob": log_prob.float().cpu().numpy()}
+        if value is not None:
+            extras["value"] = value.float().cpu().numpy()
+        return PolicyOutput(action=action.cpu().numpy(), extras=extras)
+
+    def save(self) -> dict[str, Any]:
+        return {"generator": self._generator.get_state()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._generator.set_state(state["generator"])

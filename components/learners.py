@@ -21,6 +21,31 @@ def make_adam(parameters: Any, learning_rate: float, eps: float = 1e-8) -> torch
     return torch.optim.Adam(parameters, lr=learning_rate, eps=eps, fused=True)
 
 
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+def make_optimizer(name: str, parameters: Any, learning_rate: float, eps: float,
+                   rmsprop_alpha: float = 0.99) -> torch.optim.Optimizer:
+    """'adam' (fused) or 'rmsprop' (with smoothing `rmsprop_alpha`, as A2C uses it)."""
+    if name == "adam":
+        return make_adam(parameters, learning_rate, eps)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=learning_rate, alpha=rmsprop_alpha, eps=eps)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}.")
+
+
+def linear_decay(start: float, step: int, decay_steps: int) -> float:
+    """`start` decayed linearly to 0 over `decay_steps` steps (0: no decay)."""
+    if decay_steps <= 0:
+        return start
+    return start * max(0.0, 1.0 - step / decay_steps)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, learning_rate: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
+
+
 PRECISIONS = ("float32", "bfloat16")
 
 
@@ -65,14 +90,18 @@ class TorchLearner(Learner):
     def _to_device(self, batch: Any) -> Any:
         return tree.map_structure(lambda x: torch.as_tensor(x, device=self._device), batch)
 
-    def _apply_gradients(self, loss: torch.Tensor) -> torch.Tensor:
-        """Backpropagates `loss`, clips, steps the optimizer; returns the pre-clip gradient norm."""
+    def _apply_gradients(self, loss: torch.Tensor, count_step: bool = True) -> torch.Tensor:
+        """Backpropagates `loss`, clips, steps the optimizer; returns the pre-clip gradient norm.
+
+        `count_step=False` for learners whose step spans several updates (PPO's minibatches).
+        """
         self._optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = self._max_grad_norm if self._max_grad_norm is not None else float("inf")
         grad_norm = nn.utils.clip_grad_norm_(self._parameters, max_norm, foreach=True)
         self._optimizer.step()
-        self.num_steps += 1
+        if count_step:
+            self.num_steps += 1
         return grad_norm
 
     def _record(self, metrics: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,0 +1,362 @@
+"""Stochastic policies and actor-critic networks for policy-gradient agents (REINFORCE, A2C, PPO).
+
+A policy head maps torso features to an `ActionDistribution`, which has one
+small API whatever the action space:
+
+  sample(generator=None) -> raw    a draw (no gradient), seeded by `generator`
+  log_prob(raw) -> (B,)            log-density of raw values (differentiable)
+  entropy() -> (B,)                entropy per batch element
+  mode() -> raw                    the deterministic (evaluation) action
+  to_env_action(raw) -> action     what the environment takes, in its spec dtype
+
+"raw" is what the log-probability is defined on: the action index for a
+categorical policy, the unclipped Gaussian sample for 'clip', the pre-tanh
+sample u for 'tanh'. Learners must compute log-probabilities from the raw
+actions (actors report them as the 'raw_action' extra), never from env actions.
+
+Networks: `ActorCriticNetwork` (observation -> (distribution, value)) for A2C,
+PPO and REINFORCE with a baseline; `PolicyNetwork` (observation ->
+distribution) for REINFORCE without one. `make_actor_critic` and
+`make_policy_network` build them from an `EnvironmentSpec` with the usual
+orthogonal init: gain sqrt(2) for torsos, 0.01 for the policy head, 1.0 for the
+value head, biases 0.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+from dm_env import specs
+from torch import distributions as D
+from torch import nn
+
+from components.networks import make_torso, orthogonal_init_
+from components.specs import EnvironmentSpec
+
+# Log-std range of Gaussian policies (std in [2e-9, 7.4]), as in SB3's SAC.
+LOG_STD_MIN = -20.0
+LOG_STD_MAX = 2.0
+
+TORSO_GAIN = math.sqrt(2)
+POLICY_GAIN = 0.01
+VALUE_GAIN = 1.0
+
+
+def _torch_dtype(dtype: np.dtype | type) -> torch.dtype:
+    return torch.from_numpy(np.zeros((), dtype=dtype)).dtype
+
+
+# ----------------------------------------------------------------------------
+# Action distributions.
+# ----------------------------------------------------------------------------
+
+
+class ActionDistribution(abc.ABC):
+    """A batch of action distributions over a leading batch shape (usually (B,))."""
+
+    @abc.abstractmethod
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A raw sample per batch element, without gradient; from `generator` when given."""
+
+    @abc.abstractmethod
+    def log_prob(self, raw: torch.Tensor) -> torch.Tensor:
+        """Log-probability (or density) of raw values, shape (B,)."""
+
+    @abc.abstractmethod
+    def entropy(self) -> torch.Tensor:
+        """Entropy per batch element, shape (B,)."""
+
+    @abc.abstractmethod
+    def mode(self) -> torch.Tensor:
+        """The deterministic raw action (evaluation)."""
+
+    @abc.abstractmethod
+    def to_env_action(self, raw: torch.Tensor) -> torch.Tensor:
+        """Raw values -> actions for the environment, in the action spec's dtype and bounds."""
+
+
+class CategoricalDistribution(ActionDistribution):
+    """Categorical over `num_actions` from logits (..., A); raw values are int64 indices."""
+
+    def __init__(self, logits: torch.Tensor, env_dtype: torch.dtype = torch.int64) -> None:
+        self.distribution = D.Categorical(logits=logits)
+        self.env_dtype = env_dtype
+
+    @property
+    def logits(self) -> torch.Tensor:
+        return self.distribution.logits  # Normalised: log-softmax of the head's output.
+
+    @property
+    def probs(self) -> torch.Tensor:
+        return self.distribution.probs
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        # Categorical.sample takes no generator; multinomial does, with the same math.
+        probs = self.probs.detach()
+        flat = probs.reshape(-1, probs.shape[-1])
+        return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1])
+
+    def log_prob(self, raw: torch.Tensor) -> torch.Tensor:
+        return self.distribution.log_prob(raw.long())
+
+    def entropy(self) -> torch.Tensor:
+        return self.distribution.entropy()
+
+    def mode(self) -> torch.Tensor:
+        return self.logits.argmax(dim=-1)
+
+    def to_env_action(self, raw: torch.Tensor) -> torch.Tensor:
+        return raw.to(self.env_dtype)
+
+
+class _DiagonalGaussian(ActionDistribution):
+    """A diagonal Gaussian over the last axis (k,), plus the env action bounds."""
+
+    def __init__(self, mean: torch.Tensor, log_std: torch.Tensor, minimum: torch.Tensor,
+                 maximum: torch.Tensor) -> None:
+        self.normal = D.Normal(mean, log_std.exp())
+        self.distribution = D.Independent(self.normal, 1)  # Sums log-probs and entropies over k.
+        self.minimum = minimum
+        self.maximum = maximum
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.normal.mean
+
+    @property
+    def stddev(self) -> torch.Tensor:
+        return self.normal.stddev
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        # Normal.sample takes no generator: draw the standard normal noise from it ourselves.
+        with torch.no_grad():
+            mean, std = self.normal.loc, self.normal.scale
+            noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+            return mean + std * noise
+
+    def mode(self) -> torch.Tensor:
+        return self.normal.loc
+
+    def _bounded(self, action: torch.Tensor) -> torch.Tensor:
+        # Clamp after the cast, with bounds in the env dtype, so rounding cannot leave the box.
+        action = action.to(self.minimum.dtype)
+        return torch.maximum(torch.minimum(action, self.maximum), self.minimum)
+
+
+class ClippedGaussian(_DiagonalGaussian):
+    """Gaussian whose unbounded samples are clipped into the action box for the environment.
+
+    log_prob and entropy are those of the Normal over raw (unclipped) samples,
+    as in CleanRL's and SB3's PPO.
+    """
+
+    def log_prob(self, raw: torch.Tensor) -> torch.Tensor:
+        return self.distribution.log_prob(raw)
+
+    def entropy(self) -> torch.Tensor:
+        return self.distribution.entropy()
+
+    def to_env_action(self, raw: torch.Tensor) -> torch.Tensor:
+        return self._bounded(raw)
+
+
+class TanhGaussian(_DiagonalGaussian):
+    """Gaussian over u squashed into the box: action = loc + scale * tanh(u).
+
+    Raw values are the pre-tanh u (so log-probs stay finite where tanh
+    saturates). `log_prob(u)` is the density of the env action: the Normal's
+    log-density minus log|d action / du| = log(1 - tanh(u)^2) + log(scale).
+
+    `entropy()` is the base Normal's entropy, an approximation: the squashed
+    distribution's entropy, H(base) + E[log|d action / du|], has no closed form
+    (a single-sample estimate is `-log_prob(sample)`). Its gradient still
+    pushes the std up, which is what an entropy bonus is for. `mode()` is the
+    Normal's mean, so the deterministic action is loc + scale * tanh(mean)
+    (the usual convention; not the exact mode of the squashed density).
+    """
+
+    def __init__(self, mean: torch.Tensor, log_std: torch.Tensor, minimum: torch.Tensor,
+                 maximum: torch.Tensor) -> None:
+        super().__init__(mean, log_std, minimum, maximum)
+        low, high = minimum.to(mean.dtype), maximum.to(mean.dtype)
+        self.tanh = D.TanhTransform()
+        self.affine = D.AffineTransform(loc=(high + low) / 2, scale=(high - low) / 2)
+
+    def log_prob(self, raw: torch.Tensor) -> torch.Tensor:
+        squashed = torch.tanh(raw)
+        log_det = (self.tanh.log_abs_det_jacobian(raw, squashed)
+                   + self.affine.log_abs_det_jacobian(squashed, self.affine(squashed)))
+        return self.distribution.log_prob(raw) - log_det.sum(dim=-1)
+
+    def entropy(self) -> torch.Tensor:
+        return self.distribution.entropy()
+
+    def to_env_action(self, raw: torch.Tensor) -> torch.Tensor:
+        return self._bounded(self.affine(torch.tanh(raw)))
+
+
+# ----------------------------------------------------------------------------
+# Policy heads.
+# ----------------------------------------------------------------------------
+
+
+class CategoricalHead(nn.Module):
+    """Features -> a categorical distribution over `num_actions` (for a DiscreteArray action spec)."""
+
+    def __init__(self, features: int, num_actions: int, dtype: np.dtype | type = np.int64,
+                 gain: float = POLICY_GAIN) -> None:
+        super().__init__()
+        if num_actions < 1:
+            raise ValueError(f"num_actions must be >= 1; got {num_actions}.")
+        self.num_actions = num_actions
+        self.env_dtype = _torch_dtype(dtype)
+        self.logits = orthogonal_init_(nn.Linear(features, num_actions), gain)
+
+    def forward(self, features: torch.Tensor) -> CategoricalDistribution:
+        return CategoricalDistribution(self.logits(features), self.env_dtype)
+
+
+class GaussianHead(nn.Module):
+    """Features -> a diagonal Gaussian over `action_size` continuous actions in [minimum, maximum].
+
+    log_std: 'state' (a linear layer of the features; its bias starts at
+      `init_log_std`) or 'parameter' (one learned value per dimension, as in
+      PPO), clamped to [LOG_STD_MIN, LOG_STD_MAX].
+    squash: 'clip' (`ClippedGaussian`) or 'tanh' (`TanhGaussian`; needs finite bounds).
+    dtype: the env action dtype (the action spec's).
+    """
+
+    def __init__(self, features: int, action_size: int, log_std: str = "parameter", squash: str = "clip",
+                 minimum: float | np.ndarray = -1.0, maximum: float | np.ndarray = 1.0,
+                 init_log_std: float = 0.0, dtype: np.dtype | type = np.float32,
+                 gain: float = POLICY_GAIN) -> None:
+        super().__init__()
+        if log_std not in ("state", "parameter"):
+            raise ValueError(f"log_std must be 'state' or 'parameter'; got {log_std!r}.")
+        if squash not in ("clip", "tanh"):
+            raise ValueError(f"squash must be 'clip' or 'tanh'; got {squash!r}.")
+        if not LOG_STD_MIN <= init_log_std <= LOG_STD_MAX:
+            raise ValueError(f"init_log_std must be in [{LOG_STD_MIN}, {LOG_STD_MAX}]; got {init_log_std}.")
+        low = np.broadcast_to(np.asarray(minimum, dtype=dtype), (action_size,))
+        high = np.broadcast_to(np.asarray(maximum, dtype=dtype), (action_size,))
+        if np.any(low > high):
+            raise ValueError(f"Action bounds need minimum <= maximum; got {low} and {high}.")
+        if squash == "tanh" and not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(low < high)):
+            raise ValueError("squash='tanh' needs finite bounds with minimum < maximum; "
+                             f"got minimum={low}, maximum={high}. Use squash='clip'.")
+        self.action_size = action_size
+        self.log_std_kind = log_std
+        self.squash = squash
+        self.register_buffer("minimum", torch.as_tensor(low.copy()))
+        self.register_buffer("maximum", torch.as_tensor(high.copy()))
+        self.mean = orthogonal_init_(nn.Linear(features, action_size), gain)
+        if log_std == "state":
+            self.log_std: nn.Module | nn.Parameter = orthogonal_init_(
+                nn.Linear(features, action_size), gain, bias=init_log_std)
+        else:
+            self.log_std = nn.Parameter(torch.full((action_size,), float(init_log_std)))
+
+    def forward(self, features: torch.Tensor) -> ClippedGaussian | TanhGaussian:
+        mean = self.mean(features)
+        if isinstance(self.log_std, nn.Parameter):
+            log_std = self.log_std.expand_as(mean)
+        else:
+            log_std = self.log_std(features)
+        log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+        kind = TanhGaussian if self.squash == "tanh" else ClippedGaussian
+        return kind(mean, log_std, self.minimum, self.maximum)
+
+
+def make_policy_head(action_spec: specs.Array, features: int, log_std: str = "parameter",
+                     squash: str = "clip", init_log_std: float = 0.0) -> CategoricalHead | GaussianHead:
+    """The policy head for an action spec: DiscreteArray -> categorical; float BoundedArray (k,) -> Gaussian."""
+    if isinstance(action_spec, specs.DiscreteArray):
+        return CategoricalHead(features, int(action_spec.num_values), dtype=action_spec.dtype)
+    if (isinstance(action_spec, specs.BoundedArray) and np.issubdtype(action_spec.dtype, np.floating)
+            and len(action_spec.shape) == 1):
+        return GaussianHead(features, int(action_spec.shape[0]), log_std=log_std, squash=squash,
+                            minimum=action_spec.minimum, maximum=action_spec.maximum,
+                            init_log_std=init_log_std, dtype=action_spec.dtype)
+    raise TypeError(
+        "Policy networks support a DiscreteArray action spec (categorical) or a floating-point "
+        f"BoundedArray of shape (k,) (Gaussian); got {action_spec!r}."
+    )
+
+
+# ----------------------------------------------------------------------------
+# Networks.
+# ----------------------------------------------------------------------------
+
+
+class PolicyNetwork(nn.Module):
+    """Observation -> action distribution (no value): REINFORCE without a baseline."""
+
+    def __init__(self, torso: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.torso = torso
+        self.head = head
+
+    def forward(self, observation: torch.Tensor) -> ActionDistribution:
+        return self.head(self.torso(observation))
+
+
+class ActorCriticNetwork(nn.Module):
+    """Observation -> (action distribution, value (B,)).
+
+    With `critic_torso=None` the actor and critic share `actor_torso` (one
+    torso, two heads); otherwise the critic has its own torso. `policy(obs)`
+    and `value(obs)` run one side only (with a shared torso, `forward` runs it
+    once for both).
+    """
+
+    def __init__(self, actor_torso: nn.Module, policy_head: nn.Module,
+                 critic_torso: nn.Module | None = None, value_gain: float = VALUE_GAIN) -> None:
+        super().__init__()
+        self.actor_torso = actor_torso
+        self.critic_torso = critic_torso
+        self.policy_head = policy_head
+        value_features = (critic_torso if critic_torso is not None else actor_torso).output_size
+        self.value_head = orthogonal_init_(nn.Linear(value_features, 1), value_gain)
+
+    @property
+    def shared(self) -> bool:
+        return self.critic_torso is None
+
+    def policy(self, observation: torch.Tensor) -> ActionDistribution:
+        return self.policy_head(self.actor_torso(observation))
+
+    def value(self, observation: torch.Tensor) -> torch.Tensor:
+        torso = self.actor_torso if self.critic_torso is None else self.critic_torso
+        return self.value_head(torso(observation)).squeeze(-1)
+
+    def forward(self, observation: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor]:
+        actor_features = self.actor_torso(observation)
+        critic_features = actor_features if self.critic_torso is None else self.critic_torso(observation)
+        return self.policy_head(actor_features), self.value_head(critic_features).squeeze(-1)
+
+
+def _torso(spec: EnvironmentSpec, hidden_sizes: Sequence[int]) -> nn.Module:
+    return orthogonal_init_(make_torso(spec.observations, hidden_sizes), TORSO_GAIN)
+
+
+def make_actor_critic(spec: EnvironmentSpec, hidden_sizes: Sequence[int], shared: bool = True,
+                      log_std: str = "parameter", squash: str = "clip",
+                      init_log_std: float = 0.0) -> ActorCriticNetwork:
+    """The default actor-critic for an environment: `make_torso` torso(s) (Nature CNN for pixels),
+    a head chosen from the action spec, a scalar value head; orthogonal init."""
+    actor_torso = _torso(spec, hidden_sizes)
+    head = make_policy_head(spec.actions, actor_torso.output_size, log_std, squash, init_log_std)
+    critic_torso = None if shared else _torso(spec, hidden_sizes)
+    return ActorCriticNetwork(actor_torso, head, critic_torso)
+
+
+def make_policy_network(spec: EnvironmentSpec, hidden_sizes: Sequence[int], log_std: str = "parameter",
+                        squash: str = "clip", init_log_std: float = 0.0) -> PolicyNetwork:
+    """A policy-only network (no value head) for an environment; same torso, head and init as
+    `make_actor_critic`."""
+    torso = _torso(spec, hidden_sizes)
+    return PolicyNetwork(torso, make_policy_head(spec.actions, torso.output_size, log_std, squash, init_log_std))

@@ -1,0 +1,189 @@
+"""Return and advantage estimators for on-policy learners, on time-major (T, B) arrays.
+
+Conventions (those of `components.types.Trajectory`, transposed to time-major):
+for t < T, step t went from observation o_t with action a_t to o_{t+1}, paying
+reward r_{t+1} with environment discount d_{t+1} (0 on termination, 1 on a
+truncation); `values` are V(o_0) .. V(o_T), shape (T+1, B); `gamma` is the
+agent's discount. Windows may contain episode boundaries (lane semantics:
+the step after a LAST observation is a FIRST one, and its action was ignored):
+
+    valid[t]     = step_type[t] != LAST     (a_t was acted on; mask losses with it)
+    continues[t] = step_type[t+1] == MID    (o_{t+1} is neither LAST nor FIRST)
+
+Where continues[t] = 0 a recursion stops and bootstraps from V(o_{t+1}) times
+gamma d_{t+1}: after a termination d = 0 so nothing is added; after a
+truncation d = 1 and the value of the final observation stands in for the
+rest of the episode. Entries where valid[t] = 0 hold meaningless numbers and
+must be masked. Every function takes torch tensors or numpy arrays and
+returns the same kind; the recursions are vectorised over B and loop over T.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dm_env
+import numpy as np
+import torch
+import tree
+
+_MID, _LAST = int(dm_env.StepType.MID), int(dm_env.StepType.LAST)
+
+
+def _as_tensor(x: Any, like: torch.Tensor | None = None) -> torch.Tensor:
+    """`x` as a tensor: floating point, or with `like`'s dtype and device."""
+    tensor = torch.as_tensor(x)
+    if like is not None:
+        return tensor.to(device=like.device, dtype=like.dtype)
+    return tensor if tensor.is_floating_point() else tensor.to(torch.get_default_dtype())
+
+
+def _like(result: torch.Tensor, reference: Any) -> Any:
+    """`result` as a numpy array when `reference` was one, else as a tensor."""
+    return result.numpy() if isinstance(reference, np.ndarray) else result
+
+
+def _check_shapes(name: str, rewards: torch.Tensor, **others: tuple[torch.Tensor, int]) -> None:
+    """Checks each (tensor, extra_time) against rewards' (T, ...) shape, with T + extra_time steps."""
+    if rewards.ndim == 0:
+        raise ValueError(f"{name}: rewards must be time-major (T, ...), got a scalar.")
+    T, rest = rewards.shape[0], tuple(rewards.shape[1:])
+    for key, (tensor, extra) in others.items():
+        expected = (T + extra,) + rest
+        if tuple(tensor.shape) != expected:
+            raise ValueError(f"{name}: {key} must have shape {expected} to match rewards {tuple(rewards.shape)}, "
+                             f"got {tuple(tensor.shape)}.")
+
+
+def trajectory_masks(step_type: Any) -> tuple[Any, Any]:
+    """(valid, continues), boolean (T, ...) from time-major step types (T+1, ...).
+
+    valid[t] = step_type[t] != LAST: a_t was taken (else the lane restarted and
+    ignored it). continues[t] = step_type[t+1] == MID: the episode goes on
+    after o_{t+1}, so a return may run on into step t+1.
+    """
+    types = torch.as_tensor(step_type)
+    if types.ndim == 0 or types.shape[0] < 2:
+        raise ValueError(f"trajectory_masks: step_type must be (T+1, ...) with T >= 1, got shape "
+                         f"{tuple(types.shape)}.")
+    valid, continues = types[:-1] != _LAST, types[1:] == _MID
+    return _like(valid, step_type), _like(continues, step_type)
+
+
+def n_step_returns(rewards: Any, discounts: Any, bootstrap_values: Any, continues: Any, gamma: float) -> Any:
+    """Bootstrapped returns G_t (T, ...) that run to the window's end or the episode's, whichever is first.
+
+        G_T = V(o_T)
+        G_t = r_{t+1} + gamma d_{t+1} (continues[t] G_{t+1} + (1 - continues[t]) V(o_{t+1}))
+
+    `bootstrap_values` are V(o_0) .. V(o_T), shape (T+1, ...) (V(o_0) is not
+    used); only V(o_T) and V(o_{t+1}) where continues[t] = 0 matter. At the
+    window's end G_{T-1} = r_T + gamma d_T V(o_T) whatever continues[T-1] is.
+    """
+    r = _as_tensor(rewards)
+    d, v, c = _as_tensor(discounts, r), _as_tensor(bootstrap_values, r), _as_tensor(continues, r)
+    _check_shapes("n_step_returns", r, discounts=(d, 0), bootstrap_values=(v, 1), continues=(c, 0))
+    returns = torch.empty_like(r)
+    following = v[-1]
+    for t in range(r.shape[0] - 1, -1, -1):
+        following = r[t] + gamma * d[t] * (c[t] * following + (1.0 - c[t]) * v[t + 1])
+        returns[t] = following
+    return _like(returns, rewards)
+
+
+def gae(rewards: Any, discounts: Any, values: Any, continues: Any, gamma: float, lam: float) -> tuple[Any, Any]:
+    """Generalised advantage estimates (Schulman et al. 2016) and their returns, (T, ...) each.
+
+        delta_t = r_{t+1} + gamma d_{t+1} V(o_{t+1}) - V(o_t)
+        A_T     = 0
+        A_t     = delta_t + gamma lam d_{t+1} continues[t] A_{t+1}
+        returns = A + V(o_0 .. o_{T-1})      (the value targets)
+
+    `values` are V(o_0) .. V(o_T), shape (T+1, ...). lam = 1 gives
+    `n_step_returns(...) - values[:-1]`; lam = 0 gives the one-step TD error.
+    """
+    r = _as_tensor(rewards)
+    d, v, c = _as_tensor(discounts, r), _as_tensor(values, r), _as_tensor(continues, r)
+    _check_shapes("gae", r, discounts=(d, 0), values=(v, 1), continues=(c, 0))
+    deltas = r + gamma * d * v[1:] - v[:-1]
+    decay = gamma * lam * d * c
+    advantages = torch.empty_like(r)
+    following = torch.zeros_like(r[0])
+    for t in range(r.shape[0] - 1, -1, -1):
+        following = deltas[t] + decay[t] * following
+        advantages[t] = following
+    returns = advantages + v[:-1]
+    return _like(advantages, rewards), _like(returns, rewards)
+
+
+def discounted_returns(rewards: Any, discounts: Any, gamma: float) -> Any:
+    """Monte-Carlo returns of whole episodes (REINFORCE), (T, ...):
+
+        G_T = 0,   G_t = r_{t+1} + gamma d_{t+1} G_{t+1}
+
+    Nothing is bootstrapped: a truncated episode counts as if it ended there.
+    For windows that cross episode boundaries, use `n_step_returns` instead.
+    """
+    r = _as_tensor(rewards)
+    d = _as_tensor(discounts, r)
+    _check_shapes("discounted_returns", r, discounts=(d, 0))
+    returns = torch.empty_like(r)
+    following = torch.zeros_like(r[0]) if r.shape[0] else None
+    for t in range(r.shape[0] - 1, -1, -1):
+        following = r[t] + gamma * d[t] * following
+        returns[t] = following
+    return _like(returns, rewards)
+
+
+def normalize_advantages(advantages: Any, mask: Any = None, eps: float = 1e-8) -> Any:
+    """(A - mean) / (std + eps), the statistics taken over the entries where `mask` is true.
+
+    The std is the population one (no Bessel correction), so a single valid
+    entry gives 0 rather than NaN. Entries outside the mask are set to 0, so
+    they add nothing even if a loss forgets the mask; with no valid entry at
+    all every entry is 0.
+    """
+    a = _as_tensor(advantages)
+    if mask is None:
+        m = torch.ones_like(a, dtype=torch.bool)
+    else:
+        m = torch.as_tensor(mask).to(device=a.device, dtype=torch.bool)
+        if m.shape != a.shape:
+            raise ValueError(f"normalize_advantages: mask has shape {tuple(m.shape)}, advantages "
+                             f"{tuple(a.shape)}; they must match.")
+    count = m.sum()
+    if count == 0:
+        return _like(torch.zeros_like(a), advantages)
+    weights = m.to(a.dtype)
+    mean = (a * weights).sum() / count
+    std = torch.sqrt((((a - mean) * weights) ** 2).sum() / count)
+    normalized = torch.where(m, (a - mean) / (std + eps), torch.zeros_like(a))
+    return _like(normalized, advantages)
+
+
+def merge_time_and_batch(nest: Any) -> Any:
+    """Every leaf (T, B, ...) -> (T * B, ...), e.g. to run a network once over a whole trajectory batch."""
+    def merge(x: Any) -> Any:
+        if len(x.shape) < 2:
+            raise ValueError(f"merge_time_and_batch: leaves need (T, B, ...) shapes, got {tuple(x.shape)}.")
+        return x.reshape((x.shape[0] * x.shape[1],) + tuple(x.shape[2:]))
+    return tree.map_structure(merge, nest)
+
+
+def split_time_and_batch(nest: Any, time: int) -> Any:
+    """Every leaf (T * B, ...) -> (T, B, ...) with T = `time`; undoes `merge_time_and_batch`."""
+    def split(x: Any) -> Any:
+        if len(x.shape) < 1 or x.shape[0] % time:
+            raise ValueError(f"split_time_and_batch: leading axis of shape {tuple(x.shape)} is not a multiple "
+                             f"of time={time}.")
+        return x.reshape((time, x.shape[0] // time) + tuple(x.shape[1:]))
+    return tree.map_structure(split, nest)
+
+
+def swap_time_and_batch(nest: Any) -> Any:
+    """Every leaf (B, T, ...) <-> (T, B, ...): replay items are batch-major, these estimators time-major."""
+    def swap(x: Any) -> Any:
+        if len(x.shape) < 2:
+            raise ValueError(f"swap_time_and_batch: leaves need at least 2 axes, got shape {tuple(x.shape)}.")
+        return x.transpose(0, 1) if isinstance(x, torch.Tensor) else np.swapaxes(x, 0, 1)
+    return tree.map_structure(swap, nest)
