@@ -59,6 +59,10 @@ class ActorLearnerBuilder(abc.ABC):
     def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int) -> Policy:
         """The behaviour policy (or the evaluation policy when `evaluation`)."""
 
+    def learner_batch_size(self, num_lanes: int) -> int:
+        """Items the learner takes per step (transitions, or trajectories/episodes for on-policy agents)."""
+        return self.config.batch_size
+
     def state_values(self, networks: Networks, observations: Any) -> Any | None:
         """V(s) of a batch of observations under the agent's networks, for diagnostics (None: not defined)."""
         return None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from agents.a2c import A2CBuilder, A2CConfig
 from agents.builders import ActorLearnerBuilder
 from agents.dqn import DQNBuilder, DQNConfig
 from agents.nfq import NFQBuilder, NFQConfig
+from agents.ppo import PPOBuilder, PPOConfig
+from agents.reinforce import REINFORCEBuilder, REINFORCEConfig
 
 
 class AgentEntry(NamedTuple):
@@ -17,6 +20,9 @@ class AgentEntry(NamedTuple):
 AGENTS: dict[str, AgentEntry] = {
     "dqn": AgentEntry(DQNConfig, DQNBuilder),
     "nfq": AgentEntry(NFQConfig, NFQBuilder),
+    "reinforce": AgentEntry(REINFORCEConfig, REINFORCEBuilder),
+    "a2c": AgentEntry(A2CConfig, A2CBuilder),
+    "ppo": AgentEntry(PPOConfig, PPOBuilder),
 }
 
 

@@ -189,7 +189,7 @@ def _train(experiment: ExperimentConfig, environment, device: torch.device, coun
     replay = builder.make_replay(spec, experiment.seed, num_lanes=experiment.num_envs)
     print(f"[replay] {describe_replay(replay)}", flush=True)
     learner_networks = {name: net.to(device) for name, net in _make_networks(experiment, spec).items()}
-    batch_size = builder.config.batch_size
+    batch_size = builder.learner_batch_size(experiment.num_envs)
     # Builders written before make_learner took `replay` keep working without it.
     extra = {"replay": replay} if _accepts(builder.make_learner, "replay") else {}
     learner = builder.make_learner(learner_networks, batch_iterator(replay, batch_size), spec, device,

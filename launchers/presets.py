@@ -19,6 +19,7 @@ class Preset:
     agent_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     declaration: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     env_prefix: str | None = None  # e.g. 'atari:' when the preset only fits Atari games.
+    env_example: str = "atari:Breakout"  # Shown when the environment does not fit.
 
 
 # environments.atari.AtariConfig.seed001()'s frames (kept literal: ale-py is an optional extra).
@@ -68,6 +69,88 @@ PRESETS: dict[str, dict[str, Preset]] = {
             env_prefix="atari:",
         ),
     },
+    "a2c": {
+        "seed000": Preset(
+            "Seed 000's A2C on Atari (SpaceInvaders in the seed): 8 lanes x 5-step rollouts, shared Nature-CNN "
+            "torso with policy and value heads, RMSProp 7e-4 (alpha 0.99, eps 1e-5) decayed linearly to 0 "
+            "over the run, value coef 0.25, entropy 0.01, grad-norm clip 0.5, gamma 0.99, 10M agent steps.",
+            agent_config=dict(learning_rate=7e-4, learning_rate_decay_steps=10_000_000 // 40, optimizer="rmsprop",
+                              optimizer_eps=1e-5, rmsprop_alpha=0.99, discount=0.99, rollout_length=5,
+                              gae_lambda=1.0, value_coef=0.25, entropy_coef=0.01, max_grad_norm=0.5,
+                              hidden_sizes=(512,), shared_torso=True),
+            declaration=dict(num_envs=8, num_steps=10_000_000, eval_every=250_000, eval_episodes=10),
+            env_prefix="atari:",
+        ),
+        "seed002": Preset(
+            "Seed 002's A2C with a Gaussian policy on Pendulum: one lane, one-step updates, gamma 0.9, entropy "
+            "0.01, separate 128-unit actor and critic, state-dependent std, actions squashed into the bounds "
+            "with tanh, Adam 1e-3 (the seed uses 1e-4 for the actor and 1e-3 for the critic), 100k steps.",
+            agent_config=dict(learning_rate=1e-3, optimizer="adam", optimizer_eps=1e-8, discount=0.9,
+                              rollout_length=1, gae_lambda=1.0, value_coef=1.0, entropy_coef=0.01,
+                              max_grad_norm=None, hidden_sizes=(128,), shared_torso=False, log_std="state",
+                              squash="tanh"),
+            declaration=dict(num_envs=1, num_steps=100_000, eval_every=10_000, eval_episodes=5),
+            env_prefix="gym:Pendulum", env_example="gym:Pendulum-v1",
+        ),
+        "atari": Preset(
+            "A2C's usual Atari settings: as seed000 (8 x 5 rollouts, RMSProp 7e-4 decayed, entropy 0.01, grad "
+            "norm 0.5) with value coef 0.5.",
+            agent_config=dict(learning_rate=7e-4, learning_rate_decay_steps=10_000_000 // 40, optimizer="rmsprop",
+                              optimizer_eps=1e-5, rollout_length=5, value_coef=0.5, entropy_coef=0.01,
+                              max_grad_norm=0.5, hidden_sizes=(512,), shared_torso=True),
+            declaration=dict(num_envs=8, num_steps=10_000_000, eval_every=250_000, eval_episodes=10),
+            env_prefix="atari:",
+        ),
+        "classic": Preset(
+            "A2C for classic control (CartPole and friends): 8 lanes x 5-step rollouts, separate 64x64 actor "
+            "and critic, RMSProp 7e-4, value coef 0.5, no entropy bonus, grad norm 0.5, 200k steps.",
+            agent_config=dict(learning_rate=7e-4, optimizer="rmsprop", optimizer_eps=1e-5, rollout_length=5,
+                              value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5, hidden_sizes=(64, 64),
+                              shared_torso=False),
+            declaration=dict(num_envs=8, num_steps=200_000, eval_every=10_000, eval_episodes=10),
+        ),
+    },
+    "ppo": {
+        "seed003": Preset(
+            "Seed 003's PPO on Breakout: 8 lanes x 128 steps, GAE gamma 0.99 lambda 0.95, 4 epochs x 4 "
+            "minibatches, Adam 2.5e-4 and clip range 0.1 both annealed linearly to 0, clipped value loss, "
+            "value coef 0.5, entropy 0.01, grad norm 0.5, shared Nature-CNN torso, 10M agent steps.",
+            agent_config=dict(learning_rate=2.5e-4, learning_rate_decay_steps=10_000_000 // 1024, optimizer="adam",
+                              optimizer_eps=1e-5, discount=0.99, gae_lambda=0.95, rollout_length=128,
+                              num_epochs=4, num_minibatches=4, clip_range=0.1, clip_value_loss=True,
+                              value_coef=0.5, entropy_coef=0.01, max_grad_norm=0.5, normalize_advantages=True,
+                              hidden_sizes=(512,), shared_torso=True),
+            declaration=dict(num_envs=8, num_steps=10_000_000, eval_every=250_000, eval_episodes=10),
+            env_prefix="atari:",
+        ),
+        "atari": Preset(
+            "PPO's usual Atari settings (as seed003): 8 x 128 rollouts, 4 x 4 minibatch epochs, lr 2.5e-4 "
+            "and clip 0.1 annealed, entropy 0.01.",
+            agent_config=dict(learning_rate=2.5e-4, learning_rate_decay_steps=10_000_000 // 1024,
+                              rollout_length=128, num_epochs=4, num_minibatches=4, clip_range=0.1,
+                              value_coef=0.5, entropy_coef=0.01, max_grad_norm=0.5, hidden_sizes=(512,),
+                              shared_torso=True),
+            declaration=dict(num_envs=8, num_steps=10_000_000, eval_every=250_000, eval_episodes=10),
+            env_prefix="atari:",
+        ),
+        "classic": Preset(
+            "PPO for classic control: 4 lanes x 128 steps, GAE 0.99/0.95, 4 epochs x 4 minibatches, Adam "
+            "2.5e-4 annealed over 500k steps, clip 0.2, entropy 0.01, separate 64x64 actor and critic.",
+            agent_config=dict(learning_rate=2.5e-4, learning_rate_decay_steps=500_000 // 512, rollout_length=128,
+                              num_epochs=4, num_minibatches=4, clip_range=0.2, value_coef=0.5,
+                              entropy_coef=0.01, max_grad_norm=0.5, hidden_sizes=(64, 64), shared_torso=False),
+            declaration=dict(num_envs=4, num_steps=500_000, eval_every=10_000, eval_episodes=10),
+        ),
+    },
+    "reinforce": {
+        "classic": Preset(
+            "REINFORCE for classic control (seed 004's CartPole): Adam 1e-2, returns standardised per update, "
+            "one episode per lane per update, 8 lanes, no baseline.",
+            agent_config=dict(learning_rate=1e-2, normalize_returns=True, baseline=False, entropy_coef=0.0,
+                              hidden_sizes=(64,)),
+            declaration=dict(num_envs=8, num_steps=200_000, eval_every=10_000, eval_episodes=10),
+        ),
+    },
 }
 
 
@@ -85,7 +168,7 @@ def preset_declaration(agent: str, name: str, env: str) -> dict[str, Any]:
     preset = get_preset(agent, name)
     if preset.env_prefix and not env.startswith(preset.env_prefix):
         raise ValueError(f"Preset {name!r} is for {preset.env_prefix}<...> environments, not {env!r}; "
-                         f"e.g. --env={preset.env_prefix}Breakout.")
+                         f"e.g. --env={preset.env_example}.")
     return {**dict(preset.declaration), "agent_config": dict(preset.agent_config), "preset": name}
 
 

@@ -72,3 +72,26 @@ def test_rainbow_preset_runs_on_breakout_with_frame_replay(tmp_path, capsys):
     assert "FrameStackReplay: 5,000 transitions" in startup and "inner PrioritizedReplay" in startup
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["preset"] == "rainbow" and config["agent_config"]["num_atoms"] == 51
+
+
+@pytest.mark.parametrize("agent,preset,overrides", [
+    ("ppo", "seed003", {"rollout_length": 16, "num_minibatches": 2, "num_epochs": 1}),
+    ("a2c", "seed000", {}),
+])
+def test_policy_gradient_presets_run_on_eight_breakout_lanes(tmp_path, agent, preset, overrides):
+    """Seed 003's PPO and seed 000's A2C on 8 ale lanes of Breakout, shrunk to a few hundred steps."""
+    from launchers.experiment import experiment_from_declaration
+    from launchers.local import run_local
+    from launchers.presets import preset_declaration
+
+    declaration = preset_declaration(agent, preset, "atari:Breakout")
+    declaration["agent_config"].update(overrides)
+    declaration.update(agent=agent, env="atari:Breakout", num_steps=640, eval_every=0, eval_episodes=1,
+                       log_interval=1e9, run_dir=str(tmp_path / "run"))
+    summary = run_local(experiment_from_declaration(declaration))
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["num_envs"] == 8 and config["env_backend"] == "auto" and config["preset"] == preset
+    assert summary["learner_steps"] >= 640 // (8 * config["agent_config"]["rollout_length"])
+    header, row = (tmp_path / "run" / "eval.csv").read_text().splitlines()[:2]
+    evaluation = dict(zip(header.split(","), row.split(",")))
+    assert "eval_raw_score_mean" in evaluation and "eval_initial_value" in evaluation

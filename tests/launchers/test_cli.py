@@ -174,6 +174,17 @@ BAD_INPUTS = {
     "unknown-frame-replay-mode": (["--frame_replay=maybe"], ["frame_replay", "maybe", "auto", "on", "off"]),
     "priority-exponent-above-one": (["--priority_exponent=2"], ["priority_exponent", "2", "[0, 1]"]),
 }
+# Bad inputs to the policy-gradient launchers: name -> (module, args, words the message must contain).
+PG_BAD_INPUTS = {
+    "ppo-clip-range-above-one": ("launchers.ppo", ["--clip_range=1.5"], ["clip_range", "1.5", "(0, 1)"]),
+    "ppo-zero-epochs": ("launchers.ppo", ["--num_epochs=0"], ["num_epochs", "0", ">= 1"]),
+    "a2c-pendulum-preset-on-cartpole": ("launchers.a2c", ["--preset=seed002", "--env=gym:CartPole-v1"],
+                                        ["seed002", "gym:Pendulum", "gym:CartPole-v1"]),
+    "a2c-unknown-optimizer": ("launchers.a2c", ["--optimizer=sgd"], ["optimizer", "sgd", "adam", "rmsprop"]),
+    "reinforce-negative-episodes": ("launchers.reinforce", ["--episodes_per_update=-1"],
+                                    ["episodes_per_update", "-1"]),
+    "ppo-unknown-squash": ("launchers.ppo", ["--squash=sigmoid"], ["squash", "sigmoid", "clip", "tanh"]),
+}
 BUGS: dict[str, str] = {}  # Bad inputs still known to fail badly (none).
 CROSS_CHECKED = "unknown-prefix"  # Also launched as a real subprocess.
 
@@ -196,6 +207,8 @@ REAL: dict[str, tuple[str, list[str], bool]] = {
 FORKED: dict[str, tuple[str, list[str]]] = {
     "nfq-rerun-of-dqn": ("launchers.nfq", ["--config={dqn_config}"]),
     **{f"bad:{name}": ("launchers.dqn", [*TINY, *args]) for name, (args, _) in BAD_INPUTS.items()},
+    **{f"bad:{name}": (module, ["--num_steps=100", "--log_interval=1000", *args])
+       for name, (module, args, _) in PG_BAD_INPUTS.items()},
 }
 # Which launches each test reads (the parametrized bad-input test reads "bad:<case>").
 NEEDS = {
@@ -435,6 +448,11 @@ def test_bad_input_fails_fast_with_a_clear_message(launches, case):
         if torch.cuda.is_available():
             pytest.skip("this machine has CUDA")
     assert_clean_failure(launches[f"bad:{case}"], BAD_INPUTS[case][1])
+
+
+@pytest.mark.parametrize("case", list(PG_BAD_INPUTS))
+def test_policy_gradient_launchers_reject_bad_input_clearly(launches, case):
+    assert_clean_failure(launches[f"bad:{case}"], PG_BAD_INPUTS[case][2])
 
 
 def test_config_of_another_agent_is_refused(launches):

@@ -1,0 +1,88 @@
+"""A2C hyperparameters."""
+
+from __future__ import annotations
+
+import dataclasses
+
+LOG_STD_KINDS = ("parameter", "state")
+SQUASH_KINDS = ("clip", "tanh")
+OPTIMIZERS = ("adam", "rmsprop")  # As components.learners.OPTIMIZERS (configs import no torch).
+
+
+@dataclasses.dataclass(frozen=True)
+class A2CConfig:
+    """Synchronous advantage actor-critic: T-step rollouts over N lanes, one update per rollout.
+
+    Attributes:
+      learning_rate: Optimizer step size at the start.
+      learning_rate_decay_steps: Learner steps over which the step size decays
+        linearly to 0 (0: constant).
+      optimizer: 'rmsprop' (as in A3C/A2C) or 'adam'.
+      optimizer_eps: The optimizer's epsilon.
+      rmsprop_alpha: RMSProp's smoothing constant.
+      discount: Agent discount gamma, multiplied with the environment's discounts.
+      rollout_length: Steps per lane per update (T).
+      gae_lambda: GAE lambda; 1.0 gives plain T-step returns (classic A2C).
+      value_coef: Weight of the value loss (mean squared error to the returns).
+      entropy_coef: Weight of the entropy bonus.
+      max_grad_norm: Clip the global gradient norm to this (None: no clipping).
+      normalize_advantages: Standardise advantages within each update.
+      hidden_sizes: Widths of the MLP layers after the torso.
+      shared_torso: One torso for policy and value (True) or two separate ones.
+      log_std: Gaussian policies: 'parameter' (state-independent) or 'state'.
+      squash: Gaussian policies: 'clip' samples to the action bounds, or 'tanh'.
+      batch_size: Trajectories per update (0: one per lane, every rollout).
+      variable_update_period: Actor steps between weight pulls (1: on-policy).
+    """
+
+    learning_rate: float = 7e-4
+    learning_rate_decay_steps: int = 0
+    optimizer: str = "rmsprop"
+    optimizer_eps: float = 1e-5
+    rmsprop_alpha: float = 0.99
+    discount: float = 0.99
+    rollout_length: int = 5
+    gae_lambda: float = 1.0
+    value_coef: float = 0.5
+    entropy_coef: float = 0.01
+    max_grad_norm: float | None = 0.5
+    normalize_advantages: bool = False
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    shared_torso: bool = False
+    log_std: str = "parameter"
+    squash: str = "clip"
+    batch_size: int = 0
+    variable_update_period: int = 1
+
+    def __post_init__(self) -> None:
+        check_policy_gradient_config(self)
+        if self.rollout_length < 1:
+            raise ValueError(f"rollout_length must be >= 1, got {self.rollout_length}.")
+
+
+def check_policy_gradient_config(config) -> None:
+    """Range checks shared by the policy-gradient agents' configs."""
+    if config.learning_rate <= 0:
+        raise ValueError(f"learning_rate must be > 0, got {config.learning_rate!r}.")
+    if getattr(config, "learning_rate_decay_steps", 0) < 0:
+        raise ValueError(f"learning_rate_decay_steps must be >= 0, got {config.learning_rate_decay_steps}.")
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}.")
+    for name in ("discount", "gae_lambda"):
+        if hasattr(config, name) and not 0.0 <= getattr(config, name) <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {getattr(config, name)!r}.")
+    for name in ("value_coef", "entropy_coef"):
+        if hasattr(config, name) and getattr(config, name) < 0:
+            raise ValueError(f"{name} must be >= 0, got {getattr(config, name)!r}.")
+    if config.max_grad_norm is not None and config.max_grad_norm <= 0:
+        raise ValueError(f"max_grad_norm must be > 0 or None, got {config.max_grad_norm}.")
+    if any(h <= 0 for h in config.hidden_sizes):
+        raise ValueError(f"hidden_sizes must be positive widths, got {config.hidden_sizes}.")
+    if config.log_std not in LOG_STD_KINDS:
+        raise ValueError(f"log_std must be one of {LOG_STD_KINDS}, got {config.log_std!r}.")
+    if config.squash not in SQUASH_KINDS:
+        raise ValueError(f"squash must be one of {SQUASH_KINDS}, got {config.squash!r}.")
+    if config.batch_size < 0:
+        raise ValueError(f"batch_size must be >= 0 (0: one item per lane), got {config.batch_size}.")
+    if config.variable_update_period < 1:
+        raise ValueError(f"variable_update_period must be >= 1, got {config.variable_update_period}.")

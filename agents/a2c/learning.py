@@ -1,0 +1,77 @@
+"""The A2C learner: one gradient step per batch of T-step rollouts."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from agents.a2c.config import A2CConfig
+from components.counting import Counter
+from components.learners import TorchLearner, linear_decay, make_optimizer, set_learning_rate
+from components.loggers import Logger
+from components.transforms import gae, normalize_advantages, trajectory_masks
+from components.types import Trajectory
+
+
+def evaluate_rollouts(network: nn.Module, batch: Trajectory) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """log pi(a_t | o_t), entropy at o_t (B, T) and V(o_0 .. o_T) (B, T+1) in one network call."""
+    batch_size, horizon = batch.reward.shape
+    observations = batch.observation.flatten(0, 1)  # (B * (T+1), ...)
+    distribution, values = network(observations)
+    raw = batch.extras["raw_action"]
+    padded = torch.cat([raw, torch.zeros_like(raw[:, :1])], dim=1).flatten(0, 1)  # o_T has no action.
+    log_prob = distribution.log_prob(padded).view(batch_size, horizon + 1)[:, :horizon]
+    entropy = distribution.entropy().view(batch_size, horizon + 1)[:, :horizon]
+    return log_prob, entropy, values.view(batch_size, horizon + 1)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+class A2CLearner(TorchLearner):
+    """Advantage actor-critic (Mnih et al. 2016, synchronous).
+
+    With A_t the (GAE or T-step) advantage and G_t = A_t + V(o_t):
+        loss = -mean(log pi(a_t|o_t) A_t) + c_v mean((G_t - V(o_t))^2) - c_e mean(H(pi(.|o_t)))
+    over the steps whose action counted (a lane's step after LAST is masked out),
+    and returns never run across an episode end.
+    """
+
+    def __init__(self, network: nn.Module, iterator: Iterator[Trajectory], config: A2CConfig,
+                 device: torch.device, counter: Counter | None = None, logger: Logger | None = None,
+                 log_every: int = 100) -> None:
+        self._network = network.to(device)
+        optimizer = make_optimizer(config.optimizer, self._network.parameters(), config.learning_rate,
+                                   config.optimizer_eps, config.rmsprop_alpha)
+        super().__init__({"policy": self._network}, optimizer, device, config.max_grad_norm, counter, logger,
+                         log_every)
+        self._iterator = iterator
+        self._config = config
+
+    def step(self) -> dict[str, Any]:
+        cfg = self._config
+        batch: Trajectory = self._to_device(next(self._iterator))
+        log_prob, entropy, values = evaluate_rollouts(self._network, batch)
+
+        # Time-major (T, B) for the return recursions.
+        valid, continues = trajectory_masks(batch.step_type.T)
+        with torch.no_grad():
+            advantages, returns = gae(batch.reward.T, batch.discount.T, values.detach().T, continues,
+                                      cfg.discount, cfg.gae_lambda)
+            if cfg.normalize_advantages:
+                advantages = normalize_advantages(advantages, valid)
+        mask = valid.T.float()
+        policy_loss = -masked_mean(log_prob * advantages.T, mask)
+        value_loss = masked_mean((returns.T - values[:, :-1]).pow(2), mask)
+        entropy_mean = masked_mean(entropy, mask)
+        loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy_mean
+
+        learning_rate = linear_decay(cfg.learning_rate, self.num_steps, cfg.learning_rate_decay_steps)
+        set_learning_rate(self._optimizer, learning_rate)
+        grad_norm = self._apply_gradients(loss)
+        return self._record({"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss,
+                             "entropy": entropy_mean, "grad_norm": grad_norm,
+                             "learning_rate": torch.tensor(learning_rate), "value_mean": masked_mean(values[:, :-1], mask)})

@@ -1,0 +1,120 @@
+"""The PPO learner: K epochs of M minibatches of the clipped objective per batch of rollouts."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.a2c.learning import masked_mean
+from agents.ppo.config import PPOConfig
+from components.counting import Counter
+from components.learners import TorchLearner, linear_decay, make_optimizer, set_learning_rate
+from components.loggers import Logger
+from components.transforms import gae, normalize_advantages, trajectory_masks
+from components.types import Trajectory
+
+
+class PPOLearner(TorchLearner):
+    """PPO-clip. For each minibatch, with r = pi(a|o) / pi_old(a|o) and normalised advantages A:
+
+        L_pi = -mean(min(r A, clip(r, 1 - eps, 1 + eps) A))
+        L_v  = mean(max((V - G)^2, (V_old + clip(V - V_old, -eps, eps) - G)^2))   (or plain (V - G)^2)
+        loss = L_pi + c_v L_v / 2 - c_e mean(H)
+
+    G = A_gae + V_old. pi_old is the behaviour policy's log-probability reported
+    by the actor; V_old comes from the network before this batch's first update.
+    """
+
+    def __init__(self, network: nn.Module, iterator: Iterator[Trajectory], config: PPOConfig,
+                 device: torch.device, counter: Counter | None = None, logger: Logger | None = None,
+                 log_every: int = 1, seed: int = 0) -> None:
+        self._network = network.to(device)
+        optimizer = make_optimizer(config.optimizer, self._network.parameters(), config.learning_rate,
+                                   config.optimizer_eps, config.rmsprop_alpha)
+        super().__init__({"policy": self._network}, optimizer, device, config.max_grad_norm, counter, logger,
+                         log_every)
+        self._iterator = iterator
+        self._config = config
+        self._rng = np.random.default_rng(seed)
+
+    def step(self) -> dict[str, Any]:
+        cfg = self._config
+        batch: Trajectory = self._to_device(next(self._iterator))
+        batch_size, horizon = batch.reward.shape
+        normalizer = getattr(self._network, "observation_normalizer", None)
+        if normalizer is not None:  # Statistics from the rollouts, before they are used.
+            normalizer.update(batch.observation.flatten(0, 1))
+
+        valid, continues = trajectory_masks(batch.step_type.T)
+        with torch.no_grad():
+            _, old_values = self._network(batch.observation.flatten(0, 1))
+            old_values = old_values.view(batch_size, horizon + 1)
+            advantages, returns = gae(batch.reward.T, batch.discount.T, old_values.T, continues,
+                                      cfg.discount, cfg.gae_lambda)
+
+        # Flatten the steps whose action counted: (B, T) -> (n,).
+        keep = valid.T.reshape(-1)
+        observations = batch.observation[:, :horizon].flatten(0, 1)[keep]
+        raw_actions = batch.extras["raw_action"].flatten(0, 1)[keep]
+        old_log_prob = batch.extras["log_prob"].flatten(0, 1)[keep]
+        old_value = old_values[:, :horizon].reshape(-1)[keep]
+        advantages, returns = advantages.T.reshape(-1)[keep], returns.T.reshape(-1)[keep]
+
+        fraction = linear_decay(1.0, self.num_steps, cfg.learning_rate_decay_steps)
+        set_learning_rate(self._optimizer, cfg.learning_rate * fraction)
+        clip = cfg.clip_range * fraction if cfg.learning_rate_decay_steps else cfg.clip_range
+        stats: dict[str, list[torch.Tensor]] = {}
+        count = len(old_log_prob)
+        minibatch = max(1, count // cfg.num_minibatches)
+        stopped_early = False
+        for _ in range(cfg.num_epochs):
+            order = torch.as_tensor(self._rng.permutation(count), device=self._device)
+            for start in range(0, count - minibatch + 1, minibatch):
+                index = order[start:start + minibatch]
+                metrics = self._minibatch_update(observations[index], raw_actions[index], old_log_prob[index],
+                                                 old_value[index], advantages[index], returns[index], clip)
+                for key, value in metrics.items():
+                    stats.setdefault(key, []).append(value)
+            if cfg.target_kl is not None and stats["approx_kl"][-1] > cfg.target_kl:
+                stopped_early = True
+                break
+        self.num_steps += 1  # One learner step per batch of rollouts (minibatch steps are not counted).
+        summary = {key: torch.stack(values).mean() for key, values in stats.items()}
+        summary.update(learning_rate=torch.tensor(cfg.learning_rate * fraction), clip_range=torch.tensor(clip),
+                       stopped_early=torch.tensor(float(stopped_early)),
+                       explained_variance=_explained_variance(old_value, returns))
+        return self._record(summary)
+
+    def _minibatch_update(self, observations, raw_actions, old_log_prob, old_value, advantages, returns,
+                          clip: float) -> dict[str, torch.Tensor]:
+        cfg = self._config
+        if cfg.normalize_advantages:
+            advantages = normalize_advantages(advantages)
+        distribution, value = self._network(observations)
+        log_prob = distribution.log_prob(raw_actions)
+        log_ratio = log_prob - old_log_prob
+        ratio = log_ratio.exp()
+        policy_loss = -torch.min(ratio * advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * advantages).mean()
+        if cfg.clip_value_loss:
+            clipped = old_value + (value - old_value).clamp(-clip, clip)
+            value_loss = torch.max((value - returns).pow(2), (clipped - returns).pow(2)).mean()
+        else:
+            value_loss = (value - returns).pow(2).mean()
+        entropy = distribution.entropy().mean()
+        loss = policy_loss + 0.5 * cfg.value_coef * value_loss - cfg.entropy_coef * entropy
+        grad_norm = self._apply_gradients(loss, count_step=False)  # PPO counts batches, not minibatches.
+        with torch.no_grad():
+            approx_kl = ((ratio - 1.0) - log_ratio).mean()
+            clip_fraction = ((ratio - 1.0).abs() > clip).float().mean()
+        return {"loss": loss.detach(), "policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
+                "entropy": entropy.detach(), "approx_kl": approx_kl, "clip_fraction": clip_fraction,
+                "grad_norm": grad_norm}
+
+
+def _explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - Var(target - predicted) / Var(target): how much of the returns' variance V explains."""
+    variance = target.var()
+    return 1.0 - (target - predicted).var() / variance if variance > 0 else torch.tensor(float("nan"))
