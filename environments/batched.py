@@ -85,8 +85,12 @@ class SyncBatchedEnvironment(BatchedEnvironment):
         if np.ndim(leaf) == 0 or len(leaf) != len(self._envs):
             raise ValueError(f"Expected a batch of {len(self._envs)} actions (one per lane), got {action!r}.")
         steps = []
+        flat = isinstance(action, np.ndarray)
         for i, env in enumerate(self._envs):
-            ts = env.reset() if self._last[i] else env.step(nests.map_structure(lambda a: a[i], action))
+            if self._last[i]:
+                ts = env.reset()
+            else:
+                ts = env.step(action[i] if flat else nests.map_structure(lambda a: a[i], action))
             self._last[i] = ts.last()
             steps.append(ts)
         return _stack(steps, self._reward_dtype, self._discount_dtype)

@@ -18,6 +18,8 @@ and subtracts it from observations. Every other space keeps its own values
 
 from __future__ import annotations
 
+import operator
+
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -244,6 +246,11 @@ class GymnasiumEnvironment(dm_env.Environment):
         self._action_spaces = _space_nest(env.action_space)
         self._observation_spec = space_to_spec(env.observation_space, "observation")
         self._action_spec = space_to_spec(env.action_space, "action")
+        # Fast paths for the common flat spaces; anything unusual takes the checked general path.
+        space = env.action_space
+        self._discrete_action = (int(space.start), int(space.n)) if isinstance(space, spaces.Discrete) else None
+        box = env.observation_space
+        self._box_observation_dtype = self._observation_spec.dtype if isinstance(box, spaces.Box) else None
 
     def reset(self) -> dm_env.TimeStep:
         """Starts a new episode; seeds the gymnasium env on the first call only."""
@@ -260,7 +267,9 @@ class GymnasiumEnvironment(dm_env.Environment):
         """Steps the env; on a fresh env or after LAST, resets and ignores `action`."""
         if self._needs_reset:
             return self.reset()
-        gym_action = self._convert_action(action)
+        gym_action = self._fast_discrete_action(action) if self._discrete_action else None
+        if gym_action is None:
+            gym_action = self._convert_action(action)
         observation, reward, terminated, truncated, info = self._env.step(gym_action)
         self._last_info = info
         observation = self._convert_observation(observation)
@@ -275,7 +284,18 @@ class GymnasiumEnvironment(dm_env.Environment):
             return dm_env.truncation(reward, observation, discount)
         return dm_env.transition(reward, observation, discount)
 
+    def _fast_discrete_action(self, action: Any) -> int | None:
+        """An in-range integer action as the Discrete space's int; None sends it to the checked path."""
+        try:
+            index = operator.index(action)
+        except TypeError:
+            return None
+        start, n = self._discrete_action
+        return index + start if 0 <= index < n else None
+
     def _convert_observation(self, observation: Any) -> Any:
+        if self._box_observation_dtype is not None:
+            return np.asarray(observation, dtype=self._box_observation_dtype)
         return nests.map_structure(
             _from_gym_observation,
             self._observation_spaces,

@@ -7,7 +7,7 @@ exposes the wrapped env as `.environment` and delegates unknown attributes
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import dm_env
 import numpy as np
@@ -117,6 +117,14 @@ def _cast_to_specs(values: Any, spec_nest: Any) -> Any:
     )
 
 
+def _caster(spec_nest: Any) -> Callable[[Any], Any]:
+    """`_cast_to_specs` for one spec nest, with the lookups done once (this runs on every step)."""
+    if tree.is_nested(spec_nest):
+        return lambda values: _cast_to_specs(values, spec_nest)
+    dtype = np.dtype(spec_nest.dtype)
+    return lambda value: None if value is None else np.asarray(value, dtype=dtype)
+
+
 class SinglePrecisionWrapper(EnvironmentWrapper):
     """Narrows float64 -> float32 and int64 -> int32 in specs and values.
 
@@ -133,20 +141,20 @@ class SinglePrecisionWrapper(EnvironmentWrapper):
         self._action_spec = tree.map_structure(_narrow_spec, self._inner_action_spec)
         self._reward_spec = tree.map_structure(_narrow_spec, environment.reward_spec())
         self._discount_spec = tree.map_structure(_narrow_spec, environment.discount_spec())
+        self._cast_action = _caster(self._inner_action_spec)
+        self._cast_observation = _caster(self._observation_spec)
+        self._cast_reward = _caster(self._reward_spec)
+        self._cast_discount = _caster(self._discount_spec)
 
     def reset(self) -> dm_env.TimeStep:
         return self._convert_timestep(self._environment.reset())
 
     def step(self, action: Any) -> dm_env.TimeStep:
-        inner_action = _cast_to_specs(action, self._inner_action_spec)
-        return self._convert_timestep(self._environment.step(inner_action))
+        return self._convert_timestep(self._environment.step(self._cast_action(action)))
 
     def _convert_timestep(self, timestep: dm_env.TimeStep) -> dm_env.TimeStep:
-        return timestep._replace(
-            observation=_cast_to_specs(timestep.observation, self._observation_spec),
-            reward=_cast_to_specs(timestep.reward, self._reward_spec),
-            discount=_cast_to_specs(timestep.discount, self._discount_spec),
-        )
+        return dm_env.TimeStep(timestep.step_type, self._cast_reward(timestep.reward),
+                               self._cast_discount(timestep.discount), self._cast_observation(timestep.observation))
 
     def observation_spec(self) -> Any:
         return self._observation_spec

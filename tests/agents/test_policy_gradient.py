@@ -203,3 +203,16 @@ def test_gaussian_agents_learn_to_point(tmp_path, agent, config):
                      num_steps=20_000, eval_every=4_000, eval_episodes=10, stop_at_return=-1.0,
                      agent_config=config)
     assert summary["best_eval_return"] >= -1.0, summary
+
+
+@pytest.mark.learning
+@pytest.mark.parametrize("agent,num_steps", [("ppo", 20_000), ("a2c", 50_000)])
+def test_classic_presets_lift_cartpole_well_above_random(tmp_path, agent, num_steps):
+    """A random CartPole policy returns about 22; the classic presets pass 150 within a small budget."""
+    from launchers.presets import preset_declaration
+
+    declaration = preset_declaration(agent, "classic", "gym:CartPole-v1")
+    declaration.update(agent=agent, env="gym:CartPole-v1", num_steps=num_steps, eval_every=10_000,
+                       eval_episodes=5, stop_at_return=150.0)
+    summary = _train(tmp_path, **declaration)
+    assert summary["best_eval_return"] >= 150.0, summary

@@ -1,0 +1,52 @@
+"""stable-baselines3 PPO/A2C runs for the policy-gradient speed benchmark (run in the peers venv).
+
+Prints one JSON line: env steps/s over `learn()` and the final deterministic return over 10 episodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import ale_py
+import gymnasium as gym
+import torch
+from stable_baselines3 import A2C, PPO
+from stable_baselines3.common.env_util import make_atari_env, make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecFrameStack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--case", choices=["ppo_cartpole", "a2c_cartpole", "ppo_breakout"], required=True)
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    gym.register_envs(ale_py)
+    if args.case == "ppo_cartpole":  # SB3's defaults: 2048 steps, 10 epochs, batch 64, one env.
+        env = make_vec_env("CartPole-v1", n_envs=1, seed=args.seed)
+        model = PPO("MlpPolicy", env, seed=args.seed, device="cpu")
+    elif args.case == "a2c_cartpole":  # SB3's defaults (5 steps, RMSProp 7e-4) on 8 envs.
+        env = make_vec_env("CartPole-v1", n_envs=8, seed=args.seed)
+        model = A2C("MlpPolicy", env, seed=args.seed, device="cpu")
+    else:  # Seed 003's settings.
+        env = VecFrameStack(make_atari_env("BreakoutNoFrameskip-v4", n_envs=8, seed=args.seed), n_stack=4)
+        model = PPO("CnnPolicy", env, n_steps=128, n_epochs=4, batch_size=256, learning_rate=2.5e-4,
+                    clip_range=0.1, ent_coef=0.01, vf_coef=0.5, gae_lambda=0.95, gamma=0.99, max_grad_norm=0.5,
+                    seed=args.seed, device="cpu")
+    started = time.perf_counter()
+    model.learn(total_timesteps=args.steps)
+    seconds = time.perf_counter() - started
+    eval_env = make_vec_env("CartPole-v1", n_envs=1, seed=args.seed + 1000) if "cartpole" in args.case else env
+    mean_return, _ = evaluate_policy(model, eval_env, n_eval_episodes=10 if "cartpole" in args.case else 2,
+                                     deterministic=True)
+    print(json.dumps({"contender": "sb3", "case": args.case, "steps": model.num_timesteps,
+                      "seconds": round(seconds, 2), "steps_per_second": model.num_timesteps / seconds,
+                      "final_return": float(mean_return)}))
+
+
+if __name__ == "__main__":
+    main()

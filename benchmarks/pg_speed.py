@@ -1,0 +1,115 @@
+"""Policy-gradient speed, side by side with stable-baselines3: env steps/s at equal settings.
+
+Cases (one torch thread each, CPU):
+  ppo_cartpole  SB3's PPO defaults on CartPole-v1: one env, 2048-step rollouts, 10 epochs of
+                minibatches of 64, Adam 3e-4, GAE 0.99/0.95, clip 0.2, [64, 64] actor and critic.
+  a2c_cartpole  SB3's A2C defaults on 8 CartPole-v1 envs: 5-step rollouts, RMSProp 7e-4
+                (alpha 0.99, eps 1e-5), value coef 0.5, no entropy, grad norm 0.5.
+  ppo_breakout  seed 003's PPO on Breakout: 8 lanes x 128 steps, 4 epochs x 4 minibatches,
+                Adam 2.5e-4, clip 0.1, entropy 0.01 (a short run: speed only).
+Each contender runs in its own process; the final deterministic return is printed beside the speed
+(equal settings should give comparable returns; speed is what is compared).
+
+    .venv/bin/python -m benchmarks.pg_speed [--cases ppo_cartpole a2c_cartpole ppo_breakout] [--rounds 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PEERS_PYTHON = os.path.join(HERE, ".venv-peers", "bin", "python")
+STEPS = {"ppo_cartpole": 49_152, "a2c_cartpole": 100_000, "ppo_breakout": 8_192}
+
+OURS = {
+    "ppo_cartpole": dict(agent="ppo", env="gym:CartPole-v1", num_envs=1, agent_config=dict(
+        rollout_length=2048, num_epochs=10, num_minibatches=32, learning_rate=3e-4, discount=0.99, gae_lambda=0.95,
+        clip_range=0.2, clip_value_loss=False, value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5,
+        hidden_sizes=(64, 64), shared_torso=False)),
+    "a2c_cartpole": dict(agent="a2c", env="gym:CartPole-v1", num_envs=8, agent_config=dict(
+        rollout_length=5, learning_rate=7e-4, optimizer="rmsprop", optimizer_eps=1e-5, rmsprop_alpha=0.99,
+        discount=0.99, gae_lambda=1.0, value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5, hidden_sizes=(64, 64),
+        shared_torso=False)),
+}
+
+
+def agentpipe(case: str, steps: int) -> dict:
+    from launchers.experiment import experiment_from_declaration
+    from launchers.local import run_local
+    from launchers.presets import preset_declaration
+
+    if case == "ppo_breakout":
+        declaration = {**preset_declaration("ppo", "seed003", "atari:Breakout"), "agent": "ppo",
+                       "env": "atari:Breakout", "eval_episodes": 2}
+    else:
+        declaration = {**OURS[case], "eval_episodes": 10}
+    with tempfile.TemporaryDirectory() as run_dir:
+        declaration.update(num_steps=steps, eval_every=0, torch_threads=1, log_interval=1e9, device="cpu", seed=0,
+                           run_dir=run_dir)
+        summary = run_local(experiment_from_declaration(declaration))
+    return {"contender": "agentpipe", "case": case, "steps": summary["actor_steps"],
+            "seconds": summary["train_seconds"], "steps_per_second": summary["actor_steps"] / summary["train_seconds"],
+            "final_return": summary["final_eval_return"]}
+
+
+def _run(command: list[str]) -> dict:
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT})
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_suite(cases: list[str], rounds: int = 1, out: str | None = None) -> dict:
+    results: dict[str, dict[str, list[dict]]] = {c: {"sb3": [], "agentpipe": []} for c in cases}
+    for r in range(rounds):
+        for case in cases:
+            order = ["sb3", "agentpipe"] if r % 2 == 0 else ["agentpipe", "sb3"]
+            for who in order:
+                if who == "sb3":
+                    command = [PEERS_PYTHON, os.path.join(HERE, "peers", "sb3_pg.py"), "--case", case,
+                               "--steps", str(STEPS[case])]
+                else:
+                    command = [sys.executable, os.path.join(HERE, "pg_speed.py"), "--worker", case]
+                result = _run(command)
+                results[case][who].append(result)
+                print(f"round {r + 1} {case:13s} {who:9s} {result['steps_per_second']:8.1f} env steps/s "
+                      f"({result['steps']} steps in {result['seconds']:.1f} s, final return "
+                      f"{result['final_return']:.1f})", flush=True)
+    ratios = {}
+    for case, by in results.items():
+        ours = statistics.median(x["steps_per_second"] for x in by["agentpipe"])
+        theirs = statistics.median(x["steps_per_second"] for x in by["sb3"])
+        ratios[case] = round(ours / theirs, 3)
+    print("speed ratios agentpipe / sb3:", json.dumps(ratios))
+    summary = {"benchmark": "pg_speed", "date": time.strftime("%Y-%m-%d %H:%M"), "results": results, "ratios": ratios}
+    if out:
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+        with open(out, "w") as f:
+            json.dump(summary, f, indent=2)
+        print(f"wrote {out}")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", choices=sorted(STEPS), help="run agentpipe once (internal)")
+    parser.add_argument("--cases", nargs="+", choices=sorted(STEPS), default=list(STEPS))
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--out", default=os.path.join("runs", "bench", "pg_speed.json"))
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(agentpipe(args.worker, STEPS[args.worker])))
+        return
+    run_suite(args.cases, args.rounds, args.out)
+
+
+if __name__ == "__main__":
+    main()
