@@ -103,15 +103,17 @@ class StochasticPolicy:
     `components.actor_critic`) or a `(distribution, value)` pair. The policy
     returns `PolicyOutput(action, extras)`: env actions in the action spec's
     dtype and bounds, and extras {'raw_action', 'log_prob' float32 (N,),
-    'value' float32 (N,) (only when the network gives one)}. Learners must use
+    'value' float32 (N,) (only with `with_value=True` and a network that gives one)}. Learners must use
     'raw_action' (e.g. the unclipped Gaussian sample) for log-probabilities.
     Sampling draws from a torch.Generator seeded with `seed`;
     `deterministic=True` (evaluation) takes the distribution's mode instead.
     """
 
     def __init__(self, network: nn.Module, seed: int | None = None, deterministic: bool = False,
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", with_value: bool = True) -> None:
         self._network = network
+        # Learners that recompute values (A2C, PPO here) need not pay for the critic at every step.
+        self._forward = network if with_value or not hasattr(network, "policy") else network.policy
         self._deterministic = deterministic
         self._device = torch.device(device)
         self._generator = torch.Generator(device=self._device)
@@ -123,7 +125,7 @@ class StochasticPolicy:
     def __call__(self, observation: Nest) -> PolicyOutput:
         with torch.inference_mode():
             inputs = nests.map_structure(lambda x: torch.as_tensor(x, device=self._device), observation)
-            output = self._network(inputs)
+            output = self._forward(inputs)
             distribution, value = output if isinstance(output, tuple) else (output, None)
             raw = distribution.mode() if self._deterministic else distribution.sample(self._generator)
             log_prob = distribution.log_prob(raw)

@@ -30,7 +30,7 @@ def make_optimizer(name: str, parameters: Any, learning_rate: float, eps: float,
     if name == "adam":
         return make_adam(parameters, learning_rate, eps)
     if name == "rmsprop":
-        return torch.optim.RMSprop(parameters, lr=learning_rate, alpha=rmsprop_alpha, eps=eps)
+        return torch.optim.RMSprop(parameters, lr=learning_rate, alpha=rmsprop_alpha, eps=eps, foreach=True)
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}.")
 
 

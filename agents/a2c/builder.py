@@ -51,7 +51,8 @@ class OnPolicyBuilder(ActorLearnerBuilder):
         return self.learner_class(networks["policy"], iterator, self.config, device, counter, logger)
 
     def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int) -> Policy:
-        return StochasticPolicy(networks["policy"], seed=seed, deterministic=evaluation)
+        # The learners recompute values from the rollouts, so actors skip the critic.
+        return StochasticPolicy(networks["policy"], seed=seed, deterministic=evaluation, with_value=False)
 
     def state_values(self, networks: Networks, observations: Any) -> np.ndarray:
         network = networks["policy"]

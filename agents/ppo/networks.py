@@ -49,6 +49,10 @@ class NormalizedActorCritic(nn.Module):
     def forward(self, observation: torch.Tensor):
         return self.network(self.observation_normalizer(observation))
 
+    def policy(self, observation: torch.Tensor):
+        """The action distribution alone (actors that need no value skip the critic)."""
+        return self.network.policy(self.observation_normalizer(observation))
+
 
 def make_ppo_network(spec: EnvironmentSpec, hidden_sizes: Sequence[int], shared: bool, log_std: str, squash: str,
                      normalize_observations: bool = False) -> nn.Module:
