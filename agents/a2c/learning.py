@@ -31,7 +31,21 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-class A2CLearner(TorchLearner):
+class OnPolicyLearner(TorchLearner):
+    """What the policy-gradient learners share: one actor-critic network, its optimizer, a batch iterator."""
+
+    def __init__(self, network: nn.Module, iterator: Iterator[Any], config: Any, device: torch.device,
+                 counter: Counter | None = None, logger: Logger | None = None, log_every: int = 100) -> None:
+        self._network = network.to(device)
+        optimizer = make_optimizer(config.optimizer, self._network.parameters(), config.learning_rate,
+                                   config.optimizer_eps, config.rmsprop_alpha)
+        super().__init__({"policy": self._network}, optimizer, device, config.max_grad_norm, counter, logger,
+                         log_every)
+        self._iterator = iterator
+        self._config = config
+
+
+class A2CLearner(OnPolicyLearner):
     """Advantage actor-critic (Mnih et al. 2016, synchronous).
 
     With A_t the (GAE or T-step) advantage and G_t = A_t + V(o_t):
@@ -40,16 +54,7 @@ class A2CLearner(TorchLearner):
     and returns never run across an episode end.
     """
 
-    def __init__(self, network: nn.Module, iterator: Iterator[Trajectory], config: A2CConfig,
-                 device: torch.device, counter: Counter | None = None, logger: Logger | None = None,
-                 log_every: int = 100) -> None:
-        self._network = network.to(device)
-        optimizer = make_optimizer(config.optimizer, self._network.parameters(), config.learning_rate,
-                                   config.optimizer_eps, config.rmsprop_alpha)
-        super().__init__({"policy": self._network}, optimizer, device, config.max_grad_norm, counter, logger,
-                         log_every)
-        self._iterator = iterator
-        self._config = config
+    _config: A2CConfig
 
     def step(self) -> dict[str, Any]:
         cfg = self._config

@@ -8,16 +8,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.a2c.learning import masked_mean
+from agents.a2c.learning import OnPolicyLearner, masked_mean
 from agents.ppo.config import PPOConfig
 from components.counting import Counter
-from components.learners import TorchLearner, linear_decay, make_optimizer, set_learning_rate
+from components.learners import linear_decay, set_learning_rate
 from components.loggers import Logger
 from components.transforms import gae, normalize_advantages, trajectory_masks
 from components.types import Trajectory
 
 
-class PPOLearner(TorchLearner):
+class PPOLearner(OnPolicyLearner):
     """PPO-clip. For each minibatch, with r = pi(a|o) / pi_old(a|o) and normalised advantages A:
 
         L_pi = -mean(min(r A, clip(r, 1 - eps, 1 + eps) A))
@@ -31,13 +31,7 @@ class PPOLearner(TorchLearner):
     def __init__(self, network: nn.Module, iterator: Iterator[Trajectory], config: PPOConfig,
                  device: torch.device, counter: Counter | None = None, logger: Logger | None = None,
                  log_every: int = 1, seed: int = 0) -> None:
-        self._network = network.to(device)
-        optimizer = make_optimizer(config.optimizer, self._network.parameters(), config.learning_rate,
-                                   config.optimizer_eps, config.rmsprop_alpha)
-        super().__init__({"policy": self._network}, optimizer, device, config.max_grad_norm, counter, logger,
-                         log_every)
-        self._iterator = iterator
-        self._config = config
+        super().__init__(network, iterator, config, device, counter, logger, log_every)
         self._rng = np.random.default_rng(seed)
 
     def step(self) -> dict[str, Any]:

@@ -8,9 +8,9 @@ import torch
 import tree
 from torch import nn
 
+from agents.a2c.learning import OnPolicyLearner
 from agents.reinforce.config import REINFORCEConfig
 from components.counting import Counter
-from components.learners import TorchLearner, make_optimizer
 from components.loggers import Logger
 from components.transforms import discounted_returns
 from components.types import Trajectory
@@ -24,7 +24,7 @@ def _episodes(batch: Any) -> list[Trajectory]:
     return list(batch)
 
 
-class REINFORCELearner(TorchLearner):
+class REINFORCELearner(OnPolicyLearner):
     """Monte-Carlo policy gradient. With G_t = sum_k gamma^k r_{t+k+1} over the rest of the episode:
 
         loss = -mean(log pi(a_t|o_t) (G_t - b(o_t))) + c_v mean((G_t - V(o_t))^2) - c_e mean(H)
@@ -36,13 +36,7 @@ class REINFORCELearner(TorchLearner):
     def __init__(self, network: nn.Module, iterator: Iterator[Any], config: REINFORCEConfig,
                  device: torch.device, counter: Counter | None = None, logger: Logger | None = None,
                  log_every: int = 10) -> None:
-        self._network = network.to(device)
-        optimizer = make_optimizer(config.optimizer, self._network.parameters(), config.learning_rate,
-                                   config.optimizer_eps, config.rmsprop_alpha)
-        super().__init__({"policy": self._network}, optimizer, device, config.max_grad_norm, counter, logger,
-                         log_every)
-        self._iterator = iterator
-        self._config = config
+        super().__init__(network, iterator, config, device, counter, logger, log_every)
 
     def step(self) -> dict[str, Any]:
         cfg = self._config
