@@ -8,6 +8,8 @@ Suites (`--suite`, default all):
                 sample rates, bytes per transition (benchmarks/replay_throughput.py).
   atari_dqn     DQN training throughput on Breakout, agentpipe vs SB3 DQN('CnnPolicy')
                 with Nature hyperparameters (benchmarks/atari_dqn.py).
+  pg_speed      PPO and A2C env steps/s vs SB3 at equal settings: CartPole (SB3's defaults)
+                and PPO on Breakout with seed 003's settings (benchmarks/pg_speed.py).
 
 CartPole: for each seed, the runs alternate (SB3, agentpipe with RL-Zoo's settings,
 agentpipe's CartPole preset) so machine noise falls on all of them alike.
@@ -78,9 +80,15 @@ def main() -> None:
         dqn_args = argparse.Namespace(steps=6_000, learning_starts=1_000, buffer=100_000, threads=args.threads,
                                       rounds=2, out=os.path.join(os.path.dirname(args.out), "atari_dqn.json"))
         atari_dqn.run_suite(dqn_args)
+    if "pg_speed" in args.suite:
+        from benchmarks import pg_speed
+
+        print("\n== pg_speed: PPO and A2C vs SB3 ==", flush=True)
+        pg_speed.run_suite(list(pg_speed.STEPS), rounds=1,
+                           out=os.path.join(os.path.dirname(args.out), "pg_speed.json"))
 
 
-SUITES = ("cartpole_dqn", "atari_env", "replay", "atari_dqn")
+SUITES = ("cartpole_dqn", "atari_env", "replay", "atari_dqn", "pg_speed")
 
 
 def cartpole_dqn(args: argparse.Namespace) -> None:
