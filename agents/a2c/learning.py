@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
 from agents.a2c.config import A2CConfig
-from components.counting import Counter
-from components.learners import TorchLearner, linear_decay, make_optimizer, set_learning_rate
-from components.loggers import Logger
+from agents.on_policy import OnPolicyLearner, masked_mean
+from components.learners import linear_decay, set_learning_rate
 from components.transforms import gae, normalize_advantages, trajectory_masks
 from components.types import Trajectory
 
@@ -25,24 +24,6 @@ def evaluate_rollouts(network: nn.Module, batch: Trajectory) -> tuple[torch.Tens
     log_prob = distribution.log_prob(padded).view(batch_size, horizon + 1)[:, :horizon]
     entropy = distribution.entropy().view(batch_size, horizon + 1)[:, :horizon]
     return log_prob, entropy, values.view(batch_size, horizon + 1)
-
-
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (x * mask).sum() / mask.sum().clamp(min=1.0)
-
-
-class OnPolicyLearner(TorchLearner):
-    """What the policy-gradient learners share: one actor-critic network, its optimizer, a batch iterator."""
-
-    def __init__(self, network: nn.Module, iterator: Iterator[Any], config: Any, device: torch.device,
-                 counter: Counter | None = None, logger: Logger | None = None, log_every: int = 100) -> None:
-        self._network = network.to(device)
-        optimizer = make_optimizer(config.optimizer, self._network.parameters(), config.learning_rate,
-                                   config.optimizer_eps, config.rmsprop_alpha)
-        super().__init__({"policy": self._network}, optimizer, device, config.max_grad_norm, counter, logger,
-                         log_every)
-        self._iterator = iterator
-        self._config = config
 
 
 class A2CLearner(OnPolicyLearner):

@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 import torch
 
-from agents.a2c.builder import OnPolicyBuilder
+from agents.on_policy import OnPolicyBuilder
 from agents.builders import Networks
 from agents.ppo.config import PPOConfig
 from agents.ppo.learning import PPOLearner

@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 import torch
 
-from agents.a2c.builder import OnPolicyBuilder
+from agents.on_policy import OnPolicyBuilder
 from agents.builders import Networks
 from agents.reinforce.config import REINFORCEConfig
 from agents.reinforce.learning import REINFORCELearner

@@ -8,7 +8,7 @@ import torch
 import tree
 from torch import nn
 
-from agents.a2c.learning import OnPolicyLearner
+from agents.on_policy import OnPolicyLearner
 from agents.reinforce.config import REINFORCEConfig
 from components.counting import Counter
 from components.loggers import Logger
