@@ -27,13 +27,6 @@ SPEC = EnvironmentSpec(observations=specs.Array((3,), np.float32, "observation")
                        discounts=specs.BoundedArray((), np.float32, 0.0, 1.0, "discount"))
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def reference_projection(values: np.ndarray, probabilities: np.ndarray, support: np.ndarray) -> np.ndarray:
     """Algorithm 1 of Bellemare et al. (2017), one atom at a time."""

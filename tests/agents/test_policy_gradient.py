@@ -32,13 +32,6 @@ SPEC = EnvironmentSpec(observations=specs.Array((3,), np.float32, "observation")
                        discounts=specs.BoundedArray((), np.float32, 0.0, 1.0, "discount"))
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def rollouts(step_types, seed=0, batch=2) -> Trajectory:
     """B lanes x T steps with the given (T+1,) step types in every lane."""

@@ -34,14 +34,6 @@ S, A = 4, 3
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread is fastest, and immune to other processes holding the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 # Online and target weights, W[a, s] = Q(s, a). Every column has distinct
 # entries (no argmax ties), and the two matrices disagree on the greedy action
 # of every next state, so Double-Q and plain Q-learning give different targets.
