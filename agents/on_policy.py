@@ -33,7 +33,7 @@ class OnPolicyBuilder(ActorLearnerBuilder):
     def make_networks(self, spec: EnvironmentSpec) -> Networks:
         cfg = self.config
         return {"policy": make_actor_critic(spec, cfg.hidden_sizes, shared=cfg.shared_torso, log_std=cfg.log_std,
-                                            squash=cfg.squash)}
+                                            squash=cfg.squash, activation=cfg.activation)}
 
     def learner_batch_size(self, num_lanes: int) -> int:
         return self.config.batch_size or num_lanes

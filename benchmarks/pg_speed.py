@@ -33,11 +33,11 @@ OURS = {
     "ppo_cartpole": dict(agent="ppo", env="gym:CartPole-v1", num_envs=1, agent_config=dict(
         rollout_length=2048, num_epochs=10, num_minibatches=32, learning_rate=3e-4, discount=0.99, gae_lambda=0.95,
         clip_range=0.2, clip_value_loss=False, value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5,
-        hidden_sizes=(64, 64), shared_torso=False)),
+        hidden_sizes=(64, 64), shared_torso=False, activation="tanh")),
     "a2c_cartpole": dict(agent="a2c", env="gym:CartPole-v1", num_envs=8, agent_config=dict(
         rollout_length=5, learning_rate=7e-4, optimizer="rmsprop", optimizer_eps=1e-5, rmsprop_alpha=0.99,
         discount=0.99, gae_lambda=1.0, value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5, hidden_sizes=(64, 64),
-        shared_torso=False)),
+        shared_torso=False, activation="tanh")),
 }
 
 

@@ -346,18 +346,18 @@ class ActorCriticNetwork(nn.Module):
         return self.policy_head(actor_features), self.value_head(critic_features).squeeze(-1)
 
 
-def _torso(spec: EnvironmentSpec, hidden_sizes: Sequence[int]) -> nn.Module:
-    return orthogonal_init_(make_torso(spec.observations, hidden_sizes), TORSO_GAIN)
+def _torso(spec: EnvironmentSpec, hidden_sizes: Sequence[int], activation: str = "relu") -> nn.Module:
+    return orthogonal_init_(make_torso(spec.observations, hidden_sizes, activation=activation), TORSO_GAIN)
 
 
 def make_actor_critic(spec: EnvironmentSpec, hidden_sizes: Sequence[int], shared: bool = True,
                       log_std: str = "parameter", squash: str = "clip",
-                      init_log_std: float = 0.0) -> ActorCriticNetwork:
+                      init_log_std: float = 0.0, activation: str = "relu") -> ActorCriticNetwork:
     """The default actor-critic for an environment: `make_torso` torso(s) (Nature CNN for pixels),
     a head chosen from the action spec, a scalar value head; orthogonal init."""
-    actor_torso = _torso(spec, hidden_sizes)
+    actor_torso = _torso(spec, hidden_sizes, activation)
     head = make_policy_head(spec.actions, actor_torso.output_size, log_std, squash, init_log_std)
-    critic_torso = None if shared else _torso(spec, hidden_sizes)
+    critic_torso = None if shared else _torso(spec, hidden_sizes, activation)
     return ActorCriticNetwork(actor_torso, head, critic_torso)
 
 

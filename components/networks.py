@@ -114,15 +114,18 @@ class Float(nn.Module):
         return x.reshape(x.shape[0], -1) if self.flatten else x
 
 
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
 def make_torso(observation_spec: specs.Array, hidden_sizes: Sequence[int],
-               conv_channels: Sequence[int] = (16, 32)) -> nn.Module:
+               conv_channels: Sequence[int] = (16, 32), activation: str = "relu") -> nn.Module:
     """Picks an encoder for one array observation; the result has `.output_size`.
 
     DiscreteArray (an index) -> one-hot + MLP; a vector -> MLP; a 2-D array ->
     flatten + MLP; a channels-first image (C, H, W) -> conv torso + MLP: the
     Nature CNN for frames of 36x36 and up (Atari), a small 3x3 torso below.
     uint8 images are scaled to [0, 1] inside the network, so frames stay
-    uint8 in replay.
+    uint8 in replay. `activation` ('relu' or 'tanh') is the MLP's.
     """
     if not isinstance(observation_spec, specs.Array):
         raise TypeError(
@@ -144,7 +147,9 @@ def make_torso(observation_spec: specs.Array, hidden_sizes: Sequence[int],
         encoded_size = conv.output_size
     else:
         raise ValueError(f"No default torso for observations of shape {shape} (spec {observation_spec!r}).")
-    mlp = MLP(encoded_size, hidden_sizes, activate_final=True)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}.")
+    mlp = MLP(encoded_size, hidden_sizes, activation=ACTIVATIONS[activation], activate_final=True)
     torso = nn.Sequential(encoder, mlp)
     torso.output_size = mlp.output_size
     return torso

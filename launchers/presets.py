@@ -102,11 +102,12 @@ PRESETS: dict[str, dict[str, Preset]] = {
             env_prefix="atari:",
         ),
         "classic": Preset(
-            "A2C for classic control (CartPole and friends): 8 lanes x 5-step rollouts, separate 64x64 actor "
-            "and critic, RMSProp 7e-4, value coef 0.5, no entropy bonus, grad norm 0.5, 200k steps.",
+            "A2C for classic control (CartPole and friends): SB3's A2C defaults on 8 lanes: 5-step rollouts, "
+            "separate 64x64 tanh actor and critic, RMSProp 7e-4, value coef 0.5, no entropy bonus, grad norm "
+            "0.5, 200k steps.",
             agent_config=dict(learning_rate=7e-4, optimizer="rmsprop", optimizer_eps=1e-5, rollout_length=5,
                               value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5, hidden_sizes=(64, 64),
-                              shared_torso=False),
+                              shared_torso=False, activation="tanh"),
             declaration=dict(num_envs=8, num_steps=200_000, eval_every=10_000, eval_episodes=10),
         ),
     },
@@ -136,20 +137,20 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "classic": Preset(
             "PPO for classic control, RL-Zoo's CartPole-v1 settings: 8 lanes x 32 steps, GAE gamma 0.98 "
             "lambda 0.8, 20 epochs of one 256-step minibatch, Adam 1e-3 and clip 0.2 annealed over 100k "
-            "steps, no entropy bonus, separate 64x64 actor and critic.",
+            "steps, no entropy bonus, separate 64x64 tanh actor and critic.",
             agent_config=dict(learning_rate=1e-3, learning_rate_decay_steps=100_000 // 256, rollout_length=32,
                               num_epochs=20, num_minibatches=1, clip_range=0.2, discount=0.98, gae_lambda=0.8,
                               value_coef=0.5, entropy_coef=0.0, max_grad_norm=0.5, hidden_sizes=(64, 64),
-                              shared_torso=False),
+                              shared_torso=False, activation="tanh"),
             declaration=dict(num_envs=8, num_steps=100_000, eval_every=10_000, eval_episodes=10),
         ),
     },
     "reinforce": {
         "classic": Preset(
             "REINFORCE for classic control (seed 004's CartPole): Adam 1e-2, returns standardised per update, "
-            "one episode per lane per update, 8 lanes, no baseline.",
+            "one episode per lane per update, 8 lanes, no baseline, 64 tanh units.",
             agent_config=dict(learning_rate=1e-2, normalize_returns=True, baseline=False, entropy_coef=0.0,
-                              hidden_sizes=(64,)),
+                              hidden_sizes=(64,), activation="tanh"),
             declaration=dict(num_envs=8, num_steps=200_000, eval_every=10_000, eval_episodes=10),
         ),
     },

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 LOG_STD_KINDS = ("parameter", "state")
+ACTIVATIONS = ("relu", "tanh")  # As components.networks.ACTIVATIONS (configs import no torch).
 SQUASH_KINDS = ("clip", "tanh")
 OPTIMIZERS = ("adam", "rmsprop")  # As components.learners.OPTIMIZERS (configs import no torch).
 
@@ -28,6 +29,8 @@ class A2CConfig:
       max_grad_norm: Clip the global gradient norm to this (None: no clipping).
       normalize_advantages: Standardise advantages within each update.
       hidden_sizes: Widths of the MLP layers after the torso.
+      activation: The MLP layers' nonlinearity, 'relu' or 'tanh' (SB3's and CleanRL's
+        choice for classic control).
       shared_torso: One torso for policy and value (True) or two separate ones.
       log_std: Gaussian policies: 'parameter' (state-independent) or 'state'.
       squash: Gaussian policies: 'clip' samples to the action bounds, or 'tanh'.
@@ -49,6 +52,7 @@ class A2CConfig:
     normalize_advantages: bool = False
     hidden_sizes: tuple[int, ...] = (64, 64)
     shared_torso: bool = False
+    activation: str = "relu"
     log_std: str = "parameter"
     squash: str = "clip"
     batch_size: int = 0
@@ -78,6 +82,8 @@ def check_policy_gradient_config(config) -> None:
         raise ValueError(f"max_grad_norm must be > 0 or None, got {config.max_grad_norm}.")
     if any(h <= 0 for h in config.hidden_sizes):
         raise ValueError(f"hidden_sizes must be positive widths, got {config.hidden_sizes}.")
+    if config.activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {config.activation!r}.")
     if config.log_std not in LOG_STD_KINDS:
         raise ValueError(f"log_std must be one of {LOG_STD_KINDS}, got {config.log_std!r}.")
     if config.squash not in SQUASH_KINDS:

@@ -26,7 +26,7 @@ class PPOBuilder(OnPolicyBuilder):
     def make_networks(self, spec: EnvironmentSpec) -> Networks:
         cfg = self.config
         return {"policy": make_ppo_network(spec, cfg.hidden_sizes, cfg.shared_torso, cfg.log_std, cfg.squash,
-                                           cfg.normalize_observations)}
+                                           cfg.normalize_observations, cfg.activation)}
 
     def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
                      device: torch.device, counter: Counter, logger: Logger, seed: int,

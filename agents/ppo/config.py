@@ -33,6 +33,8 @@ class PPOConfig:
       normalize_observations: Standardise observations with running mean and variance
         (kept in the network, so actors and checkpoints carry them).
       hidden_sizes: Widths of the MLP layers after the torso.
+      activation: The MLP layers' nonlinearity, 'relu' or 'tanh' (SB3's and CleanRL's
+        choice for classic control).
       shared_torso: One torso for policy and value (True) or two separate ones.
       log_std: Gaussian policies: 'parameter' (state-independent) or 'state'.
       squash: Gaussian policies: 'clip' samples to the action bounds, or 'tanh'.
@@ -60,6 +62,7 @@ class PPOConfig:
     normalize_observations: bool = False
     hidden_sizes: tuple[int, ...] = (64, 64)
     shared_torso: bool = False
+    activation: str = "relu"
     log_std: str = "parameter"
     squash: str = "clip"
     batch_size: int = 0

@@ -55,8 +55,9 @@ class NormalizedActorCritic(nn.Module):
 
 
 def make_ppo_network(spec: EnvironmentSpec, hidden_sizes: Sequence[int], shared: bool, log_std: str, squash: str,
-                     normalize_observations: bool = False) -> nn.Module:
-    network = make_actor_critic(spec, hidden_sizes, shared=shared, log_std=log_std, squash=squash)
+                     normalize_observations: bool = False, activation: str = "relu") -> nn.Module:
+    network = make_actor_critic(spec, hidden_sizes, shared=shared, log_std=log_std, squash=squash,
+                                activation=activation)
     if not normalize_observations:
         return network
     return NormalizedActorCritic(network, spec.observations.shape)

@@ -24,6 +24,8 @@ class REINFORCEConfig:
       entropy_coef: Weight of the entropy bonus.
       max_grad_norm: Clip the global gradient norm to this (None: no clipping).
       hidden_sizes: Widths of the MLP layers after the torso.
+      activation: The MLP layers' nonlinearity, 'relu' or 'tanh' (SB3's and CleanRL's
+        choice for classic control).
       shared_torso: One torso for policy and baseline (True) or two separate ones.
       log_std: Gaussian policies: 'parameter' (state-independent) or 'state'.
       squash: Gaussian policies: 'clip' samples to the action bounds, or 'tanh'.
@@ -44,6 +46,7 @@ class REINFORCEConfig:
     max_grad_norm: float | None = None
     hidden_sizes: tuple[int, ...] = (64, 64)
     shared_torso: bool = False
+    activation: str = "relu"
     log_std: str = "parameter"
     squash: str = "clip"
     longest_episode: int = 100_000

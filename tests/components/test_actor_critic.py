@@ -421,3 +421,15 @@ def test_invalid_head_options_raise():
 def test_nested_observations_need_a_custom_network():
     with pytest.raises(TypeError, match="nested"):
         make_actor_critic(env_spec(DISCRETE, {"x": VECTOR_OBS}), (8,))
+
+
+def test_activation_choice_reaches_the_torso_and_bad_names_fail():
+    from components.specs import EnvironmentSpec
+
+    spec = EnvironmentSpec(specs.Array((3,), np.float32), specs.DiscreteArray(2), specs.Array((), np.float32),
+                           specs.BoundedArray((), np.float32, 0.0, 1.0))
+    tanh_net = make_actor_critic(spec, (8,), activation="tanh")
+    assert any(isinstance(m, nn.Tanh) for m in tanh_net.modules())
+    assert not any(isinstance(m, nn.ReLU) for m in tanh_net.modules())
+    with pytest.raises(ValueError, match=r"activation must be one of \['relu', 'tanh'\], got 'gelu'"):
+        make_actor_critic(spec, (8,), activation="gelu")
