@@ -13,12 +13,11 @@ import threading
 from typing import Any, Callable, Mapping
 
 import numpy as np
-import tree
 from numpy.typing import ArrayLike
 
 from components.core import Replay, Saveable
 from components.rate_limiters import RateLimiter
-from components.replay import UniformReplay, _subtrees
+from components.replay import ItemRing
 from components.sum_tree import SumTree
 from components.types import PrioritizedSample
 
@@ -28,8 +27,8 @@ BetaSchedule = Callable[[int], float]
 class PrioritizedReplay(Replay, Saveable):
     """A fixed-capacity ring buffer of items (nests of arrays), sampled in proportion to their priorities.
 
-    Storage, item checks, locking and rate-limiter reports are as in
-    `UniformReplay`. `sample` returns a `PrioritizedSample` whose `keys` are the
+    Storage and item checks are `UniformReplay`'s (`ItemRing`), as are
+    locking and rate-limiter reports. `sample` returns a `PrioritizedSample` whose `keys` are the
     int64 slot indices to pass back to `update_priorities`.
 
     `beta` is a float in [0, 1] or a schedule called with the number of earlier
@@ -43,30 +42,18 @@ class PrioritizedReplay(Replay, Saveable):
     this touches only the few slots at the write head.
     """
 
-    # Shared with UniformReplay so items are checked, and errors worded, identically.
-    # It reads `_leaf_specs`, `_paths` and `_check_paths`, which __init__ sets the same way.
-    _check = UniformReplay._check
-
     def __init__(self, item_spec: Any, capacity: int, seed: int | None = None,
                  rate_limiter: RateLimiter | None = None, *, alpha: float = 0.6,
                  beta: float | BetaSchedule = 0.4, epsilon: float = 1e-6) -> None:
-        if capacity <= 0:
-            raise ValueError(f"Replay capacity must be a positive integer, got {capacity}.")
+        self._ring = ItemRing(item_spec, capacity)
         _check_finite_at_least_zero("alpha", alpha)
         _check_finite_at_least_zero("epsilon", epsilon)
         if not callable(beta):
             _check_beta(beta)
         self._alpha, self._beta, self._epsilon = float(alpha), beta, float(epsilon)
-        self._spec = item_spec
-        self._leaf_specs = tree.flatten(item_spec)
-        self._paths = [path for path, _ in tree.flatten_with_path(item_spec)]
-        self._check_paths = any(isinstance(node, Mapping) for node in _subtrees(item_spec))
-        self._capacity = int(capacity)
-        self._storage = [np.zeros((self._capacity,) + tuple(s.shape), dtype=s.dtype) for s in self._leaf_specs]
+        self._capacity = self._ring.capacity
         self._tree = SumTree(self._capacity)  # Slots never written keep priority 0: they are never sampled.
         self._max_priority = 1.0
-        self._next = 0
-        self._size = 0
         self._samples = 0  # Number of sample() calls: the beta schedule's step.
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
@@ -79,7 +66,7 @@ class PrioritizedReplay(Replay, Saveable):
     @property
     def nbytes(self) -> int:
         """Bytes held by the preallocated storage and the sum tree."""
-        return sum(a.nbytes for a in self._storage) + self._tree.nbytes
+        return self._ring.nbytes + self._tree.nbytes
 
     @property
     def max_priority(self) -> float:
@@ -87,28 +74,20 @@ class PrioritizedReplay(Replay, Saveable):
         return self._max_priority
 
     def size(self) -> int:
-        return self._size
+        return self._ring.size
 
     def insert(self, items: Any) -> None:
         """Writes a batch of items over the oldest slots, each with the current max priority."""
-        leaves = self._check(items)
-        count = len(leaves[0])
-        if count == 0:
+        leaves = self._ring.check(items)
+        if len(leaves[0]) == 0:
             return
-        if count > self._capacity:  # Only the newest `capacity` items can survive anyway.
-            leaves = [leaf[-self._capacity:] for leaf in leaves]
-            count = self._capacity
         with self._lock:
-            slots = (self._next + np.arange(count)) % self._capacity
-            # Contiguous: a slice is cheaper than an index array for the (possibly large) item copy.
-            index = slice(self._next, self._next + count) if self._next + count <= self._capacity else slots
-            for store, leaf in zip(self._storage, leaves):
-                store[index] = leaf
+            slots = self._ring.write(leaves)
+            if isinstance(slots, slice):
+                slots = np.arange(slots.start, slots.stop)
             self._tree.update(slots, self._max_priority)
-            self._next = (self._next + count) % self._capacity
-            self._size = min(self._size + count, self._capacity)
         if self.rate_limiter is not None:
-            self.rate_limiter.on_insert(count)
+            self.rate_limiter.on_insert(len(slots))
 
     def sample(self, batch_size: int) -> PrioritizedSample:
         """A batch drawn in proportion to priority, one draw per equal segment of the total mass.
@@ -120,7 +99,7 @@ class PrioritizedReplay(Replay, Saveable):
             raise ValueError(f"PrioritizedReplay.sample: batch_size must be a positive integer, got {batch_size!r}.")
         batch_size = int(batch_size)
         with self._lock:
-            if self._size == 0:
+            if self._ring.size == 0:
                 raise ValueError("Cannot sample from an empty replay; insert items first.")
             total = self._tree.total
             if total <= 0.0:
@@ -130,13 +109,13 @@ class PrioritizedReplay(Replay, Saveable):
             np.minimum(targets, total, out=targets)  # Rounding may overshoot by an ulp.
             keys = self._tree.find_prefix_sum(targets)
             probabilities = self._tree.get(keys) / total
-            weights = (self._size * probabilities) ** -beta
+            weights = (self._ring.size * probabilities) ** -beta
             weights /= weights.max()
-            leaves = [store[keys] for store in self._storage]
+            data = self._ring.gather(keys)
             self._samples += 1
         if self.rate_limiter is not None:
             self.rate_limiter.on_sample(batch_size)
-        return PrioritizedSample(data=tree.unflatten_as(self._spec, leaves), keys=keys,
+        return PrioritizedSample(data=data, keys=keys,
                                  probabilities=probabilities, weights=weights.astype(np.float32))
 
     def update_priorities(self, keys: ArrayLike, priorities: ArrayLike) -> None:
@@ -161,9 +140,9 @@ class PrioritizedReplay(Replay, Saveable):
                              f"{int(np.flatnonzero(not_finite)[0])}); no priority was changed.")
         value = (np.abs(priority) + self._epsilon) ** self._alpha
         with self._lock:
-            outside = (key < 0) | (key >= self._size)
+            outside = (key < 0) | (key >= self._ring.size)
             if outside.any():
-                raise ValueError(f"update_priorities: keys must be slots holding items, in [0, {self._size}), "
+                raise ValueError(f"update_priorities: keys must be slots holding items, in [0, {self._ring.size}), "
                                  f"got {int(outside.sum())} outside (e.g. {key[outside][0]}); "
                                  f"no priority was changed.")
             self._tree.update(key, value)
@@ -171,8 +150,7 @@ class PrioritizedReplay(Replay, Saveable):
 
     def save(self) -> dict[str, Any]:
         with self._lock:
-            return {"storage": [np.copy(store) for store in self._storage], "next": self._next,
-                    "size": self._size, "priorities": self._tree.values(), "max_priority": self._max_priority,
+            return {**self._ring.save(), "priorities": self._tree.values(), "max_priority": self._max_priority,
                     "samples": self._samples, "rng": self._rng.bit_generator.state}
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -182,9 +160,7 @@ class PrioritizedReplay(Replay, Saveable):
                              f"priorities, this replay has capacity {self._capacity}.")
         with self._lock:
             self._tree.set_all(state["priorities"])  # First: it checks the priorities before changing anything.
-            for store, saved in zip(self._storage, state["storage"]):
-                np.copyto(store, saved)
-            self._next, self._size = int(state["next"]), int(state["size"])
+            self._ring.restore(state)
             self._max_priority, self._samples = float(state["max_priority"]), int(state["samples"])
             self._rng.bit_generator.state = state["rng"]
 
