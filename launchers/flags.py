@@ -159,10 +159,9 @@ def declaration_from_flags(agent: str, config_class: type) -> dict[str, Any]:
     if FLAGS.preset:  # Preset values sit above the flag defaults and below flags given explicitly.
         env = FLAGS.env if FLAGS["env"].present or not rerun else base.get("env", FLAGS.env)
         preset = preset_declaration(agent, FLAGS.preset, env)
-        base = {**base, **preset,
-                "env_options": {**dict(base.get("env_options") or {}), **preset["env_options"]}
-                if "env_options" in preset else dict(base.get("env_options") or {}),
-                "agent_config": {**dict(base.get("agent_config") or {}), **preset["agent_config"]}}
+        merged = {name: {**dict(base.get(name) or {}), **preset.get(name, {})}
+                  for name in ("env_options", "agent_config")}
+        base = {**base, **preset, **merged}
     declaration: dict[str, Any] = {**DECLARATION_DEFAULTS, **base, "agent": agent}
     for name in _COMMON_HELP:
         if FLAGS[name].present or name not in base:
