@@ -178,3 +178,14 @@ def test_bfloat16_precision_tracks_float32_and_keeps_float32_state(num_atoms):
 def test_unknown_precision_is_rejected():
     with pytest.raises(ValueError, match=r"precision must be one of \('float32', 'bfloat16'\), got 'fp8'"):
         DQNConfig(precision="fp8")
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"num_atoms": 51, "v_min": 5.0, "v_max": 5.0}, r"v_min < v_max, got v_min=5.0, v_max=5.0"),
+    ({"importance_sampling_exponent": 1.5}, r"importance_sampling_exponent must be in \[0, 1\], got 1.5"),
+    ({"importance_sampling_anneal_steps": -1}, r"importance_sampling_anneal_steps must be >= 0, got -1"),
+    ({"priority_exponent": -0.1}, r"priority_exponent must be in \[0, 1\], got -0.1"),
+])
+def test_dqn_extension_settings_are_range_checked(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        DQNConfig(**overrides)

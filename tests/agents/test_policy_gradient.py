@@ -209,3 +209,20 @@ def test_classic_presets_lift_cartpole_well_above_random(tmp_path, agent, num_st
                        eval_episodes=5, stop_at_return=150.0)
     summary = _train(tmp_path, **declaration)
     assert summary["best_eval_return"] >= 150.0, summary
+
+
+@pytest.mark.parametrize("config_class,overrides,message", [
+    (A2CConfig, {"activation": "gelu"}, r"activation must be one of \('relu', 'tanh'\), got 'gelu'"),
+    (A2CConfig, {"log_std": "learned"}, r"log_std must be one of \('parameter', 'state'\), got 'learned'"),
+    (A2CConfig, {"rollout_length": 0}, r"rollout_length must be >= 1, got 0"),
+    (A2CConfig, {"learning_rate_decay_steps": -5}, r"learning_rate_decay_steps must be >= 0, got -5"),
+    (A2CConfig, {"gae_lambda": 1.5}, r"gae_lambda must be in \[0, 1\], got 1.5"),
+    (PPOConfig, {"target_kl": 0.0}, r"target_kl must be > 0 or None, got 0.0"),
+    (PPOConfig, {"num_minibatches": 0}, r"num_minibatches must be >= 1, got 0"),
+    (PPOConfig, {"batch_size": -1}, r"batch_size must be >= 0 \(0: one item per lane\), got -1"),
+    (REINFORCEConfig, {"longest_episode": 0}, r"longest_episode must be >= 1, got 0"),
+    (REINFORCEConfig, {"entropy_coef": -0.1}, r"entropy_coef must be >= 0, got -0.1"),
+])
+def test_policy_gradient_settings_are_range_checked(config_class, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        config_class(**overrides)
