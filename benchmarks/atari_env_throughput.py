@@ -57,21 +57,28 @@ def _random_actions(seed: int = 0):
     return lambda count: rng.integers(0, 4, count)
 
 
-def agentpipe(backend: str, seconds: float) -> float:
-    from environments.registry import make_batched_environment
-
-    env = make_batched_environment(f"atari:{GAME}", LANES, seed=0, backend=backend)
+def _stepped(env, seconds: float, count: int = LANES) -> float:
+    """Lane-steps/s of `env.step` on `count` random actions (env already reset); closes env."""
     actions = _random_actions()
-    env.reset()
 
     def step() -> int:
-        env.step(actions(LANES))
-        return LANES
+        env.step(actions(count))
+        return count
 
     try:
         return _timed(step, seconds)
     finally:
-        env.close()
+        close = getattr(env, "close", None)
+        if callable(close):
+            close()
+
+
+def agentpipe(backend: str, seconds: float) -> float:
+    from environments.registry import make_batched_environment
+
+    env = make_batched_environment(f"atari:{GAME}", LANES, seed=0, backend=backend)
+    env.reset()
+    return _stepped(env, seconds)
 
 
 def agentpipe_ale_async(seconds: float) -> float:
@@ -158,18 +165,8 @@ def ale_raw(seconds: float, batch_size: int = 0) -> float:
 
     ALEInterface.setLoggerMode(LoggerMode.Error)
     env = AtariVectorEnv(GAME.lower(), LANES, batch_size=batch_size, **ALE_OPTIONS)
-    actions = _random_actions()
-    count = batch_size or LANES
     env.reset(seed=0)
-
-    def step() -> int:
-        env.step(actions(count))
-        return count
-
-    try:
-        return _timed(step, seconds)
-    finally:
-        env.close()
+    return _stepped(env, seconds, batch_size or LANES)
 
 
 def _gymnasium_lane():
@@ -187,17 +184,8 @@ def gymnasium_async(seconds: float) -> float:
     import gymnasium as gym
 
     env = gym.vector.AsyncVectorEnv([_gymnasium_lane] * LANES)
-    actions = _random_actions()
     env.reset(seed=0)
-
-    def step() -> int:
-        env.step(actions(LANES))
-        return LANES
-
-    try:
-        return _timed(step, seconds)
-    finally:
-        env.close()
+    return _stepped(env, seconds)
 
 
 def envpool_(seconds: float) -> float:
@@ -206,14 +194,8 @@ def envpool_(seconds: float) -> float:
     env = envpool.make(f"{GAME}-v5", env_type="gymnasium", num_envs=LANES, batch_size=LANES, seed=0,
                        img_height=84, img_width=84, gray_scale=True, stack_num=4, frame_skip=4, noop_max=30,
                        repeat_action_probability=0.0, episodic_life=False, reward_clip=False)
-    actions = _random_actions()
     env.reset()
-
-    def step() -> int:
-        env.step(actions(LANES))
-        return LANES
-
-    return _timed(step, seconds)
+    return _stepped(env, seconds)
 
 
 WORKERS = {
