@@ -22,14 +22,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-PEERS_PYTHON = os.path.join(HERE, ".venv-peers", "bin", "python")
+from benchmarks.common import HERE, PEERS_PYTHON, run_json, write_json
 
 
 def agentpipe(steps: int, learning_starts: int, buffer: int, threads: int, lanes: int,
@@ -61,19 +58,12 @@ def _command(name: str, args: argparse.Namespace) -> list[str]:
             "--precision", precision, *common]
 
 
-def _run(command: list[str]) -> dict:
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT})
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def run_suite(args: argparse.Namespace) -> dict:
     names = ["sb3", "agentpipe", "agentpipe-bf16", "agentpipe-8lanes"]
     samples: dict[str, list[dict]] = {n: [] for n in names}
     for r in range(args.rounds):
         for name in (names if r % 2 == 0 else names[::-1]):
-            result = _run(_command(name, args))
+            result = run_json(_command(name, args))
             samples[name].append(result)
             print(f"round {r + 1}/{args.rounds} {name:17s} {result['steps_per_second']:7.1f} env steps/s "
                   f"({result['steps']} steps, {result['learner_steps']} learner steps, {result['seconds']:.1f} s)",
@@ -86,11 +76,7 @@ def run_suite(args: argparse.Namespace) -> dict:
     print("ratios:", json.dumps(ratios))
     summary = {"benchmark": "atari_dqn", "date": time.strftime("%Y-%m-%d %H:%M"), "args": vars(args),
                "medians": medians, "ratios": ratios, "samples": samples}
-    if args.out:
-        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(summary, f, indent=2)
-        print(f"wrote {args.out}")
+    write_json(summary, args.out)
     return summary
 
 

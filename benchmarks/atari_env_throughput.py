@@ -31,10 +31,9 @@ import time
 
 import numpy as np
 
+from benchmarks.common import HERE, PEERS_PYTHON, run_json, write_json
+
 GAME, LANES, ASYNC_BATCH = "Breakout", 8, 4
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-PEERS_PYTHON = os.path.join(HERE, ".venv-peers", "bin", "python")
 ALE_OPTIONS = dict(img_height=84, img_width=84, grayscale=True, stack_num=4, frameskip=4, maxpool=True,
                    noop_max=30, repeat_action_probability=0.0, episodic_life=False, reward_clipping=False,
                    use_fire_reset=True, autoreset_mode="NextStep")
@@ -220,12 +219,8 @@ def _envpool_available() -> bool:
 
 def _measure(name: str, seconds: float) -> dict:
     python = PEERS_PYTHON if name in PEER_WORKERS else sys.executable
-    command = [python, os.path.join(HERE, "atari_env_throughput.py"), "--worker", name, "--seconds", str(seconds)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": ROOT})
-    if done.returncode != 0:
-        raise RuntimeError(f"{name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_json([python, os.path.join(HERE, "atari_env_throughput.py"), "--worker", name,
+                     "--seconds", str(seconds)])
 
 
 def _ratio(results: dict[str, float], a: str, b: str) -> float | None:
@@ -269,11 +264,7 @@ def run_suite(rounds: int = 3, seconds: float = 10.0, out: str | None = None) ->
     print("ratios:")
     for label, value in ratios.items():
         print(f"  {label}: {value}")
-    if out:
-        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-        with open(out, "w") as f:
-            json.dump(result, f, indent=2)
-        print(f"wrote {out}")
+    write_json(result, out)
     return result
 
 

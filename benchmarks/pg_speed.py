@@ -19,14 +19,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-PEERS_PYTHON = os.path.join(HERE, ".venv-peers", "bin", "python")
+from benchmarks.common import HERE, PEERS_PYTHON, run_json, write_json
 STEPS = {"ppo_cartpole": 49_152, "a2c_cartpole": 100_000, "ppo_breakout": 8_192}
 
 OURS = {
@@ -60,13 +57,6 @@ def agentpipe(case: str, steps: int) -> dict:
             "final_return": summary["final_eval_return"]}
 
 
-def _run(command: list[str]) -> dict:
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT})
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def run_suite(cases: list[str], rounds: int = 1, out: str | None = None) -> dict:
     results: dict[str, dict[str, list[dict]]] = {c: {"sb3": [], "agentpipe": []} for c in cases}
     for r in range(rounds):
@@ -78,7 +68,7 @@ def run_suite(cases: list[str], rounds: int = 1, out: str | None = None) -> dict
                                "--steps", str(STEPS[case])]
                 else:
                     command = [sys.executable, os.path.join(HERE, "pg_speed.py"), "--worker", case]
-                result = _run(command)
+                result = run_json(command)
                 results[case][who].append(result)
                 print(f"round {r + 1} {case:13s} {who:9s} {result['steps_per_second']:8.1f} env steps/s "
                       f"({result['steps']} steps in {result['seconds']:.1f} s, final return "
@@ -90,11 +80,7 @@ def run_suite(cases: list[str], rounds: int = 1, out: str | None = None) -> dict
         ratios[case] = round(ours / theirs, 3)
     print("speed ratios agentpipe / sb3:", json.dumps(ratios))
     summary = {"benchmark": "pg_speed", "date": time.strftime("%Y-%m-%d %H:%M"), "results": results, "ratios": ratios}
-    if out:
-        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-        with open(out, "w") as f:
-            json.dump(summary, f, indent=2)
-        print(f"wrote {out}")
+    write_json(summary, out)
     return summary
 
 

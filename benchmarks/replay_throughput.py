@@ -26,14 +26,13 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+from benchmarks.common import HERE, run_json, write_json
+
 LANES, STACK, SIZE, N_STEP = 8, 4, 84, 3
 KINDS = ("uniform", "prioritized")
 
@@ -136,12 +135,8 @@ def measure(kind: str, capacity: int, seconds: float) -> dict:
 
 
 def _run_worker(kind: str, capacity: int, seconds: float) -> dict:
-    command = [sys.executable, os.path.join(HERE, "replay_throughput.py"), "--worker", kind,
-               "--capacity", str(capacity), "--seconds", str(seconds)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT})
-    if done.returncode != 0:
-        raise RuntimeError(f"replay worker {kind} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_json([sys.executable, os.path.join(HERE, "replay_throughput.py"), "--worker", kind,
+                     "--capacity", str(capacity), "--seconds", str(seconds)])
 
 
 def run_suite(capacity: int = 1_000_000, rounds: int = 1, seconds: float = 5.0, out: str | None = None) -> dict:
@@ -161,11 +156,7 @@ def run_suite(capacity: int = 1_000_000, rounds: int = 1, seconds: float = 5.0, 
     summary = {"benchmark": "replay_throughput", "date": time.strftime("%Y-%m-%d %H:%M"), "capacity": capacity,
                "lanes": LANES, "n_step": N_STEP, "medians": medians, "ratios": ratios, "samples": samples}
     print("ratios:", json.dumps(ratios))
-    if out:
-        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-        with open(out, "w") as f:
-            json.dump(summary, f, indent=2)
-        print(f"wrote {out}")
+    write_json(summary, out)
     return summary
 
 
