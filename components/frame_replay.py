@@ -17,6 +17,7 @@ across a lost life all come back bit-identical.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from typing import Any, Sequence
@@ -330,6 +331,25 @@ def frame_transition_spec(environment_spec: Any, extras_spec: Any = ()) -> Trans
                                                                    next_observation=HANDLE_SPEC)
 
 
+class LaneRange:
+    """A contiguous range of a FrameStore's lanes, addressed from 0: one actor's share of the store."""
+
+    def __init__(self, store: FrameStore, first_lane: int, num_lanes: int) -> None:
+        self.store = store
+        self._lanes = np.arange(first_lane, first_lane + num_lanes)
+
+    @property
+    def num_lanes(self) -> int:
+        return len(self._lanes)
+
+    def add(self, observations: Any, lanes: Any = None) -> np.ndarray:
+        """`FrameStore.add` for this range's lanes (default: all of them, in order)."""
+        return self.store.add(observations, self._lanes if lanes is None else self._lanes[np.asarray(lanes)])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
 def frame_capacity(capacity: int, num_lanes: int, stack: int, n_step: int, margin: float = 0.05) -> int:
     """Frames a `FrameStackReplay` of `capacity` transitions keeps: ceil(capacity * (1 + margin)) + lag.
 
@@ -397,9 +417,20 @@ class FrameStackReplay(Replay):
         return cls(inner, environment_spec.observations, num_lanes, n_step, **kwargs)
 
     @property
-    def store(self) -> FrameStore:
+    def store(self) -> FrameStore | LaneRange:
         """The frame store the adder writes observations to."""
         return self._store
+
+    def for_lanes(self, first_lane: int, num_lanes: int) -> FrameStackReplay:
+        """This replay as seen by one of several actors: its adder's lanes 0..num_lanes-1 are the
+        store's lanes first_lane.. (items, frames and sampling stay shared)."""
+        total = self._store.num_lanes
+        if first_lane < 0 or num_lanes < 1 or total is None or first_lane + num_lanes > total:
+            raise ValueError(f"for_lanes: lanes [{first_lane}, {first_lane + num_lanes}) do not fit the "
+                             f"{total} lanes this FrameStackReplay was made for.")
+        view = copy.copy(self)
+        view._store = LaneRange(self._store, first_lane, num_lanes)
+        return view
 
     @property
     def inner(self) -> Replay:

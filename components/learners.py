@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 import time
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -85,6 +86,9 @@ class TorchLearner(Learner):
         self._device = device
         self._max_grad_norm = max_grad_norm
         self._parameters = [p for g in optimizer.param_groups for p in g["params"]]
+        # Held while the optimizer writes the weights and while they are copied out, so an actor
+        # thread never reads half an update.
+        self._variables_lock = threading.Lock()
         self.num_steps = 0
 
     def _to_device(self, batch: Any) -> Any:
@@ -99,7 +103,8 @@ class TorchLearner(Learner):
         loss.backward()
         max_norm = self._max_grad_norm if self._max_grad_norm is not None else float("inf")
         grad_norm = nn.utils.clip_grad_norm_(self._parameters, max_norm, foreach=True)
-        self._optimizer.step()
+        with self._variables_lock:
+            self._optimizer.step()
         if count_step:
             self.num_steps += 1
         return grad_norm
@@ -120,7 +125,8 @@ class TorchLearner(Learner):
         missing = [n for n in names if n not in self._modules]
         if missing:
             raise KeyError(f"Learner has no variables named {missing}; it has {sorted(self._modules)}.")
-        return [{k: v.to("cpu", copy=True) for k, v in self._states[n].items()} for n in names]
+        with self._variables_lock:
+            return [{k: v.to("cpu", copy=True) for k, v in self._states[n].items()} for n in names]
 
     def save(self) -> dict[str, Any]:
         """A snapshot (deep copy) of networks, optimizer state and step count."""

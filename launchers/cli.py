@@ -32,7 +32,7 @@ def run(agent: str) -> None:
 def main(agent: str) -> None:
     """Runs the agent as the flags declare; the last stdout line is the summary as JSON."""
     from launchers.experiment import experiment_from_declaration
-    from launchers.local import run_local
+    from launchers.runners import run_experiment
 
     try:
         declaration = launcher_flags.declaration_from_flags(agent, get_agent(agent).config_class)
@@ -41,7 +41,11 @@ def main(agent: str) -> None:
         raise app.UsageError(str(error)) from None
     print(f"[{agent}] training on {declaration['env']} for {declaration['num_steps']} steps; "
           f"run folder: {experiment.run_dir}", flush=True)
-    summary = run_local(experiment)
+    try:
+        summary = run_experiment(experiment)
+    except KeyboardInterrupt:
+        print(f"[{agent}] interrupted; logs so far are in {experiment.run_dir}", flush=True)
+        raise SystemExit(130) from None
     print(f"[{agent}] done: final greedy return {summary['final_eval_return']:.3f}; "
           f"logs, config.json and summary.json in {summary['run_dir']}", flush=True)
     sys.stdout.write(json.dumps(summary) + "\n")

@@ -23,6 +23,9 @@ EnvironmentFactory = Callable[[int], dm_env.Environment]  # seed -> one lane
 NetworkFactory = Callable[[EnvironmentSpec], Mapping[str, nn.Module]]
 
 
+LAUNCHES = ("local", "threads", "ray")
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """One run, declared: which agent, on which environment, for how long, logged where.
@@ -55,6 +58,12 @@ class ExperimentConfig:
       stop_at_return: Stop early once an evaluation's mean return reaches this.
       learn_every: Actor steps (batched env steps) between learning bursts; each
         burst runs every learner step the rate limiter allows (1 = interleave).
+      launch: Which runner: 'local' (one loop, acting and learning interleaved),
+        'threads' (actor, learner and evaluator threads) or 'ray' (the same
+        nodes as Ray actors).
+      num_actors: Acting nodes under 'threads' and 'ray', each with its own
+        `num_envs` lanes ('local' has one).
+      ray_address: 'ray' only: a cluster to join (None: start a local one).
       declaration: The JSON-able description written to config.json (rerunnable).
     """
 
@@ -75,16 +84,24 @@ class ExperimentConfig:
     log_interval: float = 5.0
     stop_at_return: float | None = None
     learn_every: int = 1
+    launch: str = "local"
+    num_actors: int = 1
+    ray_address: str | None = None
     declaration: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("num_steps", "num_envs", "eval_episodes", "learn_every"):
+        for name in ("num_steps", "num_envs", "eval_episodes", "learn_every", "num_actors"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be >= 0, got {self.eval_every}.")
         if self.torch_threads is not None and self.torch_threads <= 0:
             raise ValueError(f"torch_threads must be > 0, got {self.torch_threads}.")
+        if self.launch not in LAUNCHES:
+            raise ValueError(f"launch must be one of {LAUNCHES}, got {self.launch!r}.")
+        if self.launch == "local" and self.num_actors != 1:
+            raise ValueError(f"launch='local' runs one actor; num_actors={self.num_actors} needs "
+                             "launch='threads' or 'ray'.")
 
 
 # The declaration's fields besides the agent's config, with their defaults.
@@ -105,6 +122,9 @@ DECLARATION_DEFAULTS: dict[str, Any] = {
     "stop_at_return": None,
     "learn_every": 1,
     "preset": None,
+    "launch": "local",
+    "num_actors": 1,
+    "ray_address": None,
 }
 
 
@@ -143,7 +163,8 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
         seed=decl["seed"], num_steps=decl["num_steps"], num_envs=decl["num_envs"],
         eval_every=decl["eval_every"], eval_episodes=decl["eval_episodes"], run_dir=decl["run_dir"],
         device=decl["device"], torch_threads=decl["torch_threads"], log_interval=decl["log_interval"],
-        stop_at_return=decl["stop_at_return"], learn_every=decl["learn_every"], declaration=decl,
+        stop_at_return=decl["stop_at_return"], learn_every=decl["learn_every"], launch=decl["launch"],
+        num_actors=decl["num_actors"], ray_address=decl["ray_address"], declaration=decl,
     )
 
 

@@ -33,6 +33,12 @@ _COMMON_HELP = {
     "learn_every": "Actor steps between learning bursts (1: learn after every step; larger values, e.g. 256 "
                    "like SB3's train_freq, run the same learner steps in bursts, which is faster on a CPU).",
     "stop_at_return": "Stop early once an evaluation's mean return reaches this (default: run the full budget).",
+    "launch": "Runner: local (one loop, acting and learning interleaved), threads (actor threads, a learner "
+              "thread and an evaluator thread sharing one replay) or ray (the same nodes as Ray actors; needs "
+              "the distributed extra: pip install -e '.[distributed]').",
+    "num_actors": "Acting nodes under --launch=threads or ray, each stepping its own --num_envs lanes.",
+    "ray_address": "--launch=ray only: the address of a Ray cluster to join (default: start a local one "
+                   "with this machine's CPUs).",
 }
 _ENV_OPTION_FLAGS = {
     "observation_type": "gridworld only: state_index, agent_onehot, grid (default) or agent_goal_pos.",
@@ -61,6 +67,9 @@ def define_common_flags(agent: str, **defaults: Any) -> None:
     flags.DEFINE_float("log_interval", values["log_interval"], _COMMON_HELP["log_interval"], lower_bound=0)
     flags.DEFINE_float("stop_at_return", values["stop_at_return"], _COMMON_HELP["stop_at_return"])
     flags.DEFINE_integer("learn_every", values["learn_every"], _COMMON_HELP["learn_every"], lower_bound=1)
+    flags.DEFINE_enum("launch", values["launch"], ["local", "threads", "ray"], _COMMON_HELP["launch"])
+    flags.DEFINE_integer("num_actors", values["num_actors"], _COMMON_HELP["num_actors"], lower_bound=1)
+    flags.DEFINE_string("ray_address", values["ray_address"], _COMMON_HELP["ray_address"])
 
 
 def _field_type(config_class: type, field: dataclasses.Field) -> tuple[type, bool]:
