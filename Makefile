@@ -14,7 +14,7 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[test,plot,atari]'
+	$(PIP) install --quiet -e '.[test,plot,atari,distributed]'
 	touch $(STAMP)
 
 venv: $(STAMP)

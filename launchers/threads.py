@@ -105,11 +105,16 @@ class PacedActor(Actor):
             self._actor.observe(action, next_timestep)
 
     def _wait_for_room(self) -> None:
-        while not self._limiter.await_insert(self._lanes, timeout=POLL_SECONDS):
-            self._run.check()
+        wait_for_room(self._limiter, self._lanes, self._run.check)
 
     def update(self, wait: bool = False) -> None:
         self._actor.update(wait)
+
+
+def wait_for_room(rate_limiter, num_items: int, check: Callable[[], None]) -> None:
+    """Blocks until `rate_limiter` allows inserting `num_items`, calling `check` (which may raise) meanwhile."""
+    while not rate_limiter.await_insert(num_items, timeout=POLL_SECONDS):
+        check()
 
 
 def _learn(learner, rate_limiter, batch_size: int, run: _Run) -> None:

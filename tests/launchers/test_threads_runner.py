@@ -155,3 +155,27 @@ def test_local_rejects_several_actors(tmp_path):
         _experiment(tmp_path, agent="dqn", num_actors=2)
     with pytest.raises(ValueError, match="launch must be one of"):
         _experiment(tmp_path, agent="dqn", launch="cluster")
+
+
+def test_ctrl_c_stops_every_thread_and_exits_130(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "launchers.dqn", "--env=gridworld:simple", "--launch=threads", "--num_actors=2",
+         "--num_steps=10000000", "--eval_every=0", f"--run_dir={run_dir}", "--log_interval=1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run_dir / "train_actor1.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert (run_dir / "train_actor1.csv").exists(), "the actors never started"
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, output[-2000:]
+    assert "interrupted" in output
+    assert (run_dir / "config.json").exists()
