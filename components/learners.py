@@ -130,8 +130,9 @@ class TorchLearner(Learner):
 
     def save(self) -> dict[str, Any]:
         """A snapshot (deep copy) of networks, optimizer state and step count."""
-        return copy.deepcopy({"modules": {n: m.state_dict() for n, m in self._modules.items()},
-                              "optimizer": self._optimizer.state_dict(), "num_steps": self.num_steps})
+        with self._variables_lock:  # Another thread may be stepping the optimizer.
+            return copy.deepcopy({"modules": {n: m.state_dict() for n, m in self._modules.items()},
+                                  "optimizer": self._optimizer.state_dict(), "num_steps": self.num_steps})
 
     def restore(self, state: Mapping[str, Any]) -> None:
         state = copy.deepcopy(state)  # The optimizer would otherwise alias the caller's tensors.

@@ -32,11 +32,13 @@ def run(agent: str) -> None:
 def main(agent: str) -> None:
     """Runs the agent as the flags declare; the last stdout line is the summary as JSON."""
     from launchers.experiment import experiment_from_declaration
+    from launchers.nodes import check_resumable
     from launchers.runners import run_experiment
 
     try:
         declaration = launcher_flags.declaration_from_flags(agent, get_agent(agent).config_class)
         experiment = experiment_from_declaration(declaration)
+        check_resumable(experiment)
     except (ValueError, TypeError) as error:
         raise app.UsageError(str(error)) from None
     print(f"[{agent}] training on {declaration['env']} for {declaration['num_steps']} steps; "
@@ -44,7 +46,8 @@ def main(agent: str) -> None:
     try:
         summary = run_experiment(experiment)
     except KeyboardInterrupt:
-        print(f"[{agent}] interrupted; logs so far are in {experiment.run_dir}", flush=True)
+        print(f"[{agent}] interrupted; logs and the last checkpoint are in {experiment.run_dir} "
+              f"(continue with --resume={experiment.run_dir})", flush=True)
         raise SystemExit(130) from None
     print(f"[{agent}] done: final greedy return {summary['final_eval_return']:.3f}; "
           f"logs, config.json and summary.json in {summary['run_dir']}", flush=True)

@@ -64,6 +64,15 @@ class ExperimentConfig:
       num_actors: Acting nodes under 'threads' and 'ray', each with its own
         `num_envs` lanes ('local' has one).
       ray_address: 'ray' only: a cluster to join (None: start a local one).
+      checkpoint_every_minutes: Wall-clock minutes between checkpoints in
+        `run_dir/checkpoints` (0: only at the end); one is also written at the
+        end and when the run is interrupted.
+      checkpoint_replay: Also checkpoint the replay (large for Atari), so a
+        resumed run need not refill it.
+      resume: Continue the run in `run_dir` from its newest readable checkpoint.
+      tensorboard: Also write TensorBoard event files into `run_dir` (None: when
+        the `tensorboard` package is installed).
+      progress: Show a live progress bar (on a terminal; a line a minute otherwise).
       declaration: The JSON-able description written to config.json (rerunnable).
     """
 
@@ -87,6 +96,11 @@ class ExperimentConfig:
     launch: str = "local"
     num_actors: int = 1
     ray_address: str | None = None
+    checkpoint_every_minutes: float = 10.0
+    checkpoint_replay: bool = False
+    resume: bool = False
+    tensorboard: bool | None = None
+    progress: bool = True
     declaration: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -95,6 +109,10 @@ class ExperimentConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be >= 0, got {self.eval_every}.")
+        if self.checkpoint_every_minutes < 0:
+            raise ValueError(f"checkpoint_every_minutes must be >= 0, got {self.checkpoint_every_minutes}.")
+        if self.resume and self.run_dir is None:
+            raise ValueError("resume needs the run_dir of the run to continue.")
         if self.torch_threads is not None and self.torch_threads <= 0:
             raise ValueError(f"torch_threads must be > 0, got {self.torch_threads}.")
         if self.launch not in LAUNCHES:
@@ -125,6 +143,11 @@ DECLARATION_DEFAULTS: dict[str, Any] = {
     "launch": "local",
     "num_actors": 1,
     "ray_address": None,
+    "checkpoint_every_minutes": 10.0,
+    "checkpoint_replay": False,
+    "resume": False,
+    "tensorboard": None,
+    "progress": True,
 }
 
 
@@ -164,7 +187,9 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
         eval_every=decl["eval_every"], eval_episodes=decl["eval_episodes"], run_dir=decl["run_dir"],
         device=decl["device"], torch_threads=decl["torch_threads"], log_interval=decl["log_interval"],
         stop_at_return=decl["stop_at_return"], learn_every=decl["learn_every"], launch=decl["launch"],
-        num_actors=decl["num_actors"], ray_address=decl["ray_address"], declaration=decl,
+        num_actors=decl["num_actors"], ray_address=decl["ray_address"],
+        checkpoint_every_minutes=decl["checkpoint_every_minutes"], checkpoint_replay=decl["checkpoint_replay"],
+        resume=decl["resume"], tensorboard=decl["tensorboard"], progress=decl["progress"], declaration=decl,
     )
 
 

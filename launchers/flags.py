@@ -36,10 +36,20 @@ _COMMON_HELP = {
     "launch": "Runner: local (one loop, acting and learning interleaved), threads (actor threads, a learner "
               "thread and an evaluator thread sharing one replay) or ray (the same nodes as Ray actors; needs "
               "the distributed extra: pip install -e '.[distributed]').",
+    "checkpoint_every_minutes": "Wall-clock minutes between checkpoints in RUN_DIR/checkpoints (0: only at the "
+                                "end); one is also written at the end and on Ctrl-C.",
+    "checkpoint_replay": "Also checkpoint the replay, so a resumed run need not refill it (large for Atari).",
+    "tensorboard": "Write TensorBoard event files into the run folder (default: when the tensorboard package is "
+                   "installed; --tensorboard fails clearly without it, --notensorboard switches them off).",
+    "progress": "Show a live progress bar on an interactive terminal (a plain line a minute in logs); "
+                "--progress=false switches it off.",
     "num_actors": "Acting nodes under --launch=threads or ray, each stepping its own --num_envs lanes.",
     "ray_address": "--launch=ray only: the address of a Ray cluster to join (default: start a local one "
                    "with this machine's CPUs).",
 }
+# What may change when a run is resumed (the rest must match its checkpoint).
+_RESUME_OVERRIDES = ("num_steps", "eval_every", "eval_episodes", "log_interval", "checkpoint_every_minutes",
+                     "stop_at_return", "device", "torch_threads", "tensorboard", "progress")
 _ENV_OPTION_FLAGS = {
     "observation_type": "gridworld only: state_index, agent_onehot, grid (default) or agent_goal_pos.",
     "max_episode_length": "gridworld only: steps before an episode is truncated (default 200).",
@@ -70,6 +80,13 @@ def define_common_flags(agent: str, **defaults: Any) -> None:
     flags.DEFINE_enum("launch", values["launch"], ["local", "threads", "ray"], _COMMON_HELP["launch"])
     flags.DEFINE_integer("num_actors", values["num_actors"], _COMMON_HELP["num_actors"], lower_bound=1)
     flags.DEFINE_string("ray_address", values["ray_address"], _COMMON_HELP["ray_address"])
+    flags.DEFINE_float("checkpoint_every_minutes", values["checkpoint_every_minutes"],
+                       _COMMON_HELP["checkpoint_every_minutes"], lower_bound=0)
+    flags.DEFINE_bool("checkpoint_replay", values["checkpoint_replay"], _COMMON_HELP["checkpoint_replay"])
+    flags.DEFINE_bool("tensorboard", values["tensorboard"], _COMMON_HELP["tensorboard"])
+    flags.DEFINE_bool("progress", values["progress"], _COMMON_HELP["progress"])
+    flags.DEFINE_string("resume", None, "A run folder to continue from its newest readable checkpoint, with its "
+                        "config.json; --num_steps may raise the budget.")
 
 
 def _field_type(config_class: type, field: dataclasses.Field) -> tuple[type, bool]:
@@ -160,6 +177,21 @@ def declaration_from_flags(agent: str, config_class: type) -> dict[str, Any]:
     from launchers.experiment import load_declaration
 
     base: Mapping[str, Any] = {}
+    if FLAGS.resume and FLAGS.config:
+        raise ValueError("--resume continues a run with its own config.json; drop --config.")
+    if FLAGS.resume:
+        base = load_declaration(FLAGS.resume)
+        if base.get("agent", agent) != agent:
+            raise ValueError(f"--resume holds a {base['agent']!r} run; resume it with launchers.{base['agent']}.")
+        given = [name for name in _COMMON_HELP if FLAGS[name].present and name not in _RESUME_OVERRIDES]
+        if given or FLAGS.preset:
+            raise ValueError(f"--resume keeps the run's declaration; only {sorted(_RESUME_OVERRIDES)} may be "
+                             f"given beside it, got {given + (['preset'] if FLAGS.preset else [])}.")
+        declaration = {**DECLARATION_DEFAULTS, **base, "agent": agent, "run_dir": FLAGS.resume, "resume": True}
+        for name in _RESUME_OVERRIDES:
+            if FLAGS[name].present:
+                declaration[name] = FLAGS[name].value
+        return declaration
     if FLAGS.config:
         base = load_declaration(FLAGS.config)
         if base.get("agent", agent) != agent:

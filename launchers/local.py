@@ -12,12 +12,16 @@ from components.core import Actor, Learner
 from components.counting import Counter
 from components.devices import resolve_device
 from components.environment_loop import EnvironmentLoop
-from components.loggers import make_logger_factory
+from components.loggers import close_tensorboard
 from components.rate_limiters import RateLimiter
 from components.specs import make_environment_spec
 from launchers.experiment import ExperimentConfig
-from launchers.nodes import (Evaluator, acting_diagnostics, describe_replay, make_actor, make_environment, make_learner,
+from launchers.nodes import (Evaluator, RunCheckpoints, acting_diagnostics, describe_replay, load_resume_state,
+                             make_actor, make_environment, make_learner, make_progress, make_run_logger_factory,
                              prepare_run_dir, write_summary)
+
+# Actor steps between looks at the checkpoint clock.
+CHECK_STEPS = 2_000
 
 
 class LearningActor(Actor):
@@ -57,8 +61,9 @@ class LearningActor(Actor):
 
 
 def _train(experiment: ExperimentConfig, environment, device: torch.device, counter: Counter,
-           logger_factory) -> tuple[list[dict[str, Any]], float]:
-    """Builds the agent around `environment` and runs the train/evaluate cycle."""
+           logger_factory, resumed: tuple[dict[str, Any] | None, list[dict[str, Any]]]
+           ) -> tuple[list[dict[str, Any]], float]:
+    """Builds the agent around `environment` and runs the train/evaluate/checkpoint cycle."""
     builder = experiment.builder
     spec = make_environment_spec(environment)
     replay = builder.make_replay(spec, experiment.seed, num_lanes=experiment.num_envs)
@@ -71,21 +76,36 @@ def _train(experiment: ExperimentConfig, environment, device: torch.device, coun
                                  Counter(counter, "actor"), logger_factory("train"))
     evaluator = Evaluator(experiment, spec, learner, counter, logger_factory("eval"),
                           lambda: acting_diagnostics(replay, policy))
+    checkpoints = RunCheckpoints(experiment, learner, counter, [policy], replay)
+    state, evaluations = resumed
+    train_seconds = checkpoints.restore(state)
+    actor.update(wait=True)  # Act with the restored weights.
 
-    evaluations: list[dict[str, Any]] = []
     eval_every = experiment.eval_every or experiment.num_steps
-    train_seconds = 0.0
+    next_eval = (int(counter.get("actor_steps")) // eval_every + 1) * eval_every
     try:
-        while (done := counter.get("actor_steps")) < experiment.num_steps:
+        while (done := int(counter.get("actor_steps"))) < experiment.num_steps:
             train_start = time.perf_counter()
-            train_loop.run(num_steps=min(eval_every, experiment.num_steps - int(done)))
+            target_steps = min(next_eval, experiment.num_steps)
+            train_loop.run(num_steps=min(target_steps - done, CHECK_STEPS))
             train_seconds += time.perf_counter() - train_start
+            done = int(counter.get("actor_steps"))
+            if done >= target_steps:
+                evaluations.append(evaluator.evaluate(train_seconds))
+                next_eval += eval_every
+                target = experiment.stop_at_return
+                if target is not None and evaluations[-1]["eval_return_mean"] >= target:
+                    break
+            if checkpoints.due():
+                checkpoints.save(train_seconds)
+        if not evaluations:  # A resumed run that had already spent its budget.
             evaluations.append(evaluator.evaluate(train_seconds))
-            target = experiment.stop_at_return
-            if target is not None and evaluations[-1]["eval_return_mean"] >= target:
-                break
+    except KeyboardInterrupt:
+        checkpoints.save(train_seconds)
+        raise
     finally:
         evaluator.close()
+    checkpoints.save(train_seconds)
     return evaluations, train_seconds
 
 
@@ -97,11 +117,16 @@ def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
         torch.set_num_threads(experiment.torch_threads)
     device = resolve_device(experiment.device)
     prepare_run_dir(experiment)
-    logger_factory = make_logger_factory(experiment.run_dir, experiment.log_interval, always_print=("eval",))
+    resumed = load_resume_state(experiment)  # Before the loggers open (and continue) the CSV files.
+    resumed_step = resumed[0]["counter"].get("actor_steps", 0) if resumed[0] else None
+    progress = make_progress(experiment, resumed_step or 0)
+    logger_factory = make_run_logger_factory(experiment, progress, resumed_step)
     counter = Counter()
     environment = make_environment(experiment, experiment.seed)
     try:
-        evaluations, train_seconds = _train(experiment, environment, device, counter, logger_factory)
+        evaluations, train_seconds = _train(experiment, environment, device, counter, logger_factory, resumed)
     finally:  # Worker processes and log files must not outlive a failed run.
         environment.close()
+        progress.close()
+        close_tensorboard(experiment.run_dir)
     return write_summary(experiment, evaluations, counter, train_seconds, time.perf_counter() - start, device)

@@ -6,21 +6,26 @@ wait for each other; what each node is comes from the experiment's builder here.
 
 from __future__ import annotations
 
+import csv
+import glob
 import inspect
 import json
 import os
+import random
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import dm_env
 import numpy as np
 import torch
 import tree
 
+from components.checkpointing import Checkpointer
 from components.core import Actor, Learner, Replay, batch_iterator
 from components.counting import Counter
 from components.environment_loop import EnvironmentLoop
-from components.loggers import Logger
+from components.loggers import Logger, make_logger_factory
+from components.progress import ProgressBar
 from environments.registry import make_lanes
 from launchers.experiment import ExperimentConfig
 
@@ -152,6 +157,19 @@ def make_networks(experiment: ExperimentConfig, spec):
     return factory(spec)
 
 
+def make_run_logger_factory(experiment: ExperimentConfig, progress: ProgressBar | None = None,
+                            resumed_step: int | None = None, always_print: Sequence[str] = ("eval",)):
+    """The loggers every node of a run writes through: CSV (continued when resuming), TensorBoard
+    (per `experiment.tensorboard`), terminal lines and, in the driver, the progress bar."""
+    return make_logger_factory(experiment.run_dir, experiment.log_interval, always_print=always_print,
+                               append=experiment.resume, tensorboard=experiment.tensorboard,
+                               tensorboard_purge_step=resumed_step, progress=progress)
+
+
+def make_progress(experiment: ExperimentConfig, initial_steps: float = 0) -> ProgressBar:
+    return ProgressBar(experiment.num_steps, enabled=experiment.progress, initial_steps=int(initial_steps))
+
+
 def make_environment(experiment: ExperimentConfig, seed: int):
     """The batched training environment of one actor: `num_envs` lanes on the chosen backend."""
     if experiment.batched_environment_factory is not None:
@@ -187,7 +205,8 @@ def prepare_run_dir(experiment: ExperimentConfig) -> None:
         return
     os.makedirs(experiment.run_dir, exist_ok=True)
     with open(os.path.join(experiment.run_dir, "config.json"), "w") as f:
-        json.dump(dict(experiment.declaration), f, indent=2, sort_keys=True, default=str)
+        # Written with resume off: rerunning a folder's config.json starts a new run.
+        json.dump({**experiment.declaration, "resume": False}, f, indent=2, sort_keys=True, default=str)
 
 
 def write_summary(experiment: ExperimentConfig, evaluations: list[dict[str, Any]], counter: Counter,
@@ -213,3 +232,145 @@ def write_summary(experiment: ExperimentConfig, evaluations: list[dict[str, Any]
         with open(os.path.join(experiment.run_dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2)
     return summary
+
+
+def run_state(learner: Learner, counter: Counter, policies: list[Any], replay: Replay | None,
+              train_seconds: float) -> dict[str, Any]:
+    """Everything a resumed run needs: learner (networks, optimizer, schedules' step), counts, the
+    behaviour policies' state (e.g. epsilon's step and exploration RNG), global RNGs, and the replay
+    with its rate limiter when given."""
+    state = {
+        "learner": learner.save(),
+        "counter": counter.save(),
+        "policies": [p.save() if hasattr(p, "save") else None for p in policies],
+        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+        "train_seconds": train_seconds,
+    }
+    if replay is not None:
+        state["replay"] = replay.save()
+        limiter = getattr(replay, "rate_limiter", None)
+        if limiter is not None and hasattr(limiter, "save"):
+            state["rate_limiter"] = limiter.save()
+    return state
+
+
+def restore_run_state(state: Mapping[str, Any], learner: Learner, counter: Counter, policies: list[Any],
+                      replay: Replay | None) -> float:
+    """Restores what `run_state` saved (the replay only if it was saved); returns the train seconds so far."""
+    learner.restore(state["learner"])
+    counter.restore(state["counter"])
+    for policy, saved in zip(policies, state["policies"]):
+        if saved is not None and hasattr(policy, "restore"):
+            policy.restore(saved)
+    torch.set_rng_state(state["rng"]["torch"])
+    np.random.set_state(state["rng"]["numpy"])
+    random.setstate(state["rng"]["python"])
+    if replay is not None and "replay" in state:
+        replay.restore(state["replay"])
+        if "rate_limiter" in state:
+            replay.rate_limiter.restore(state["rate_limiter"])
+    return float(state.get("train_seconds", 0.0))
+
+
+def checkpoint_metadata(experiment: ExperimentConfig) -> dict[str, Any]:
+    """What a checkpoint records about its run, so it is never restored into another agent or config."""
+    declaration = experiment.declaration
+    return {"agent": declaration.get("agent"), "agent_config": declaration.get("agent_config"),
+            "env": declaration.get("env")}
+
+
+def check_checkpoint(manifest: Mapping[str, Any], experiment: ExperimentConfig) -> None:
+    """Raises a clear error when a checkpoint comes from another agent, config or environment."""
+    expected = json.loads(json.dumps(checkpoint_metadata(experiment), default=str))
+    for key, value in expected.items():
+        saved = manifest.get(key)
+        if saved != value:
+            raise ValueError(f"The checkpoint in {experiment.run_dir} was written by a run with {key}={saved!r}; "
+                             f"this run has {key}={value!r}. Resume it with its own config.json.")
+
+
+def trim_logs(run_dir: str, actor_steps: float) -> list[dict[str, Any]]:
+    """Drops CSV rows logged after `actor_steps` (a resumed run logs them again); returns eval.csv's rows.
+
+    Rows without `actor_steps` (e.g. learner rows before any acting) are kept.
+    """
+    evaluations: list[dict[str, Any]] = []
+    for path in glob.glob(os.path.join(run_dir, "*.csv")):
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            fields, rows = reader.fieldnames or [], list(reader)
+        kept = [r for r in rows if r.get("actor_steps") in (None, "") or float(r["actor_steps"]) <= actor_steps]
+        if len(kept) != len(rows):
+            temporary = path + ".tmp"
+            with open(temporary, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(kept)
+            os.replace(temporary, path)
+        if os.path.basename(path) == "eval.csv":
+            evaluations = [{k: float(v) for k, v in r.items() if v not in (None, "")} for r in kept]
+    return evaluations
+
+
+def check_resumable(experiment: ExperimentConfig) -> None:
+    """For `resume`: fails early, with a clear message, when the run folder has no checkpoint of this run."""
+    if not experiment.resume:
+        return
+    manifests = Checkpointer(os.path.join(experiment.run_dir, "checkpoints")).manifests()
+    if not manifests:
+        raise ValueError(f"Cannot resume {experiment.run_dir!r}: it has no checkpoints/ckpt-*.json "
+                         "(was the run started with a run_dir, and did it get past its first checkpoint?).")
+    check_checkpoint(manifests[0], experiment)
+
+
+def load_resume_state(experiment: ExperimentConfig) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """For `resume`: the newest readable checkpoint's state and the evaluations logged up to it.
+
+    Call it before any logger opens the run's CSV files: rows logged after
+    the checkpoint are dropped, so the resumed run's rows continue the curve.
+    """
+    if not experiment.resume:
+        return None, []
+    check_resumable(experiment)
+    state, manifest = Checkpointer(os.path.join(experiment.run_dir, "checkpoints")).latest()
+    check_checkpoint(manifest, experiment)
+    evaluations = trim_logs(experiment.run_dir, state["counter"].get("actor_steps", 0))
+    print(f"[checkpoint] resuming {experiment.run_dir} from {manifest['file']} at actor step "
+          f"{int(manifest['step']):,}", flush=True)
+    return state, evaluations
+
+
+class RunCheckpoints:
+    """Saves a run's state every `checkpoint_every_minutes` of wall time, at the end and on interrupt."""
+
+    def __init__(self, experiment: ExperimentConfig, learner: Learner, counter: Counter, policies: list[Any],
+                 replay: Replay) -> None:
+        self._experiment = experiment
+        self._checkpointer = (Checkpointer(os.path.join(experiment.run_dir, "checkpoints"))
+                              if experiment.run_dir is not None else None)
+        self._parts = (learner, counter, policies, replay if experiment.checkpoint_replay else None)
+        self._interval = experiment.checkpoint_every_minutes * 60.0
+        self._last = time.monotonic()
+        self.last_path: str | None = None
+
+    def restore(self, state: Mapping[str, Any] | None) -> float:
+        """Restores a resumed run's state (None: a fresh run); returns the train seconds so far."""
+        if state is None:
+            return 0.0
+        if self._experiment.checkpoint_replay and "replay" not in state:
+            print("[checkpoint] the checkpoint holds no replay: it refills before learning resumes.", flush=True)
+        return restore_run_state(state, *self._parts)
+
+    def due(self) -> bool:
+        return self._interval > 0 and time.monotonic() - self._last >= self._interval
+
+    def save(self, train_seconds: float) -> str | None:
+        """Writes a checkpoint now (nothing without a run folder); returns its path."""
+        if self._checkpointer is None:
+            return None
+        learner, counter, policies, replay = self._parts
+        state = run_state(learner, counter, policies, replay, train_seconds)
+        step = int(state["counter"].get("actor_steps", 0))
+        self.last_path = self._checkpointer.save(state, step, checkpoint_metadata(self._experiment))
+        self._last = time.monotonic()
+        return self.last_path

@@ -29,12 +29,12 @@ import tree
 
 from components.core import Adder, VariableSource
 from components.counting import Counter
+from components.loggers import close_tensorboard
 from components.environment_loop import EnvironmentLoop
-from components.loggers import make_logger_factory
 from components.specs import make_environment_spec
 from launchers.experiment import ExperimentConfig
 from launchers.nodes import (Evaluator, describe_replay, make_environment, make_learner, make_networks,
-                             prepare_run_dir, write_summary)
+                             make_progress, make_run_logger_factory, prepare_run_dir, write_summary)
 from launchers.threads import POLL_SECONDS, NodeFailed, RunStopped, wait_for_room
 
 # Actor steps between an actor's batches of adder calls (and its chances to pull weights).
@@ -243,10 +243,11 @@ class LearnerNode:
         from components.devices import resolve_device
 
         _node_setup(experiment)
+        self._run_dir = experiment.run_dir
         self._stop = threading.Event()
         self._counter = SyncedCounter(counter_node)
         remote = _RemoteReplay(replay_node, self._stop.is_set)
-        logger = make_logger_factory(experiment.run_dir, experiment.log_interval)("learner")
+        logger = make_run_logger_factory(experiment)("learner")
         # make_learner samples through batch_iterator(replay, ...): hand it the remote replay's batches.
         self._learner = make_learner(experiment, spec, _BatchSource(remote), resolve_device(experiment.device),
                                      self._counter, logger)
@@ -258,6 +259,8 @@ class LearnerNode:
                 self._learner.step()
         except RunStopped:
             pass
+        finally:
+            close_tensorboard(self._run_dir)
         self._counter.flush()
         return self._learner.num_steps if hasattr(self._learner, "num_steps") else 0
 
@@ -307,7 +310,7 @@ class ActorNode:
         period = max(builder.config.variable_update_period, SYNC_STEPS)
         actor = builder.make_actor(policy, self._adder, RemoteVariableSource(learner_node), networks, period)
         label = "train" if num_actors == 1 else f"train_actor{actor_id}"
-        logger = make_logger_factory(experiment.run_dir, experiment.log_interval)(label)
+        logger = make_run_logger_factory(experiment)(label)
         self._loop = EnvironmentLoop(self._environment, actor, Counter(self._counter, "actor"), logger)
         self._stop = threading.Event()
 
@@ -332,6 +335,7 @@ class ActorNode:
 
     def close(self) -> None:
         self._environment.close()
+        close_tensorboard(self._experiment.run_dir)
 
 
 class EvaluatorNode:
@@ -340,7 +344,8 @@ class EvaluatorNode:
     def __init__(self, experiment: ExperimentConfig, spec: Any, learner_node: Any, counter_node: Any,
                  replay_node: Any) -> None:
         _node_setup(experiment)
-        logger = make_logger_factory(experiment.run_dir, experiment.log_interval, always_print=("eval",))("eval")
+        logger = make_run_logger_factory(experiment)("eval")
+        self._run_dir = experiment.run_dir
         ray = _ray()
         self._evaluator = Evaluator(experiment, spec, RemoteVariableSource(learner_node),
                                     SyncedCounter(counter_node), logger,
@@ -351,6 +356,7 @@ class EvaluatorNode:
 
     def close(self) -> None:
         self._evaluator.close()
+        close_tensorboard(self._run_dir)
 
 
 # ----------------------------------------------------------------------------- the driver
@@ -411,6 +417,7 @@ def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[st
     evaluator_node = ray.remote(EvaluatorNode).options(num_cpus=0).remote(
         experiment, spec, learner_node, counter_node, replay_node)
     counts = SyncedCounter(counter_node)
+    progress = make_progress(experiment)
 
     learner_run = learner_node.run.remote()
     actor_runs = {actor_nodes[i].run.remote(): i for i in range(num_actors)}
@@ -440,6 +447,7 @@ def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[st
                 except ray.exceptions.RayTaskError as error:
                     raise NodeFailed(f"The actor_{i} node failed, which stopped the run: {error}") from error
             steps = counts.get("actor_steps")
+            progress.update(int(steps))
             if experiment.eval_every and steps >= next_eval and steps < experiment.num_steps:
                 evaluations.append(ray.get(evaluator_node.evaluate.remote(time.perf_counter() - start)))
                 while next_eval <= steps:
@@ -457,6 +465,7 @@ def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[st
         replay_node.stop.remote()
         learner_node.stop.remote()
         ray.wait([learner_run], timeout=30)
+        progress.close()
     _raise_node_failure(ray, "learner", learner_run)
     final_steps = counts.get("actor_steps")
     if not evaluations or evaluations[-1].get("actor_steps", 0) < final_steps:

@@ -20,11 +20,12 @@ from components.core import Actor
 from components.counting import Counter
 from components.devices import resolve_device
 from components.environment_loop import EnvironmentLoop
-from components.loggers import make_logger_factory
+from components.loggers import close_tensorboard
 from components.specs import make_environment_spec
 from launchers.experiment import ExperimentConfig
-from launchers.nodes import (Evaluator, acting_diagnostics, describe_replay, make_actor, make_environment,
-                             make_learner, prepare_run_dir, write_summary)
+from launchers.nodes import (Evaluator, RunCheckpoints, acting_diagnostics, describe_replay, load_resume_state,
+                             make_actor, make_environment, make_learner, make_progress, make_run_logger_factory,
+                             prepare_run_dir, write_summary)
 
 # How long a waiting thread sleeps before it looks at the stop flag again.
 POLL_SECONDS = 0.05
@@ -128,7 +129,9 @@ def run_threads(experiment: ExperimentConfig) -> dict[str, Any]:
     """Trains with `experiment.num_actors` actor threads until `num_steps` actor steps; returns the summary.
 
     Evaluations run in their own thread every `eval_every` actor steps (as the
-    counter sees them), and once more after every thread has stopped.
+    counter sees them), and once more after every thread has stopped. The main
+    thread writes checkpoints every `checkpoint_every_minutes`, at the end and
+    after Ctrl-C, once every thread has stopped.
     """
     start = time.perf_counter()
     torch.manual_seed(experiment.seed)
@@ -136,13 +139,17 @@ def run_threads(experiment: ExperimentConfig) -> dict[str, Any]:
         torch.set_num_threads(experiment.torch_threads)
     device = resolve_device(experiment.device)
     prepare_run_dir(experiment)
-    logger_factory = make_logger_factory(experiment.run_dir, experiment.log_interval, always_print=("eval",))
+    resumed_state, evaluations = load_resume_state(experiment)  # Before the loggers open the CSV files.
+    resumed_step = resumed_state["counter"].get("actor_steps", 0) if resumed_state else None
+    progress = make_progress(experiment, resumed_step or 0)
+    logger_factory = make_run_logger_factory(experiment, progress, resumed_step)
     counter = Counter()
     run = _Run()
     num_actors = experiment.num_actors
     environments = []
     evaluator = None
     threads: list[threading.Thread] = []
+    interrupted = False
     try:
         # Actor i's lanes are seeded from seed + i * num_envs, so no two lanes share a seed.
         for i in range(num_actors):
@@ -154,12 +161,13 @@ def run_threads(experiment: ExperimentConfig) -> dict[str, Any]:
         learner = make_learner(experiment, spec, replay, device, counter, logger_factory("learner"))
         batch_size = builder.learner_batch_size(experiment.num_envs)
         insert_lock = threading.Lock()
-        policies = []
+        actors, policies = [], []
         for i, environment in enumerate(environments):
             # A frame replay keeps per-lane state: each actor writes to its own range of lanes.
             share = (replay.for_lanes(i * experiment.num_envs, experiment.num_envs)
                      if hasattr(replay, "for_lanes") else replay)
             actor, policy = make_actor(experiment, spec, share, learner, experiment.seed + 1_000 * i)
+            actors.append(actor)
             policies.append(policy)
             paced = PacedActor(actor, replay.rate_limiter, experiment.num_envs, run, counter, experiment.num_steps,
                                insert_lock)
@@ -167,25 +175,36 @@ def run_threads(experiment: ExperimentConfig) -> dict[str, Any]:
                                    logger_factory("train" if num_actors == 1 else f"train_actor{i}"))
             threads.append(run.thread(f"actor_{i}", lambda loop=loop: _act(loop, run)))
         threads.append(run.thread("learner", lambda: _learn(learner, replay.rate_limiter, batch_size, run)))
+        checkpoints = RunCheckpoints(experiment, learner, counter, policies, replay)
+        seconds_before = checkpoints.restore(resumed_state)
+        for actor in actors:
+            actor.update(wait=True)  # Act with the restored weights.
 
         evaluator = Evaluator(experiment, spec, learner, counter, logger_factory("eval"),
                               lambda: acting_diagnostics(replay, policies[0]))
-        evaluations: list[dict[str, Any]] = []
         threads.append(run.thread("evaluator", lambda: _evaluate_periodically(
-            evaluator, experiment, counter, run, start, evaluations)))
+            evaluator, experiment, counter, run, lambda: seconds_before + time.perf_counter() - train_start,
+            evaluations)))
 
         train_start = time.perf_counter()
         for thread in threads:
             thread.start()
-        _wait_for_actors(threads[:num_actors], run)
-        train_seconds = time.perf_counter() - train_start
+        try:
+            _wait_for_actors(threads[:num_actors], run, checkpoints,
+                             lambda: seconds_before + time.perf_counter() - train_start)
+        except KeyboardInterrupt:
+            print("[threads] interrupted: stopping every thread.", flush=True)
+            interrupted = True
+        train_seconds = seconds_before + time.perf_counter() - train_start
     finally:
         run.stop.set()
         stuck = [t.name for t in threads if _join(t, None if t.name == "evaluator" else JOIN_SECONDS)]
         for environment in environments:
             environment.close()
+        progress.close()
     if run.error is not None:
         node, error = run.error
+        close_tensorboard(experiment.run_dir)
         if evaluator is not None:
             evaluator.close()
         raise NodeFailed(f"The {node} thread failed, which stopped the run: {type(error).__name__}: {error} "
@@ -193,10 +212,16 @@ def run_threads(experiment: ExperimentConfig) -> dict[str, Any]:
     if stuck:
         print(f"[threads] warning: {stuck} did not stop within {JOIN_SECONDS:.0f} s.", flush=True)
     try:
+        if interrupted:
+            path = checkpoints.save(train_seconds)
+            print(f"[threads] checkpoint written: {path}", flush=True)
+            raise KeyboardInterrupt
         if not evaluations or evaluations[-1].get("actor_steps", 0) < counter.get("actor_steps"):
             evaluations.append(evaluator.evaluate(train_seconds))
+        checkpoints.save(train_seconds)
     finally:
         evaluator.close()
+        close_tensorboard(experiment.run_dir)
     return write_summary(experiment, evaluations, counter, train_seconds, time.perf_counter() - start, device,
                          launch="threads", num_actors=num_actors)
 
@@ -208,16 +233,16 @@ def _act(loop: EnvironmentLoop, run: _Run) -> None:
 
 
 def _evaluate_periodically(evaluator: Evaluator, experiment: ExperimentConfig, counter: Counter, run: _Run,
-                           start: float, evaluations: list[dict[str, Any]]) -> None:
+                           train_seconds: Callable[[], float], evaluations: list[dict[str, Any]]) -> None:
     """Evaluates each time the actors pass another `eval_every` steps; stops the run at `stop_at_return`."""
     if not experiment.eval_every:
         return
-    next_eval = experiment.eval_every
+    next_eval = (int(counter.get("actor_steps")) // experiment.eval_every + 1) * experiment.eval_every
     while next_eval < experiment.num_steps:
         while counter.get("actor_steps") < next_eval:
             run.check()
             time.sleep(POLL_SECONDS)
-        evaluations.append(evaluator.evaluate(time.perf_counter() - start))
+        evaluations.append(evaluator.evaluate(train_seconds()))
         next_eval += experiment.eval_every
         target = experiment.stop_at_return
         if target is not None and evaluations[-1]["eval_return_mean"] >= target:
@@ -225,15 +250,14 @@ def _evaluate_periodically(evaluator: Evaluator, experiment: ExperimentConfig, c
             return
 
 
-def _wait_for_actors(actors: list[threading.Thread], run: _Run) -> None:
-    """Returns when every actor thread has finished (budget spent) or the run was stopped."""
-    try:
-        while any(t.is_alive() for t in actors) and not run.stop.is_set():
-            run.stop.wait(POLL_SECONDS)
-    except KeyboardInterrupt:
-        print("[threads] interrupted: stopping every thread.", flush=True)
-        run.stop.set()
-        raise
+def _wait_for_actors(actors: list[threading.Thread], run: _Run, checkpoints: RunCheckpoints,
+                     train_seconds: Callable[[], float]) -> None:
+    """Returns when every actor thread has finished (budget spent) or the run was stopped; checkpoints
+    meanwhile when they are due."""
+    while any(t.is_alive() for t in actors) and not run.stop.is_set():
+        run.stop.wait(POLL_SECONDS)
+        if checkpoints.due():
+            checkpoints.save(train_seconds())
 
 
 def _join(thread: threading.Thread, timeout: float | None) -> bool:

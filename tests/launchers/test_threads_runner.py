@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import threading
 import time
@@ -169,9 +170,10 @@ def test_ctrl_c_stops_every_thread_and_exits_130(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not (run_dir / "train_actor1.csv").exists() and time.monotonic() < deadline:
+        log = run_dir / "train_actor1.csv"  # Episodes in it: the threads are running.
+        while not (log.exists() and len(log.read_text().splitlines()) > 2) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert (run_dir / "train_actor1.csv").exists(), "the actors never started"
+        assert log.exists(), "the actors never started"
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     finally:
@@ -179,3 +181,15 @@ def test_ctrl_c_stops_every_thread_and_exits_130(tmp_path):
     assert process.returncode == 130, output[-2000:]
     assert "interrupted" in output
     assert (run_dir / "config.json").exists()
+    # The checkpoint written on the way out is readable, and the run continues from it.
+    from components.checkpointing import Checkpointer
+
+    state, manifest = Checkpointer(str(run_dir / "checkpoints")).latest()
+    step = manifest["step"]
+    assert step > 0 and state["counter"]["actor_steps"] == step
+    resumed = subprocess.run([sys.executable, "-m", "launchers.dqn", f"--resume={run_dir}",
+                              f"--num_steps={step + 300}"], capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert summary["actor_steps"] >= step + 300
+    assert "resuming" in resumed.stdout

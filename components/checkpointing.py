@@ -1,0 +1,123 @@
+"""Checkpoints written atomically with a checksum; restoring falls back to the previous good one.
+
+A checkpoint is two files in the run's `checkpoints/` folder:
+`ckpt-<index>.pt` (the state, written by `torch.save`) and `ckpt-<index>.json`
+(its SHA-256, size, step and time). Each is written to a temporary name,
+flushed to disk and renamed, the manifest last, so a checkpoint exists only
+once it is complete. Older checkpoints are deleted only after a newer one is
+complete; `keep` of them stay.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+import time
+import warnings
+from typing import Any
+
+import torch
+
+_NAME = re.compile(r"ckpt-(\d+)\.json$")
+
+
+class CheckpointError(RuntimeError):
+    """No checkpoint in a folder could be read."""
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_atomically(path: str, write) -> None:
+    temporary = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(temporary, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+class Checkpointer:
+    """Saves and restores a run's state (any nest torch.save can write) in `directory`."""
+
+    def __init__(self, directory: str, keep: int = 2) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}.")
+        self.directory = directory
+        self._keep = keep
+
+    def _indices(self) -> list[int]:
+        names = glob.glob(os.path.join(self.directory, "ckpt-*.json"))
+        return sorted(int(m.group(1)) for n in names if (m := _NAME.search(n)))
+
+    def save(self, state: Any, step: int, metadata: dict[str, Any] | None = None) -> str:
+        """Writes a new checkpoint and returns its path; then drops all but the newest `keep`."""
+        os.makedirs(self.directory, exist_ok=True)
+        indices = self._indices()
+        index = indices[-1] + 1 if indices else 0
+        path = os.path.join(self.directory, f"ckpt-{index}.pt")
+        _write_atomically(path, lambda f: torch.save(state, f))
+        manifest = {"file": os.path.basename(path), "sha256": _sha256(path), "bytes": os.path.getsize(path),
+                    "step": int(step), "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **(metadata or {})}
+        _write_atomically(os.path.join(self.directory, f"ckpt-{index}.json"),
+                          lambda f: f.write(json.dumps(manifest, indent=2).encode()))
+        for old in [i for i in self._indices() if i < index][:-(self._keep - 1) or None]:
+            for suffix in (".pt", ".json"):
+                try:
+                    os.remove(os.path.join(self.directory, f"ckpt-{old}{suffix}"))
+                except FileNotFoundError:
+                    pass
+        return path
+
+    def manifests(self) -> list[dict[str, Any]]:
+        """The readable manifests, newest first (their checkpoint files are not verified here)."""
+        found = []
+        for index in reversed(self._indices()):
+            try:
+                with open(os.path.join(self.directory, f"ckpt-{index}.json")) as f:
+                    found.append(json.load(f))
+            except (OSError, ValueError):
+                continue
+        return found
+
+    def latest(self) -> tuple[Any, dict[str, Any]] | None:
+        """(state, manifest) of the newest readable checkpoint; None when there is none at all.
+
+        A checkpoint whose file is missing, truncated or altered (its checksum
+        differs from the manifest) is skipped with a warning, and the previous
+        one is tried.
+        """
+        indices = self._indices()
+        if not indices:
+            return None
+        problems = []
+        for index in reversed(indices):
+            manifest_path = os.path.join(self.directory, f"ckpt-{index}.json")
+            try:
+                with open(manifest_path) as f:
+                    manifest = json.load(f)
+                path = os.path.join(self.directory, manifest["file"])
+                if not os.path.exists(path):
+                    raise ValueError(f"{path} is missing")
+                if _sha256(path) != manifest["sha256"]:
+                    raise ValueError(f"{path} does not match its checksum (truncated or corrupted)")
+                state = torch.load(path, map_location="cpu", weights_only=False)
+            except (OSError, ValueError, KeyError, RuntimeError, EOFError) as error:
+                problems.append(f"ckpt-{index}: {error}")
+                warnings.warn(f"Skipping checkpoint ckpt-{index} in {self.directory}: {error}; "
+                              "trying the previous one.", RuntimeWarning, stacklevel=2)
+                continue
+            return state, manifest
+        raise CheckpointError(f"No readable checkpoint in {self.directory}: " + "; ".join(problems))
