@@ -63,6 +63,13 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
+NAN_POLICIES = ("raise", "skip")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A learner update met a NaN or inf loss or gradient."""
+
+
 class TorchLearner(Learner):
     """A learner with named torch modules and one optimizer.
 
@@ -90,28 +97,58 @@ class TorchLearner(Learner):
         # thread never reads half an update.
         self._variables_lock = threading.Lock()
         self.num_steps = 0
+        self.nan_policy = "raise"  # Or "skip": see _apply_gradients.
+        self.skipped_updates = 0
 
     def _to_device(self, batch: Any) -> Any:
         return tree.map_structure(lambda x: torch.as_tensor(x, device=self._device), batch)
 
-    def _apply_gradients(self, loss: torch.Tensor, count_step: bool = True) -> torch.Tensor:
+    def _apply_gradients(self, loss: torch.Tensor, count_step: bool = True,
+                         terms: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Backpropagates `loss`, clips, steps the optimizer; returns the pre-clip gradient norm.
 
         `count_step=False` for learners whose step spans several updates (PPO's minibatches).
+        A NaN or inf gradient norm (which a non-finite loss always gives) never reaches the
+        weights: per `nan_policy` the update raises `NonFiniteLossError`, naming the step and
+        whichever of `terms` (the loss's named parts) is not finite, or is skipped and counted
+        in `skipped_updates`.
         """
         self._optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = self._max_grad_norm if self._max_grad_norm is not None else float("inf")
         grad_norm = nn.utils.clip_grad_norm_(self._parameters, max_norm, foreach=True)
+        if not torch.isfinite(grad_norm):
+            self._non_finite(loss, grad_norm, terms)
+            self._optimizer.zero_grad(set_to_none=True)
+            return grad_norm
         with self._variables_lock:
             self._optimizer.step()
         if count_step:
             self.num_steps += 1
         return grad_norm
 
+    def _non_finite(self, loss: torch.Tensor, grad_norm: torch.Tensor,
+                    terms: Mapping[str, torch.Tensor] | None) -> None:
+        bad = [name for name, value in {"loss": loss, **(terms or {})}.items()
+               if not bool(torch.isfinite(value.detach()).all())]
+        where = (f"non-finite {', '.join(bad)}" if bad else
+                 f"finite loss {float(loss):.4g} but a non-finite gradient norm ({float(grad_norm)})")
+        if self.nan_policy == "skip":
+            self.skipped_updates += 1
+            if self.skipped_updates in (1, 10, 100) or self.skipped_updates % 1000 == 0:
+                print(f"[learner] skipped update at learner step {self.num_steps + 1}: {where} "
+                      f"({self.skipped_updates} skipped so far).", flush=True)
+            return
+        raise NonFiniteLossError(
+            f"Learner step {self.num_steps + 1}: {where}; the update was not applied and the weights are "
+            "unchanged. Lower the learning rate, clip gradients (max_grad_norm) or check the rewards; "
+            "nan_policy='skip' skips such updates instead.")
+
     def _record(self, metrics: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Counts this step, writes `metrics` every `log_every` steps, and returns them detached."""
         metrics = {k: v.detach() for k, v in metrics.items()}
+        if self.skipped_updates:
+            metrics["skipped_updates"] = torch.tensor(float(self.skipped_updates))
         counts = self._counter.increment(steps=1)
         if self.num_steps % self._log_every == 0:
             now = time.perf_counter()
@@ -132,7 +169,8 @@ class TorchLearner(Learner):
         """A snapshot (deep copy) of networks, optimizer state and step count."""
         with self._variables_lock:  # Another thread may be stepping the optimizer.
             return copy.deepcopy({"modules": {n: m.state_dict() for n, m in self._modules.items()},
-                                  "optimizer": self._optimizer.state_dict(), "num_steps": self.num_steps})
+                                  "optimizer": self._optimizer.state_dict(), "num_steps": self.num_steps,
+                                  "skipped_updates": self.skipped_updates})
 
     def restore(self, state: Mapping[str, Any]) -> None:
         state = copy.deepcopy(state)  # The optimizer would otherwise alias the caller's tensors.
@@ -140,3 +178,4 @@ class TorchLearner(Learner):
             module.load_state_dict(state["modules"][name])
         self._optimizer.load_state_dict(state["optimizer"])
         self.num_steps = state["num_steps"]
+        self.skipped_updates = int(state.get("skipped_updates", 0))

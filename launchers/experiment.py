@@ -24,6 +24,7 @@ NetworkFactory = Callable[[EnvironmentSpec], Mapping[str, nn.Module]]
 
 
 LAUNCHES = ("local", "threads", "ray")
+NAN_POLICIES = ("raise", "skip")  # As components.learners.NAN_POLICIES.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +74,10 @@ class ExperimentConfig:
       tensorboard: Also write TensorBoard event files into `run_dir` (None: when
         the `tensorboard` package is installed).
       progress: Show a live progress bar (on a terminal; a line a minute otherwise).
+      nan_policy: What a NaN or inf loss or gradient does: 'raise' stops the
+        run with a message naming the learner step and the loss term (the
+        weights stay as they were, the last checkpoint stays good), 'skip'
+        drops that update and counts it (`skipped_updates` in learner.csv).
       declaration: The JSON-able description written to config.json (rerunnable).
     """
 
@@ -101,6 +106,7 @@ class ExperimentConfig:
     resume: bool = False
     tensorboard: bool | None = None
     progress: bool = True
+    nan_policy: str = "raise"
     declaration: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -115,6 +121,8 @@ class ExperimentConfig:
             raise ValueError("resume needs the run_dir of the run to continue.")
         if self.torch_threads is not None and self.torch_threads <= 0:
             raise ValueError(f"torch_threads must be > 0, got {self.torch_threads}.")
+        if self.nan_policy not in NAN_POLICIES:
+            raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {self.nan_policy!r}.")
         if self.launch not in LAUNCHES:
             raise ValueError(f"launch must be one of {LAUNCHES}, got {self.launch!r}.")
         if self.launch == "local" and self.num_actors != 1:
@@ -148,6 +156,7 @@ DECLARATION_DEFAULTS: dict[str, Any] = {
     "resume": False,
     "tensorboard": None,
     "progress": True,
+    "nan_policy": "raise",
 }
 
 
@@ -189,7 +198,8 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
         stop_at_return=decl["stop_at_return"], learn_every=decl["learn_every"], launch=decl["launch"],
         num_actors=decl["num_actors"], ray_address=decl["ray_address"],
         checkpoint_every_minutes=decl["checkpoint_every_minutes"], checkpoint_replay=decl["checkpoint_replay"],
-        resume=decl["resume"], tensorboard=decl["tensorboard"], progress=decl["progress"], declaration=decl,
+        resume=decl["resume"], tensorboard=decl["tensorboard"], progress=decl["progress"],
+        nan_policy=decl["nan_policy"], declaration=decl,
     )
 
 

@@ -43,13 +43,15 @@ _COMMON_HELP = {
                    "installed; --tensorboard fails clearly without it, --notensorboard switches them off).",
     "progress": "Show a live progress bar on an interactive terminal (a plain line a minute in logs); "
                 "--progress=false switches it off.",
+    "nan_policy": "A NaN or inf loss or gradient: raise (stop, naming the learner step and loss term; the "
+                  "weights and the last checkpoint stay good) or skip (drop the update, count it).",
     "num_actors": "Acting nodes under --launch=threads or ray, each stepping its own --num_envs lanes.",
     "ray_address": "--launch=ray only: the address of a Ray cluster to join (default: start a local one "
                    "with this machine's CPUs).",
 }
 # What may change when a run is resumed (the rest must match its checkpoint).
 _RESUME_OVERRIDES = ("num_steps", "eval_every", "eval_episodes", "log_interval", "checkpoint_every_minutes",
-                     "stop_at_return", "device", "torch_threads", "tensorboard", "progress")
+                     "stop_at_return", "device", "torch_threads", "tensorboard", "progress", "nan_policy")
 _ENV_OPTION_FLAGS = {
     "observation_type": "gridworld only: state_index, agent_onehot, grid (default) or agent_goal_pos.",
     "max_episode_length": "gridworld only: steps before an episode is truncated (default 200).",
@@ -85,6 +87,7 @@ def define_common_flags(agent: str, **defaults: Any) -> None:
     flags.DEFINE_bool("checkpoint_replay", values["checkpoint_replay"], _COMMON_HELP["checkpoint_replay"])
     flags.DEFINE_bool("tensorboard", values["tensorboard"], _COMMON_HELP["tensorboard"])
     flags.DEFINE_bool("progress", values["progress"], _COMMON_HELP["progress"])
+    flags.DEFINE_enum("nan_policy", values["nan_policy"], ["raise", "skip"], _COMMON_HELP["nan_policy"])
     flags.DEFINE_string("resume", None, "A run folder to continue from its newest readable checkpoint, with its "
                         "config.json; --num_steps may raise the budget.")
 

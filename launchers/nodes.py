@@ -185,8 +185,11 @@ def make_learner(experiment: ExperimentConfig, spec, replay: Replay, device: tor
     batch_size = builder.learner_batch_size(experiment.num_envs)
     # Builders written before make_learner took `replay` keep working without it.
     extra = {"replay": replay} if _accepts(builder.make_learner, "replay") else {}
-    return builder.make_learner(networks, batch_iterator(replay, batch_size), spec, device,
-                                Counter(counter, "learner"), logger, experiment.seed, **extra)
+    learner = builder.make_learner(networks, batch_iterator(replay, batch_size), spec, device,
+                                   Counter(counter, "learner"), logger, experiment.seed, **extra)
+    if hasattr(learner, "nan_policy"):
+        learner.nan_policy = experiment.nan_policy
+    return learner
 
 
 def make_actor(experiment: ExperimentConfig, spec, replay: Replay, learner, seed: int,

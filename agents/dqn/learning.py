@@ -63,7 +63,7 @@ class DQNLearner(TorchLearner):
             losses, q_taken, td_error = self._scalar_losses(batch)
             priorities = td_error.abs()
         loss = (losses * weights).mean() if weights is not None else losses.mean()
-        grad_norm = self._apply_gradients(loss)
+        grad_norm = self._apply_gradients(loss, terms={"q_taken": q_taken, "td_error": td_error})
 
         if weights is not None and self._update_priorities is not None:
             self._update_priorities(keys, priorities.detach().cpu().numpy())

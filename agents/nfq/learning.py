@@ -36,7 +36,7 @@ class NFQLearner(TorchLearner):
 
         td_error = target - q_taken
         loss = 0.5 * td_error.pow(2).mean()
-        grad_norm = self._apply_gradients(loss)
+        grad_norm = self._apply_gradients(loss, terms={"q_taken": q_taken, "target": target})
 
         metrics = {"loss": loss, "grad_norm": grad_norm, "q_mean": q_taken.mean()}
         return self._record(metrics)

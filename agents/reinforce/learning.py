@@ -54,7 +54,8 @@ class REINFORCELearner(OnPolicyLearner):
         value_loss = (returns - values).pow(2).mean()
         entropy = distribution.entropy().mean()
         loss = policy_loss - cfg.entropy_coef * entropy + (cfg.value_coef * value_loss if cfg.baseline else 0.0)
-        grad_norm = self._apply_gradients(loss)
+        grad_norm = self._apply_gradients(loss, terms={"policy_loss": policy_loss, "value_loss": value_loss,
+                                                        "entropy": entropy, "returns": returns})
         return self._record({"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss,
                              "entropy": entropy, "grad_norm": grad_norm,
                              "episode_length_mean": torch.tensor(len(returns) / len(episodes))})

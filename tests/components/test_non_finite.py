@@ -1,0 +1,82 @@
+"""A NaN or inf loss never reaches the weights: the update raises (naming step and term) or is skipped."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from components.learners import NonFiniteLossError, TorchLearner
+
+
+class TinyLearner(TorchLearner):
+    def __init__(self, poison: float | None) -> None:
+        self.net = nn.Linear(2, 1)
+        super().__init__({"net": self.net}, torch.optim.SGD(self.net.parameters(), lr=0.1), torch.device("cpu"))
+        self.poison = poison
+
+    def step(self):
+        x = torch.ones(4, 2)
+        prediction = self.net(x).squeeze(-1)
+        target = torch.full((4,), self.poison if self.poison is not None else 1.0)
+        loss = (prediction - target).pow(2).mean()
+        grad_norm = self._apply_gradients(loss, terms={"prediction": prediction, "target": target})
+        return self._record({"loss": loss, "grad_norm": grad_norm})
+
+
+@pytest.mark.parametrize("poison", [float("nan"), float("inf")])
+def test_a_non_finite_loss_stops_with_the_step_and_term_and_leaves_the_weights(poison):
+    learner = TinyLearner(None)
+    learner.step()
+    before = {k: v.clone() for k, v in learner.net.state_dict().items()}
+    learner.poison = poison
+    with pytest.raises(NonFiniteLossError, match=r"Learner step 2: non-finite loss, target"):
+        learner.step()
+    for key, value in learner.net.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+    assert learner.num_steps == 1
+
+
+def test_skip_policy_drops_the_update_and_counts_it():
+    learner = TinyLearner(float("nan"))
+    learner.nan_policy = "skip"
+    before = {k: v.clone() for k, v in learner.net.state_dict().items()}
+    for _ in range(3):
+        metrics = learner.step()
+    assert learner.skipped_updates == 3 and learner.num_steps == 0
+    assert float(metrics["skipped_updates"]) == 3
+    for key, value in learner.net.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+    learner.poison = None
+    learner.step()
+    assert learner.num_steps == 1
+    assert learner.save()["skipped_updates"] == 3
+
+
+def test_a_run_with_nan_rewards_stops_naming_the_learner_step(tmp_path, monkeypatch):
+    """End to end: rewards turned NaN reach the learner, which stops the run before touching the weights."""
+    import dataclasses
+
+    import numpy as np
+
+    from environments.registry import make_environment
+    from launchers.experiment import experiment_from_declaration
+    from launchers.local import run_local
+
+    class NaNRewards:
+        def __init__(self, seed):
+            self._env = make_environment("gridworld:simple", seed)
+
+        def __getattr__(self, name):
+            return getattr(self._env, name)
+
+        def step(self, action):
+            timestep = self._env.step(action)
+            return timestep._replace(reward=np.float32(np.nan)) if timestep.reward is not None else timestep
+
+    experiment = experiment_from_declaration({
+        "agent": "dqn", "env": "gridworld:simple", "num_steps": 2_000, "eval_every": 0, "run_dir": str(tmp_path),
+        "torch_threads": 1, "log_interval": 1e9, "progress": False, "agent_config": {"min_replay_size": 100}})
+    experiment = dataclasses.replace(experiment, environment_factory=NaNRewards)
+    with pytest.raises(NonFiniteLossError, match=r"Learner step 1: non-finite loss, td_error"):
+        run_local(experiment)
