@@ -14,14 +14,14 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[test,plot,atari,distributed,tensorboard]'
+	$(PIP) install --quiet -e '.[test,plot,atari,distributed,tensorboard,video]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m launchers.dqn --env=gridworld:simple --observation_type=grid \
-	    --num_steps=15000 --eval_every=5000
+	    --num_steps=15000 --eval_every=5000 --video_every=15000
 
 test: $(STAMP)
 	$(PY) -m pytest -q

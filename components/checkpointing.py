@@ -65,6 +65,8 @@ class Checkpointer:
     def save(self, state: Any, step: int, metadata: dict[str, Any] | None = None) -> str:
         """Writes a new checkpoint and returns its path; then drops all but the newest `keep`."""
         os.makedirs(self.directory, exist_ok=True)
+        for leftover in glob.glob(os.path.join(self.directory, "*.tmp-*")):  # From a writer that was killed.
+            os.remove(leftover)
         indices = self._indices()
         index = indices[-1] + 1 if indices else 0
         path = os.path.join(self.directory, f"ckpt-{index}.pt")

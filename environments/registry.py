@@ -9,6 +9,11 @@ Every environment comes wrapped in single precision (float32 / int32).
 `evaluation=True` asks for the evaluation flavour where one exists (Atari:
 the full game with all lives and unclipped rewards); factories that take an
 `evaluation` argument receive it, others ignore it.
+
+`render=True` asks for an environment whose `render()` returns RGB frames (for
+videos): gymnasium environments are made with `render_mode='rgb_array'`;
+GridWorld and Atari always render; python factories that take a `render`
+argument receive it.
 """
 
 from __future__ import annotations
@@ -103,10 +108,34 @@ _FACTORIES: dict[str, Callable[[str, int, dict[str, Any], bool], dm_env.Environm
 }
 
 
-def make_environment(name: str, seed: int = 0, evaluation: bool = False, **options: Any) -> dm_env.Environment:
-    """Builds one environment lane from its registry name; `options` go to its factory."""
+def make_environment(name: str, seed: int = 0, evaluation: bool = False, render: bool = False,
+                     **options: Any) -> dm_env.Environment:
+    """Builds one environment lane from its registry name; `options` go to its factory.
+
+    `render=True`: `render()` returns (H, W, 3) uint8 frames (see the module docstring).
+    """
     prefix, rest = _split(name)
-    return SinglePrecisionWrapper(_FACTORIES[prefix](rest, seed, dict(options), evaluation))
+    options = dict(options)
+    if render:
+        options = _render_options(prefix, rest, options)
+    return SinglePrecisionWrapper(_FACTORIES[prefix](rest, seed, options, evaluation))
+
+
+def _render_options(prefix: str, rest: str, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` plus what makes a `prefix` environment render RGB frames."""
+    if prefix == "gym":
+        return {"render_mode": "rgb_array", **options}
+    if prefix == "python":
+        module_name, _, attribute = rest.rpartition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attribute, None)
+        except (ImportError, ValueError):
+            return options  # _make_python reports a bad target with the full story.
+        if callable(factory) and "render" in inspect.signature(factory).parameters:
+            return {"render": True, **options}
+    return options  # GridWorld and Atari render RGB frames as they are.
+
+
 
 
 BACKENDS = ("auto", "sync", "subprocess", "ale")

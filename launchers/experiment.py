@@ -74,6 +74,10 @@ class ExperimentConfig:
       tensorboard: Also write TensorBoard event files into `run_dir` (None: when
         the `tensorboard` package is installed).
       progress: Show a live progress bar (on a terminal; a line a minute otherwise).
+      video_every: Actor steps between recorded greedy evaluation episodes
+        (`run_dir/videos/eval_<step>.mp4`, GIF without ffmpeg; 0: none).
+      plots: Write curves.png and diagnostics/ (value predictions vs returns,
+        GridWorld policy and Q maps) into `run_dir` at the end.
       nan_policy: What a NaN or inf loss or gradient does: 'raise' stops the
         run with a message naming the learner step and the loss term (the
         weights stay as they were, the last checkpoint stays good), 'skip'
@@ -107,6 +111,8 @@ class ExperimentConfig:
     tensorboard: bool | None = None
     progress: bool = True
     nan_policy: str = "raise"
+    video_every: int = 0
+    plots: bool = True
     declaration: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -115,6 +121,8 @@ class ExperimentConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be >= 0, got {self.eval_every}.")
+        if self.video_every < 0:
+            raise ValueError(f"video_every must be >= 0 (0: no videos), got {self.video_every}.")
         if self.checkpoint_every_minutes < 0:
             raise ValueError(f"checkpoint_every_minutes must be >= 0, got {self.checkpoint_every_minutes}.")
         if self.resume and self.run_dir is None:
@@ -157,6 +165,8 @@ DECLARATION_DEFAULTS: dict[str, Any] = {
     "tensorboard": None,
     "progress": True,
     "nan_policy": "raise",
+    "video_every": 0,
+    "plots": True,
 }
 
 
@@ -199,7 +209,7 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
         num_actors=decl["num_actors"], ray_address=decl["ray_address"],
         checkpoint_every_minutes=decl["checkpoint_every_minutes"], checkpoint_replay=decl["checkpoint_replay"],
         resume=decl["resume"], tensorboard=decl["tensorboard"], progress=decl["progress"],
-        nan_policy=decl["nan_policy"], declaration=decl,
+        nan_policy=decl["nan_policy"], video_every=decl["video_every"], plots=decl["plots"], declaration=decl,
     )
 
 

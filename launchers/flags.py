@@ -45,13 +45,18 @@ _COMMON_HELP = {
                 "--progress=false switches it off.",
     "nan_policy": "A NaN or inf loss or gradient: raise (stop, naming the learner step and loss term; the "
                   "weights and the last checkpoint stay good) or skip (drop the update, count it).",
+    "video_every": "Actor steps between recorded greedy evaluation episodes, written to RUN_DIR/videos as MP4 "
+                   "(GIF without ffmpeg); 0: no videos.",
+    "plots": "Write curves.png and diagnostics/ (predicted values vs returns; GridWorld policy and Q maps) "
+             "into the run folder at the end.",
     "num_actors": "Acting nodes under --launch=threads or ray, each stepping its own --num_envs lanes.",
     "ray_address": "--launch=ray only: the address of a Ray cluster to join (default: start a local one "
                    "with this machine's CPUs).",
 }
 # What may change when a run is resumed (the rest must match its checkpoint).
 _RESUME_OVERRIDES = ("num_steps", "eval_every", "eval_episodes", "log_interval", "checkpoint_every_minutes",
-                     "stop_at_return", "device", "torch_threads", "tensorboard", "progress", "nan_policy")
+                     "stop_at_return", "device", "torch_threads", "tensorboard", "progress", "nan_policy",
+                     "video_every", "plots")
 _ENV_OPTION_FLAGS = {
     "observation_type": "gridworld only: state_index, agent_onehot, grid (default) or agent_goal_pos.",
     "max_episode_length": "gridworld only: steps before an episode is truncated (default 200).",
@@ -88,6 +93,8 @@ def define_common_flags(agent: str, **defaults: Any) -> None:
     flags.DEFINE_bool("tensorboard", values["tensorboard"], _COMMON_HELP["tensorboard"])
     flags.DEFINE_bool("progress", values["progress"], _COMMON_HELP["progress"])
     flags.DEFINE_enum("nan_policy", values["nan_policy"], ["raise", "skip"], _COMMON_HELP["nan_policy"])
+    flags.DEFINE_integer("video_every", values["video_every"], _COMMON_HELP["video_every"], lower_bound=0)
+    flags.DEFINE_bool("plots", values["plots"], _COMMON_HELP["plots"])
     flags.DEFINE_string("resume", None, "A run folder to continue from its newest readable checkpoint, with its "
                         "config.json; --num_steps may raise the budget.")
 

@@ -100,12 +100,13 @@ def _train(experiment: ExperimentConfig, environment, device: torch.device, coun
                 checkpoints.save(train_seconds)
         if not evaluations:  # A resumed run that had already spent its budget.
             evaluations.append(evaluator.evaluate(train_seconds))
+        checkpoints.save(train_seconds)
+        evaluator.write_artifacts()
     except KeyboardInterrupt:
         checkpoints.save(train_seconds)
         raise
     finally:
         evaluator.close()
-    checkpoints.save(train_seconds)
     return evaluations, train_seconds
 
 

@@ -27,6 +27,7 @@ from components.environment_loop import EnvironmentLoop
 from components.loggers import Logger, make_logger_factory
 from components.progress import ProgressBar
 from environments.registry import make_lanes
+from launchers.artifacts import VideoRecorder, write_curves, write_diagnostics
 from launchers.experiment import ExperimentConfig
 
 
@@ -91,6 +92,9 @@ class Evaluator:
         self._builder = builder
         self._networks = make_networks(experiment, spec)
         policy = builder.make_policy(self._networks, spec, evaluation=True, seed=seed)
+        self._policy = policy
+        self._experiment = experiment
+        self._video = VideoRecorder(experiment) if experiment.video_every else None
         self._actor = builder.make_actor(policy, None, learner, self._networks)
         self._starts = _FirstObservations(self._actor)
         factory = experiment.evaluation_environment_factory or experiment.environment_factory
@@ -128,7 +132,23 @@ class Evaluator:
         if self._diagnostics is not None:
             row.update(self._diagnostics())
         self._logger.write(row)
+        if self._video is not None:
+            self._video.record_if_due(self._policy, row.get("actor_steps", 0))
         return row
+
+    @property
+    def policy(self):
+        """The greedy policy the evaluations act with (batch of observations -> actions)."""
+        return self._policy
+
+    def write_artifacts(self) -> list[str]:
+        """At the end of a run: curves.png and value diagnostics with the latest weights (if `plots`)."""
+        if not self._experiment.plots or self._experiment.run_dir is None:
+            return []
+        self._actor.update(wait=True)
+        written = [write_curves(self._experiment.run_dir)]
+        written += write_diagnostics(self._experiment, self._builder, self._networks, self._policy)
+        return [path for path in written if path]
 
 
 def _accepts(function: Callable[..., Any], name: str) -> bool:

@@ -354,6 +354,9 @@ class EvaluatorNode:
     def evaluate(self, train_seconds: float) -> dict[str, Any]:
         return self._evaluator.evaluate(train_seconds)
 
+    def write_artifacts(self) -> list[str]:
+        return self._evaluator.write_artifacts()
+
     def close(self) -> None:
         self._evaluator.close()
         close_tensorboard(self._run_dir)
@@ -470,6 +473,7 @@ def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[st
     final_steps = counts.get("actor_steps")
     if not evaluations or evaluations[-1].get("actor_steps", 0) < final_steps:
         evaluations.append(ray.get(evaluator_node.evaluate.remote(train_seconds)))
+    ray.get(evaluator_node.write_artifacts.remote())
     # Worker processes of subprocess lanes must not outlive their actor nodes.
     ray.wait([node.close.remote() for node in actor_nodes] + [evaluator_node.close.remote()],
              num_returns=num_actors + 1, timeout=30)

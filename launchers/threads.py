@@ -219,6 +219,7 @@ def run_threads(experiment: ExperimentConfig) -> dict[str, Any]:
         if not evaluations or evaluations[-1].get("actor_steps", 0) < counter.get("actor_steps"):
             evaluations.append(evaluator.evaluate(train_seconds))
         checkpoints.save(train_seconds)
+        evaluator.write_artifacts()
     finally:
         evaluator.close()
         close_tensorboard(experiment.run_dir)

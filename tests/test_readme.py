@@ -27,3 +27,26 @@ def test_compose_an_agent_example_trains(tmp_path):
     assert summary["learner_steps"] > 0
     assert (tmp_path / "mine" / "learner.csv").exists()
 
+
+
+def _block(language: str, marker: str) -> str:
+    blocks = re.findall(rf"```{language}\n(.*?)```", README.read_text(), flags=re.S)
+    return next(b for b in blocks if marker in b)
+
+
+def test_plug_in_your_own_environment_example_runs_from_the_cli(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "my_envs.py").write_text(_block("python", "# my_envs.py"))
+    command = _block("bash", "python:my_envs:make_corridor").strip().split()
+    assert command[:3] == ["python", "-m", "launchers.dqn"]
+    env = {**os.environ, "PYTHONPATH": str(README.parent)}
+    done = subprocess.run([sys.executable, *command[1:], f"--run_dir={tmp_path / 'run'}", "--noprogress",
+                           "--noplots"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["actor_steps"] == 3000
+    assert summary["final_eval_return"] == 1.0  # The greedy policy walks to the end of the corridor.
