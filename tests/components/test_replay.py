@@ -431,3 +431,30 @@ def test_default_error_buffer_never_deadlocks_batched_sampling():
             limiter.on_insert(1)
         while limiter.can_sample(batch):
             limiter.on_sample(batch)
+
+
+# ----------------------------------------------------------------------------
+# Property: the ring holds exactly the newest `capacity` items.
+# ----------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(capacity=st.integers(1, 12), batches=st.lists(st.integers(1, 20), max_size=15),
+       sample_size=st.integers(1, 8))
+def test_the_ring_holds_the_newest_capacity_items(capacity, batches, sample_size):
+    replay = UniformReplay(ITEM_SPEC, capacity, seed=0)
+    inserted: list[int] = []
+    for count in batches:
+        ids = list(range(len(inserted), len(inserted) + count))
+        replay.insert(items(ids))
+        inserted += ids
+        assert replay.size() == min(len(inserted), capacity)
+        held = set(inserted[-capacity:])
+        batch = replay.sample(sample_size)
+        drawn = batch["action"].tolist()
+        assert set(drawn) <= held
+        assert_consistent(batch)  # Each row is one item, never a mix of two.
+        assert sorted(held_ids(replay)) == sorted(held)
