@@ -29,6 +29,15 @@ def run(agent: str) -> None:
         raise
 
 
+def describe_failure(error: BaseException) -> str:
+    """`Type: message`, followed by the causes (a failed node's own error) in the same form."""
+    parts = []
+    while error is not None and len(parts) < 4:
+        parts.append(f"{type(error).__name__}: {error}")
+        error = error.__cause__
+    return "\n  caused by ".join(parts)
+
+
 def main(agent: str) -> None:
     """Runs the agent as the flags declare; the last stdout line is the summary as JSON."""
     from launchers.experiment import experiment_from_declaration
@@ -49,6 +58,12 @@ def main(agent: str) -> None:
         print(f"[{agent}] interrupted; logs and the last checkpoint are in {experiment.run_dir} "
               f"(continue with --resume={experiment.run_dir})", flush=True)
         raise SystemExit(130) from None
+    except Exception as error:  # noqa: BLE001 - one readable message; --verbose shows the traceback.
+        if launcher_flags.FLAGS.verbose:
+            raise
+        print(f"[{agent}] failed: {describe_failure(error)}\n[{agent}] logs and the last checkpoint are in "
+              f"{experiment.run_dir}; rerun with --verbose for the traceback.", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     print(f"[{agent}] done: final greedy return {summary['final_eval_return']:.3f}; "
           f"logs, config.json and summary.json in {summary['run_dir']}", flush=True)
     sys.stdout.write(json.dumps(summary) + "\n")

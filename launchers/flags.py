@@ -95,6 +95,7 @@ def define_common_flags(agent: str, **defaults: Any) -> None:
     flags.DEFINE_enum("nan_policy", values["nan_policy"], ["raise", "skip"], _COMMON_HELP["nan_policy"])
     flags.DEFINE_integer("video_every", values["video_every"], _COMMON_HELP["video_every"], lower_bound=0)
     flags.DEFINE_bool("plots", values["plots"], _COMMON_HELP["plots"])
+    flags.DEFINE_bool("verbose", False, "Show the full traceback when a run fails (default: one readable message).")
     flags.DEFINE_string("resume", None, "A run folder to continue from its newest readable checkpoint, with its "
                         "config.json; --num_steps may raise the budget.")
 

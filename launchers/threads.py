@@ -207,8 +207,8 @@ def run_threads(experiment: ExperimentConfig) -> dict[str, Any]:
         close_tensorboard(experiment.run_dir)
         if evaluator is not None:
             evaluator.close()
-        raise NodeFailed(f"The {node} thread failed, which stopped the run: {type(error).__name__}: {error} "
-                         "(its traceback is above).") from error
+        raise NodeFailed(f"The {node} thread failed, which stopped the run: {type(error).__name__}: {error}") \
+            from error
     if stuck:
         print(f"[threads] warning: {stuck} did not stop within {JOIN_SECONDS:.0f} s.", flush=True)
     try:

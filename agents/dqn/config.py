@@ -121,6 +121,9 @@ def check_value_based_config(config) -> None:
             raise ValueError(f"{name} must be in [0, 1], got {value!r}.")
     if config.epsilon_decay_steps < 0:
         raise ValueError(f"epsilon_decay_steps must be >= 0, got {config.epsilon_decay_steps}.")
+    if config.batch_size > config.replay_capacity:
+        raise ValueError(f"batch_size ({config.batch_size}) exceeds replay_capacity ({config.replay_capacity}): "
+                         "a batch must fit in the replay.")
     if config.min_replay_size > config.replay_capacity:
         raise ValueError(f"min_replay_size ({config.min_replay_size}) exceeds replay_capacity "
                          f"({config.replay_capacity}): learning would never start.")

@@ -173,6 +173,15 @@ BAD_INPUTS = {
     "two-atoms": (["--num_atoms=2"], ["num_atoms", "2", ">= 3"]),
     "unknown-frame-replay-mode": (["--frame_replay=maybe"], ["frame_replay", "maybe", "auto", "on", "off"]),
     "priority-exponent-above-one": (["--priority_exponent=2"], ["priority_exponent", "2", "[0, 1]"]),
+    "batch-larger-than-replay": (["--batch_size=512", "--replay_capacity=256", "--min_replay_size=100"],
+                                 ["batch_size", "512", "replay_capacity", "256"]),
+    "epsilon-above-one": (["--epsilon_start=1.5"], ["epsilon_start", "1.5", "[0, 1]"]),
+    "zero-lanes": (["--num_envs=0"], ["num_envs", "0"]),
+    "negative-budget": (["--num_steps=-5"], ["num_steps", "-5"]),
+    "several-actors-locally": (["--num_actors=2"], ["num_actors=2", "threads", "ray"]),
+    "unknown-launch": (["--launch=cluster"], ["launch", "cluster", "local", "threads", "ray"]),
+    "resume-without-checkpoint": (["--resume=/nonexistent_run"], ["/nonexistent_run", "config.json"]),
+    "unknown-nan-policy": (["--nan_policy=ignore"], ["nan_policy", "ignore", "raise", "skip"]),
 }
 # Bad inputs to the policy-gradient launchers: name -> (module, args, words the message must contain).
 PG_BAD_INPUTS = {
