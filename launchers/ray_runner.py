@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import shutil
 import tempfile
 import threading
@@ -25,16 +26,19 @@ from typing import Any, Callable, Mapping, Sequence
 
 import dm_env
 import numpy as np
+import torch
 import tree
 
+from components.checkpointing import Checkpointer
 from components.core import Adder, VariableSource
 from components.counting import Counter
 from components.loggers import close_tensorboard
 from components.environment_loop import EnvironmentLoop
 from components.specs import make_environment_spec
 from launchers.experiment import ExperimentConfig
-from launchers.nodes import (Evaluator, describe_replay, make_environment, make_learner, make_networks,
-                             make_progress, make_run_logger_factory, prepare_run_dir, write_summary)
+from launchers.nodes import (Evaluator, checkpoint_metadata, describe_replay, load_resume_state, make_environment,
+                             make_learner, make_networks, make_progress, make_run_logger_factory, prepare_run_dir,
+                             write_summary)
 from launchers.threads import POLL_SECONDS, NodeFailed, RunStopped, wait_for_room
 
 # Actor steps between an actor's batches of adder calls (and its chances to pull weights).
@@ -214,6 +218,17 @@ class ReplayNode:
     def update_priorities(self, keys: Any, priorities: Any) -> None:
         self._replay.update_priorities(keys, priorities)
 
+    def save(self) -> dict[str, Any]:
+        state = {"replay": self._replay.save()}
+        if hasattr(self._limiter, "save"):
+            state["rate_limiter"] = self._limiter.save()
+        return state
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self._replay.restore(state["replay"])
+        if "rate_limiter" in state:
+            self._limiter.restore(state["rate_limiter"])
+
     def stop(self) -> None:
         self._stopped.set()
 
@@ -226,6 +241,9 @@ class CounterNode:
 
     def add(self, counts: Mapping[str, float]) -> dict[str, float]:
         return self._counter._add(dict(counts)) if counts else self._counter.get_counts()
+
+    def restore(self, counts: Mapping[str, float]) -> None:
+        self._counter.restore(counts)
 
 
 def _node_setup(experiment: ExperimentConfig) -> None:
@@ -267,6 +285,12 @@ class LearnerNode:
     def get_variables(self, names: list[str]) -> list[Mapping[str, Any]]:
         return self._learner.get_variables(names)
 
+    def save(self) -> dict[str, Any]:
+        return self._learner.save()
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self._learner.restore(state)
+
     def stop(self) -> None:
         self._stop.set()
 
@@ -307,8 +331,11 @@ class ActorNode:
         builder = experiment.builder
         networks = make_networks(experiment, spec)
         policy = builder.make_policy(networks, spec, evaluation=False, seed=experiment.seed + 1_000 * actor_id)
+        self._policy = policy
+        self._actor = None
         period = max(builder.config.variable_update_period, SYNC_STEPS)
         actor = builder.make_actor(policy, self._adder, RemoteVariableSource(learner_node), networks, period)
+        self._actor = actor
         label = "train" if num_actors == 1 else f"train_actor{actor_id}"
         logger = make_run_logger_factory(experiment)(label)
         self._loop = EnvironmentLoop(self._environment, actor, Counter(self._counter, "actor"), logger)
@@ -332,6 +359,14 @@ class ActorNode:
 
     def ping(self) -> bool:
         return True
+
+    def policy_state(self) -> Any:
+        return self._policy.save() if hasattr(self._policy, "save") else None
+
+    def restore_policy(self, state: Any) -> None:
+        if state is not None and hasattr(self._policy, "restore"):
+            self._policy.restore(state)
+        self._actor.update(wait=True)  # Act with the (restored) learner's weights.
 
     def close(self) -> None:
         self._environment.close()
@@ -396,6 +431,7 @@ def run_ray(experiment: ExperimentConfig, on_start: Callable[[dict[str, Any]], N
 
 def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[str, Any]:
     num_actors = experiment.num_actors
+    resumed_state, evaluations = load_resume_state(experiment)  # Before the nodes open the CSV files.
     probe = make_environment(experiment, experiment.seed)
     try:
         spec = make_environment_spec(probe)
@@ -420,16 +456,19 @@ def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[st
     evaluator_node = ray.remote(EvaluatorNode).options(num_cpus=0).remote(
         experiment, spec, learner_node, counter_node, replay_node)
     counts = SyncedCounter(counter_node)
-    progress = make_progress(experiment)
+    checkpoints = _RayCheckpoints(ray, experiment, learner_node, counter_node, actor_nodes, replay_node)
+    seconds_before = checkpoints.restore(resumed_state)
+    progress = make_progress(experiment, counts.get("actor_steps"))
 
     learner_run = learner_node.run.remote()
     actor_runs = {actor_nodes[i].run.remote(): i for i in range(num_actors)}
     if on_start is not None:
         on_start({"actors": actor_nodes, "learner": learner_node, "replay": replay_node})
-    evaluations: list[dict[str, Any]] = []
     restarts = [0] * num_actors
-    next_eval = experiment.eval_every or experiment.num_steps
+    eval_every = experiment.eval_every or experiment.num_steps
+    next_eval = (int(counts.get("actor_steps")) // eval_every + 1) * eval_every
     train_start = time.perf_counter()
+    interrupted = False
     try:
         while actor_runs:
             done, _ = ray.wait(list(actor_runs) + [learner_run], num_returns=1, timeout=POLL_SECONDS * 4)
@@ -452,17 +491,20 @@ def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[st
             steps = counts.get("actor_steps")
             progress.update(int(steps))
             if experiment.eval_every and steps >= next_eval and steps < experiment.num_steps:
-                evaluations.append(ray.get(evaluator_node.evaluate.remote(time.perf_counter() - start)))
+                evaluations.append(ray.get(evaluator_node.evaluate.remote(
+                    seconds_before + time.perf_counter() - train_start)))
                 while next_eval <= steps:
                     next_eval += experiment.eval_every
                 target = experiment.stop_at_return
                 if target is not None and evaluations[-1]["eval_return_mean"] >= target:
                     break
+            if checkpoints.due():
+                checkpoints.save(seconds_before + time.perf_counter() - train_start)
     except KeyboardInterrupt:
         print("[ray] interrupted: stopping every node.", flush=True)
-        raise
+        interrupted = True
     finally:
-        train_seconds = time.perf_counter() - train_start
+        train_seconds = seconds_before + time.perf_counter() - train_start
         for node in actor_nodes:
             node.stop.remote()
         replay_node.stop.remote()
@@ -470,9 +512,13 @@ def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[st
         ray.wait([learner_run], timeout=30)
         progress.close()
     _raise_node_failure(ray, "learner", learner_run)
+    if interrupted:
+        print(f"[ray] checkpoint written: {checkpoints.save(train_seconds)}", flush=True)
+        raise KeyboardInterrupt
     final_steps = counts.get("actor_steps")
     if not evaluations or evaluations[-1].get("actor_steps", 0) < final_steps:
         evaluations.append(ray.get(evaluator_node.evaluate.remote(train_seconds)))
+    checkpoints.save(train_seconds)
     ray.get(evaluator_node.write_artifacts.remote())
     # Worker processes of subprocess lanes must not outlive their actor nodes.
     ray.wait([node.close.remote() for node in actor_nodes] + [evaluator_node.close.remote()],
@@ -482,6 +528,54 @@ def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[st
     return write_summary(experiment, evaluations, counter, train_seconds, time.perf_counter() - start,
                          _learner_device(experiment, gpus), launch="ray", num_actors=num_actors,
                          actor_restarts=sum(restarts))
+
+
+class _RayCheckpoints:
+    """`launchers.nodes.RunCheckpoints` for nodes that live in other processes: the same state, gathered
+    by remote calls (so a checkpoint of a `ray` run resumes under any runner)."""
+
+    def __init__(self, ray, experiment: ExperimentConfig, learner_node, counter_node, actor_nodes,
+                 replay_node) -> None:
+        self._ray = ray
+        self._experiment = experiment
+        self._nodes = (learner_node, counter_node, actor_nodes, replay_node)
+        self._checkpointer = (Checkpointer(os.path.join(experiment.run_dir, "checkpoints"))
+                              if experiment.run_dir is not None else None)
+        self._interval = experiment.checkpoint_every_minutes * 60.0
+        self._last = time.monotonic()
+
+    def due(self) -> bool:
+        return self._interval > 0 and time.monotonic() - self._last >= self._interval
+
+    def save(self, train_seconds: float) -> str | None:
+        if self._checkpointer is None:
+            return None
+        ray = self._ray
+        learner_node, counter_node, actor_nodes, replay_node = self._nodes
+        state = {"learner": ray.get(learner_node.save.remote()), "counter": ray.get(counter_node.add.remote({})),
+                 "policies": ray.get([node.policy_state.remote() for node in actor_nodes]),
+                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                         "python": random.getstate()},
+                 "train_seconds": train_seconds}
+        if self._experiment.checkpoint_replay:
+            state.update(ray.get(replay_node.save.remote()))
+        self._last = time.monotonic()
+        return self._checkpointer.save(state, int(state["counter"].get("actor_steps", 0)),
+                                       checkpoint_metadata(self._experiment))
+
+    def restore(self, state: Mapping[str, Any] | None) -> float:
+        """Restores a resumed run into the nodes (None: a fresh run); returns the train seconds so far."""
+        ray = self._ray
+        learner_node, counter_node, actor_nodes, replay_node = self._nodes
+        if state is None:
+            return 0.0
+        ray.get([learner_node.restore.remote(state["learner"]), counter_node.restore.remote(state["counter"])])
+        if "replay" in state:
+            ray.get(replay_node.restore.remote({k: state[k] for k in ("replay", "rate_limiter") if k in state}))
+        policies = list(state.get("policies", []))
+        ray.get([node.restore_policy.remote(policies[i] if i < len(policies) else None)
+                 for i, node in enumerate(actor_nodes)])
+        return float(state.get("train_seconds", 0.0))
 
 
 def _resubmit(ray, actor_node, timeout: float = 120.0):

@@ -78,3 +78,45 @@ def test_a_killed_actor_is_restarted_and_the_run_spends_its_budget(tmp_path):
     assert killed.is_set()
     assert summary["actor_restarts"] >= 1
     assert summary["actor_steps"] >= 4_000
+
+
+def test_a_ray_run_checkpoints_and_resumes_under_another_runner(tmp_path):
+    from components.checkpointing import Checkpointer
+    from launchers.experiment import load_declaration
+    from launchers.runners import run_experiment
+
+    summary = run_ray(_experiment(tmp_path, agent="dqn", env="gridworld:simple", num_steps=2_000, eval_every=1_000,
+                                  eval_episodes=2, num_actors=2, checkpoint_replay=True,
+                                  agent_config={"min_replay_size": 200}))
+    state, manifest = Checkpointer(str(tmp_path / "run" / "checkpoints")).latest()
+    assert manifest["step"] == summary["actor_steps"] >= 2_000
+    assert len(state["policies"]) == 2 and state["replay"]["size"] > 0
+    assert state["learner"]["num_steps"] > 0
+    declaration = {**load_declaration(str(tmp_path / "run")), "resume": True, "launch": "local", "num_actors": 1,
+                   "num_steps": manifest["step"] + 500}
+    resumed = run_experiment(experiment_from_declaration(declaration))
+    assert resumed["actor_steps"] >= manifest["step"] + 500
+    assert resumed["learner_steps"] > summary["learner_steps"]
+
+
+def test_a_learner_node_that_dies_ends_the_run_and_keeps_its_checkpoint(tmp_path):
+    import ray
+
+    from components.checkpointing import Checkpointer
+    from launchers.threads import NodeFailed
+
+    checkpoints = Checkpointer(str(tmp_path / "run" / "checkpoints"))
+
+    def kill_learner_after_a_checkpoint(nodes):
+        def kill():
+            while not any(m["step"] > 0 for m in checkpoints.manifests()):
+                time.sleep(0.2)
+            ray.kill(nodes["learner"], no_restart=True)
+        threading.Thread(target=kill, daemon=True).start()
+
+    experiment = _experiment(tmp_path, agent="dqn", env="gridworld:simple", num_steps=1_000_000, eval_every=0,
+                             num_actors=1, checkpoint_every_minutes=0.02, agent_config={"min_replay_size": 200})
+    with pytest.raises(NodeFailed, match="learner node failed"):
+        run_ray(experiment, on_start=kill_learner_after_a_checkpoint)
+    state, manifest = checkpoints.latest()
+    assert manifest["step"] > 0 and state["learner"]["num_steps"] >= 0
