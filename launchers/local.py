@@ -10,15 +10,13 @@ import torch
 
 from components.core import Actor, Learner
 from components.counting import Counter
-from components.devices import resolve_device
 from components.environment_loop import EnvironmentLoop
 from components.loggers import close_tensorboard
 from components.rate_limiters import RateLimiter
 from components.specs import make_environment_spec
 from launchers.experiment import ExperimentConfig
-from launchers.nodes import (Evaluator, RunCheckpoints, acting_diagnostics, describe_replay, load_resume_state,
-                             make_actor, make_environment, make_learner, make_progress, make_run_logger_factory,
-                             prepare_run_dir, write_summary)
+from launchers.nodes import (Evaluator, RunCheckpoints, acting_diagnostics, begin_run, describe_replay, make_actor,
+                             make_environment, make_learner, write_summary)
 
 # Actor steps between looks at the checkpoint clock.
 CHECK_STEPS = 2_000
@@ -113,15 +111,9 @@ def _train(experiment: ExperimentConfig, environment, device: torch.device, coun
 def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
     """Trains until `num_steps` actor steps, evaluating every `eval_every`; returns the summary."""
     start = time.perf_counter()
-    torch.manual_seed(experiment.seed)
-    if experiment.torch_threads is not None:
-        torch.set_num_threads(experiment.torch_threads)
-    device = resolve_device(experiment.device)
-    prepare_run_dir(experiment)
-    resumed = load_resume_state(experiment)  # Before the loggers open (and continue) the CSV files.
-    resumed_step = resumed[0]["counter"].get("actor_steps", 0) if resumed[0] else None
-    progress = make_progress(experiment, resumed_step or 0)
-    logger_factory = make_run_logger_factory(experiment, progress, resumed_step)
+    run = begin_run(experiment)
+    device, progress, logger_factory = run.device, run.progress, run.logger_factory
+    resumed = (run.resumed_state, run.evaluations)
     counter = Counter()
     environment = make_environment(experiment, experiment.seed)
     try:

@@ -7,6 +7,7 @@ wait for each other; what each node is comes from the experiment's builder here.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import glob
 import inspect
 import json
@@ -23,6 +24,7 @@ import tree
 from components.checkpointing import Checkpointer
 from components.core import Actor, Learner, Replay, batch_iterator
 from components.counting import Counter
+from components.devices import resolve_device
 from components.environment_loop import EnvironmentLoop
 from components.loggers import Logger, make_logger_factory
 from components.progress import ProgressBar
@@ -188,6 +190,31 @@ def make_run_logger_factory(experiment: ExperimentConfig, progress: ProgressBar 
 
 def make_progress(experiment: ExperimentConfig, initial_steps: float = 0) -> ProgressBar:
     return ProgressBar(experiment.num_steps, enabled=experiment.progress, initial_steps=int(initial_steps))
+
+
+@dataclasses.dataclass
+class RunStart:
+    """What every in-process runner sets up first (see `begin_run`)."""
+
+    device: torch.device
+    resumed_state: dict[str, Any] | None
+    evaluations: list[dict[str, Any]]
+    progress: ProgressBar
+    logger_factory: Any
+
+
+def begin_run(experiment: ExperimentConfig) -> RunStart:
+    """Seeds torch, sets its threads, picks the device, writes config.json, loads the checkpoint to
+    resume from (trimming the logs past it) and opens the loggers, in that order."""
+    torch.manual_seed(experiment.seed)
+    if experiment.torch_threads is not None:
+        torch.set_num_threads(experiment.torch_threads)
+    device = resolve_device(experiment.device)
+    prepare_run_dir(experiment)
+    state, evaluations = load_resume_state(experiment)  # Before the loggers open (and continue) the CSV files.
+    resumed_step = state["counter"].get("actor_steps", 0) if state else None
+    progress = make_progress(experiment, resumed_step or 0)
+    return RunStart(device, state, evaluations, progress, make_run_logger_factory(experiment, progress, resumed_step))
 
 
 def make_environment(experiment: ExperimentConfig, seed: int):

@@ -14,18 +14,15 @@ import time
 from typing import Any, Callable
 
 import dm_env
-import torch
 
 from components.core import Actor
 from components.counting import Counter
-from components.devices import resolve_device
 from components.environment_loop import EnvironmentLoop
 from components.loggers import close_tensorboard
 from components.specs import make_environment_spec
 from launchers.experiment import ExperimentConfig
-from launchers.nodes import (Evaluator, RunCheckpoints, acting_diagnostics, describe_replay, load_resume_state,
-                             make_actor, make_environment, make_learner, make_progress, make_run_logger_factory,
-                             prepare_run_dir, write_summary)
+from launchers.nodes import (Evaluator, RunCheckpoints, acting_diagnostics, begin_run, describe_replay, make_actor,
+                             make_environment, make_learner, write_summary)
 
 # How long a waiting thread sleeps before it looks at the stop flag again.
 POLL_SECONDS = 0.05
@@ -134,15 +131,9 @@ def run_threads(experiment: ExperimentConfig) -> dict[str, Any]:
     after Ctrl-C, once every thread has stopped.
     """
     start = time.perf_counter()
-    torch.manual_seed(experiment.seed)
-    if experiment.torch_threads is not None:
-        torch.set_num_threads(experiment.torch_threads)
-    device = resolve_device(experiment.device)
-    prepare_run_dir(experiment)
-    resumed_state, evaluations = load_resume_state(experiment)  # Before the loggers open the CSV files.
-    resumed_step = resumed_state["counter"].get("actor_steps", 0) if resumed_state else None
-    progress = make_progress(experiment, resumed_step or 0)
-    logger_factory = make_run_logger_factory(experiment, progress, resumed_step)
+    begun = begin_run(experiment)
+    device, progress, logger_factory = begun.device, begun.progress, begun.logger_factory
+    resumed_state, evaluations = begun.resumed_state, begun.evaluations
     counter = Counter()
     run = _Run()
     num_actors = experiment.num_actors
