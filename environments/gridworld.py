@@ -52,11 +52,39 @@ class ObservationType(enum.Enum):
         raise ValueError(f"Unknown observation type {value!r}; expected one of {valid}.")
 
 
+_CELLS = f"{WALL} (wall) or {FREE} (free)"
+
+
 def _as_layout(layout: Any) -> np.ndarray:
-    """Validates `layout` and returns it as a 2-D int array of WALL/FREE."""
+    """Validates `layout` and returns it as a 2-D int array of WALL/FREE.
+
+    Errors name the row and column of the first bad cell (or the first row of
+    another length) and the values a cell may take.
+    """
+    if isinstance(layout, (str, bytes)) or not isinstance(layout, (Sequence, np.ndarray)):
+        raise ValueError(
+            f"layout must be a 2-D grid (a list of rows, or a 2-D array) of {_CELLS} cells, "
+            f"got {type(layout).__name__} {layout!r:.100}."
+        )
+    if not isinstance(layout, np.ndarray):
+        for index, row in enumerate(layout):
+            if isinstance(row, (str, bytes)):
+                raise ValueError(
+                    f"layout row {index} is the string {row!r:.60}; a layout is a grid of numbers, "
+                    f"each {_CELLS}, e.g. [[-1, -1, -1], [-1, 0, -1]]."
+                )
+        lengths = [len(row) if isinstance(row, (Sequence, np.ndarray)) else None for row in layout]
+        if len(set(lengths)) > 1:
+            bad = next(i for i, n in enumerate(lengths) if n != lengths[0])
+            def cells(n):
+                return "a single value, not a row" if n is None else f"{n} cells"
+            raise ValueError(
+                f"layout rows must all have the same length, got a ragged grid: row {bad} has "
+                f"{cells(lengths[bad])}, row 0 has {cells(lengths[0])}."
+            )
     try:
         grid = np.asarray(layout)
-    except ValueError as error:  # NumPy refuses ragged nested sequences.
+    except ValueError as error:  # NumPy refuses ragged nested sequences (deeper levels).
         raise ValueError(
             f"layout must be a rectangular 2-D grid, got a ragged sequence: {error}"
         ) from error
@@ -64,13 +92,42 @@ def _as_layout(layout: Any) -> np.ndarray:
         raise ValueError(
             f"layout must be a non-empty 2-D grid, got an array of shape {grid.shape}."
         )
-    valid = np.isin(grid, (WALL, FREE))
+    if grid.dtype.kind in "biuf":
+        valid = np.isin(grid, (WALL, FREE))
+    else:  # Strings, None, objects: compare the cells as given (numpy would turn 0 into '0' beside a string).
+        grid = grid.astype(object) if isinstance(layout, np.ndarray) else np.array(layout, dtype=object)
+        valid = np.vectorize(
+            lambda cell: isinstance(cell, (int, float, np.number)) and not isinstance(cell, bool)
+            and cell in (WALL, FREE), otypes=[bool])(grid)
     if not valid.all():
-        bad = np.unique(grid[~valid]).tolist()
+        row, col = (int(i) for i in np.argwhere(~valid)[0])
+        cell = grid[row, col]
+        cell = cell.item() if isinstance(cell, np.generic) else cell
+        try:
+            bad = sorted(set(grid[~valid].tolist()))
+        except TypeError:  # Values of mixed types do not sort.
+            bad = list(dict.fromkeys(grid[~valid].tolist()))
         raise ValueError(
-            f"layout cells must be {WALL} (wall) or {FREE} (free), got other values: {bad}."
+            f"layout cells must be {_CELLS}, got other values: {bad[:10]}; the first is "
+            f"{cell!r} at row {row}, column {col}."
         )
     return grid.astype(np.int64)
+
+
+def _reachable(layout: np.ndarray, start: Cell) -> np.ndarray:
+    """Boolean mask of the free cells the agent can walk to from `start`."""
+    height, width = layout.shape
+    seen = np.zeros(layout.shape, bool)
+    seen[start] = True
+    stack = [start]
+    while stack:
+        row, col = stack.pop()
+        for d_row, d_col in _MOVES:
+            r, c = row + d_row, col + d_col
+            if 0 <= r < height and 0 <= c < width and not seen[r, c] and layout[r, c] == FREE:
+                seen[r, c] = True
+                stack.append((r, c))
+    return seen
 
 
 class GridWorld(dm_env.Environment):
@@ -111,14 +168,19 @@ class GridWorld(dm_env.Environment):
         self._max_episode_length = max_episode_length
         self._randomize_goals = randomize_goals
         self._rng = np.random.default_rng(seed)
-        free = np.argwhere(self._layout == FREE)
-        self._goal_candidates = free[(free != self._start_state).any(axis=1)]
+        reachable = np.argwhere(_reachable(self._layout, self._start_state))
+        self._goal_candidates = reachable[(reachable != self._start_state).any(axis=1)]
         if goal_state is None:
             self._goal_state = self._sample_goal()
         else:
             self._goal_state = self._check_cell(goal_state, "goal_state")
             if self._goal_state == self._start_state:
                 raise ValueError(f"goal_state must differ from start_state, both are {goal_state}.")
+            if not _reachable(self._layout, self._start_state)[self._goal_state]:
+                raise ValueError(
+                    f"goal_state {goal_state} (row {self._goal_state[0]}, column {self._goal_state[1]}) cannot "
+                    f"be reached from start_state {start_state}: walls (-1) cut it off."
+                )
         self._agent_state = self._start_state
         self._episode_steps = 0
         self._reset_next_step = True
@@ -133,17 +195,23 @@ class GridWorld(dm_env.Environment):
         row, col = (int(x) for x in position)
         height, width = self.shape
         if not (0 <= row < height and 0 <= col < width):
-            raise ValueError(f"{name} {cell} is outside the {height}x{width} grid.")
+            raise ValueError(
+                f"{name} {cell} is outside the {height}x{width} grid: expected row in [0, {height - 1}] "
+                f"and column in [0, {width - 1}]."
+            )
         if self._layout[row, col] == WALL:
-            raise ValueError(f"{name} {cell} is a wall; it must be a free cell.")
+            raise ValueError(
+                f"{name} {cell} is a wall; it must be a free cell: layout row {row}, column {col} is "
+                f"{WALL} (wall), expected {FREE} (free)."
+            )
         return row, col
 
     def _sample_goal(self) -> Cell:
-        """Draws a uniformly random free cell other than the start."""
+        """Draws a uniformly random free cell, other than the start, that the agent can reach."""
         if len(self._goal_candidates) == 0:
             raise ValueError(
                 "Cannot sample a goal: the layout has no free cell besides "
-                f"start_state {self._start_state}."
+                f"start_state {self._start_state} that the agent can reach from it."
             )
         row, col = self._rng.choice(self._goal_candidates)
         return int(row), int(col)
@@ -182,6 +250,10 @@ class GridWorld(dm_env.Environment):
             obs[(2, *self._goal_state)] = 1.0
             return obs
         return np.asarray(agent + self._goal_state, np.float32)
+
+    def seed(self, seed: int | None) -> None:
+        """Reseeds goal sampling (`random_goal`), as constructing with `seed` does."""
+        self._rng = np.random.default_rng(seed)
 
     # dm_env.Environment interface.
 

@@ -234,6 +234,7 @@ class GymnasiumEnvironment(dm_env.Environment):
     termination) a LAST step with discount 1, so bootstrapping agents treat a
     time limit correctly. The first reset seeds the gymnasium env with `seed`;
     later resets continue its RNG, so a seeded run is reproducible end to end.
+    `seed(s)` makes the next reset seed it with `s` again.
     """
 
     def __init__(self, env: gymnasium.Env, seed: int | None = None) -> None:
@@ -329,6 +330,16 @@ class GymnasiumEnvironment(dm_env.Environment):
     def discount_spec(self) -> specs.BoundedArray:
         return DISCOUNT_SPEC
 
+    def seed(self, seed: int | None) -> None:
+        """Seeds the gymnasium env with `seed` at the next reset (as `reset(seed=...)` would)."""
+        self._seed = seed
+        self._seeded = False
+
+    @property
+    def render_mode(self) -> str | None:
+        """The gymnasium env's render_mode ('rgb_array' when `render()` returns frames)."""
+        return self._env.render_mode
+
     def render(self) -> Any:
         """Passes through to `gymnasium.Env.render` (uses the env's render_mode)."""
         return self._env.render()
@@ -352,12 +363,25 @@ class GymnasiumEnvironment(dm_env.Environment):
 # ----------------------------------------------------------------------------
 
 
+def _gym_observation_leaf(spec: specs.Array, value: Any) -> Any:
+    """A copy of one observation leaf as gymnasium gives it: np.int64 for Discrete, an array otherwise."""
+    if isinstance(spec, specs.DiscreteArray):
+        return np.int64(value)
+    return np.array(value, dtype=spec.dtype, copy=True)
+
+
 class DmEnvToGymnasium(gymnasium.Env):
     """A `dm_env.Environment` exposed through the gymnasium API.
 
     A LAST step with discount 0 is reported as `terminated`, one with a
     positive discount as `truncated`. The discount is assumed to be a scalar.
-    Observations are copied so returned arrays never alias the dm_env's state.
+    Observations are copied so returned arrays never alias the dm_env's state;
+    DiscreteArray leaves come out as `np.int64` scalars, as from gymnasium's
+    Discrete spaces. `reset(seed=s)` calls the dm_env's `seed(s)` when it has
+    one (GymnasiumEnvironment and GridWorld do), so seeded resets are
+    reproducible and `gymnasium.utils.env_checker.check_env` passes. The
+    dm_env renders for gymnasium when it has `render()` and, if it says, its
+    `render_mode` is 'rgb_array'.
     """
 
     def __init__(self, environment: dm_env.Environment) -> None:
@@ -367,6 +391,8 @@ class DmEnvToGymnasium(gymnasium.Env):
         self.observation_space = spec_to_space(self._observation_spec)
         self.action_space = spec_to_space(self._action_spec)
         renderable = callable(getattr(environment, "render", None))
+        if renderable:  # An adapted gymnasium env renders frames only in its 'rgb_array' mode.
+            renderable = getattr(environment, "render_mode", "rgb_array") == "rgb_array"
         self.metadata = {"render_modes": ["rgb_array"] if renderable else []}
         self.render_mode = "rgb_array" if renderable else None
         self._closed = False
@@ -400,7 +426,7 @@ class DmEnvToGymnasium(gymnasium.Env):
 
     def _copy_observation(self, observation: Any) -> Any:
         return tree.map_structure(
-            lambda spec, x: np.array(x, dtype=spec.dtype, copy=True),
+            _gym_observation_leaf,
             self._observation_spec,
             observation,
             check_types=False,

@@ -5,7 +5,10 @@
   atari:<Game>                 an ale-py game with Nature-DQN preprocessing (e.g. atari:Breakout)
   python:<module>:<factory>    your own factory, called as factory(seed=..., **options)
 
-Every environment comes wrapped in single precision (float32 / int32).
+Every environment comes wrapped in single precision (float32 / int32), around
+`environments.validation.SpecCheckingWrapper`: malformed specs, timesteps that
+do not fit them, non-finite rewards and actions outside the action spec raise
+`EnvironmentSpecError` naming the environment.
 `evaluation=True` asks for the evaluation flavour where one exists (Atari:
 the full game with all lives and unclipped rewards); factories that take an
 `evaluation` argument receive it, others ignore it.
@@ -27,6 +30,7 @@ from typing import Any, Callable, Mapping
 import dm_env
 
 from environments.batched import BatchedEnvironment, SyncBatchedEnvironment
+from environments.validation import SpecCheckingWrapper
 from environments.wrappers import SinglePrecisionWrapper
 
 PREFIXES = ("gridworld", "gym", "atari", "python")
@@ -118,7 +122,8 @@ def make_environment(name: str, seed: int = 0, evaluation: bool = False, render:
     options = dict(options)
     if render:
         options = _render_options(prefix, rest, options)
-    return SinglePrecisionWrapper(_FACTORIES[prefix](rest, seed, options, evaluation))
+    # The checks see the environment's own values, before single precision casts them (environments.validation).
+    return SinglePrecisionWrapper(SpecCheckingWrapper(_FACTORIES[prefix](rest, seed, options, evaluation), name))
 
 
 def _render_options(prefix: str, rest: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -134,8 +139,6 @@ def _render_options(prefix: str, rest: str, options: dict[str, Any]) -> dict[str
         if callable(factory) and "render" in inspect.signature(factory).parameters:
             return {"render": True, **options}
     return options  # GridWorld and Atari render RGB frames as they are.
-
-
 
 
 BACKENDS = ("auto", "sync", "subprocess", "ale")

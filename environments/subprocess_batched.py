@@ -25,9 +25,13 @@ so later environments start faster than with "spawn". "spawn" also works and is
 the only choice on macOS / Windows.
 
 Failures never hang the parent. An exception in a worker is re-raised as a
-RuntimeError naming the lane, with the worker's traceback. A worker that dies
-raises a RuntimeError with the lane and its exit code. A worker that does not
-answer within `step_timeout` seconds raises a TimeoutError naming the lane.
+RuntimeError naming the lane, with the worker's traceback; an
+`environments.validation.EnvironmentSpecError` (a lane environment that breaks
+its specs, e.g. a NaN reward) is re-raised as an EnvironmentSpecError naming
+the lane, with the check's message. A worker that dies raises a RuntimeError
+with the lane and its exit code. A worker that does not answer within
+`step_timeout` seconds (`start_timeout` while it starts and builds its
+environment) raises a TimeoutError naming the lane.
 After any of these the environment is closed: every worker is terminated and
 every shared memory block is unlinked. `close()` is idempotent. It also runs on
 garbage collection, at interpreter exit, and at the end of a `with` block.
@@ -46,6 +50,7 @@ import multiprocessing
 import multiprocessing.connection
 import pickle
 import signal
+import sys
 import time
 import traceback
 import weakref
@@ -58,6 +63,7 @@ import tree
 
 from environments import nests
 from environments.batched import BatchedEnvironment
+from environments.validation import EnvironmentSpecError
 
 _BUILDING = "building its environment"
 _JOIN_TIMEOUT = 2.0  # Seconds a worker gets to exit after "close" before it is terminated.
@@ -79,6 +85,13 @@ def _attach(blocks: Sequence[_Block]) -> tuple[list[shared_memory.SharedMemory],
         memories.append(memory)
         arrays.append(np.ndarray(block.shape, dtype=np.dtype(block.dtype), buffer=memory.buf))
     return memories, arrays
+
+
+def _failure() -> tuple[str, str | None]:
+    """What a worker sends back about the exception being handled: its traceback, and its message
+    when it is an EnvironmentSpecError (re-raised as one in the parent)."""
+    error = sys.exc_info()[1]
+    return traceback.format_exc(), (str(error) if isinstance(error, EnvironmentSpecError) else None)
 
 
 def _worker(connection, factory: Callable[[int], dm_env.Environment], seed: int, lane: int) -> None:
@@ -110,7 +123,7 @@ def _worker(connection, factory: Callable[[int], dm_env.Environment], seed: int,
             )
             connection.send(("ok", specs))
         except Exception:  # noqa: BLE001 - every failure goes back to the parent.
-            connection.send(("error", traceback.format_exc()))
+            connection.send(("error", _failure()))
             return
         while True:
             try:
@@ -136,7 +149,7 @@ def _worker(connection, factory: Callable[[int], dm_env.Environment], seed: int,
                 else:
                     raise ValueError(f"Unknown command {command!r}.")
             except Exception:  # noqa: BLE001
-                connection.send(("error", traceback.format_exc()))
+                connection.send(("error", _failure()))
                 return
             connection.send(("ok", result))
     finally:
@@ -200,7 +213,12 @@ class _Resources:
 
 
 class SubprocessBatchedEnvironment(BatchedEnvironment):
-    """`num_lanes` lanes, lane i built as `factory(seed + i)` in its own worker process."""
+    """`num_lanes` lanes, lane i built as `factory(seed + i)` in its own worker process.
+
+    `step_timeout`: seconds a lane may take to answer a reset, step or other
+    request; `start_timeout`: seconds a worker may take to start and build its
+    environment (imports, ROM loading); None waits forever.
+    """
 
     def __init__(
         self,
@@ -209,11 +227,13 @@ class SubprocessBatchedEnvironment(BatchedEnvironment):
         seed: int = 0,
         step_timeout: float | None = 60.0,
         start_method: str = "forkserver",
+        start_timeout: float | None = 300.0,
     ) -> None:
         if num_lanes < 1:
             raise ValueError(f"SubprocessBatchedEnvironment needs at least one lane, got num_lanes={num_lanes}.")
-        if step_timeout is not None and step_timeout <= 0:
-            raise ValueError(f"step_timeout must be positive or None, got {step_timeout}.")
+        for timeout_name, timeout in (("step_timeout", step_timeout), ("start_timeout", start_timeout)):
+            if timeout is not None and timeout <= 0:
+                raise ValueError(f"{timeout_name} must be positive or None, got {timeout}.")
         try:
             pickle.dumps(factory)
         except Exception as error:  # noqa: BLE001 - PicklingError, AttributeError, TypeError...
@@ -225,6 +245,7 @@ class SubprocessBatchedEnvironment(BatchedEnvironment):
             ) from error
         self._num_lanes = num_lanes
         self._step_timeout = step_timeout
+        self._start_timeout = start_timeout
         self._resources = resources = _Resources()
         self._finalizer = weakref.finalize(self, resources.release)
         context = multiprocessing.get_context(start_method)
@@ -241,7 +262,7 @@ class SubprocessBatchedEnvironment(BatchedEnvironment):
                 process.start()
                 resources.processes.append(process)
                 child_end.close()
-            lane_specs = self._receive(range(num_lanes), _BUILDING)
+            lane_specs = self._receive(range(num_lanes), _BUILDING, starting=True)
             first = lane_specs[0]
             for lane, lane_spec in enumerate(lane_specs[1:], start=1):
                 if lane_spec[:2] != first[:2]:
@@ -285,13 +306,16 @@ class SubprocessBatchedEnvironment(BatchedEnvironment):
             self.close(graceful=False)
             raise
 
-    def _receive(self, lanes, what: str) -> list[Any]:
+    def _receive(self, lanes, what: str, starting: bool = False) -> list[Any]:
+        """The lanes' replies in order; `starting`: while workers build their environments (start_timeout)."""
+        timeout_name = "start_timeout" if starting else "step_timeout"
+        timeout_seconds = self._start_timeout if starting else self._step_timeout
         lanes = list(lanes)
         connections = self._resources.connections
         processes = self._resources.processes
         replies: dict[int, Any] = {}
         pending = set(lanes)
-        deadline = None if self._step_timeout is None else time.monotonic() + self._step_timeout
+        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
         while pending:
             waitables = {connections[lane]: lane for lane in pending}
             waitables.update({processes[lane].sentinel: lane for lane in pending})
@@ -301,7 +325,7 @@ class SubprocessBatchedEnvironment(BatchedEnvironment):
                 lane, *others = sorted(pending)
                 also = f" (lanes {', '.join(map(str, others))} did not answer either)" if others else ""
                 raise TimeoutError(
-                    f"Lane {lane}'s worker process did not answer within step_timeout={self._step_timeout} s "
+                    f"Lane {lane}'s worker process did not answer within {timeout_name}={timeout_seconds} s "
                     f"while {what}{also}."
                 )
             for lane in sorted({waitables[r] for r in ready}):
@@ -315,7 +339,10 @@ class SubprocessBatchedEnvironment(BatchedEnvironment):
                 except (EOFError, OSError):
                     self._raise_dead(lane, what)
                 if status == "error":
-                    raise RuntimeError(f"Lane {lane}'s environment raised an exception while {what}:\n{payload}")
+                    text, spec_message = payload
+                    if spec_message is not None:
+                        raise EnvironmentSpecError(f"Lane {lane}, while {what}: {spec_message}")
+                    raise RuntimeError(f"Lane {lane}'s environment raised an exception while {what}:\n{text}")
                 replies[lane] = payload
                 pending.discard(lane)
         return [replies[lane] for lane in lanes]

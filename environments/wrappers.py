@@ -125,6 +125,38 @@ def _caster(spec_nest: Any) -> Callable[[Any], Any]:
     return lambda value: None if value is None else np.asarray(value, dtype=dtype)
 
 
+_INTEGER_TYPES = (int, np.integer, np.bool_)
+
+
+def _cast_integer_action(value: Any, dtype: np.dtype) -> np.ndarray:
+    """`value` as `dtype`, refusing values whose kind the cast would change (a float for an integer spec)."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "biu":
+        raise ValueError(f"dtype {array.dtype} is not an integer kind")
+    return array.astype(dtype, copy=False)
+
+
+def _action_caster(spec_nest: Any) -> Callable[[Any], Any]:
+    """Like `_caster`, but integer and bool leaves only take integer or bool values (no silent truncation)."""
+    if tree.is_nested(spec_nest):
+        def cast_leaf(spec: specs.Array, value: Any) -> np.ndarray:
+            if np.dtype(spec.dtype).kind in "biu":
+                return _cast_integer_action(value, np.dtype(spec.dtype))
+            return np.asarray(value, dtype=spec.dtype)
+
+        return lambda values: nests.map_structure(cast_leaf, spec_nest, values, check_types=False)
+    dtype = np.dtype(spec_nest.dtype)
+    if dtype.kind in "biu":
+        def cast_integer(value: Any) -> np.ndarray:
+            # Integer scalars and arrays (what agents send) go straight to the cast, as fast as before.
+            if isinstance(value, _INTEGER_TYPES) or (type(value) is np.ndarray and value.dtype.kind in "biu"):
+                return np.asarray(value, dtype=dtype)
+            return _cast_integer_action(value, dtype)
+
+        return cast_integer
+    return lambda value: np.asarray(value, dtype=dtype)
+
+
 class SinglePrecisionWrapper(EnvironmentWrapper):
     """Narrows float64 -> float32 and int64 -> int32 in specs and values.
 
@@ -132,6 +164,10 @@ class SinglePrecisionWrapper(EnvironmentWrapper):
     action spec; actions are cast back to the inner env's dtypes before they
     are passed in. BoundedArray bounds and DiscreteArray kinds are preserved.
     Torch agents then see float32/int32 tensors without per-call conversion.
+
+    An action the cast would change in kind (a float for an integer spec) or
+    cannot cast (wrong structure, a string) raises
+    `environments.validation.EnvironmentSpecError` naming the action spec.
     """
 
     def __init__(self, environment: dm_env.Environment) -> None:
@@ -141,7 +177,7 @@ class SinglePrecisionWrapper(EnvironmentWrapper):
         self._action_spec = tree.map_structure(_narrow_spec, self._inner_action_spec)
         self._reward_spec = tree.map_structure(_narrow_spec, environment.reward_spec())
         self._discount_spec = tree.map_structure(_narrow_spec, environment.discount_spec())
-        self._cast_action = _caster(self._inner_action_spec)
+        self._cast_action = _action_caster(self._inner_action_spec)
         self._cast_observation = _caster(self._observation_spec)
         self._cast_reward = _caster(self._reward_spec)
         self._cast_discount = _caster(self._discount_spec)
@@ -150,7 +186,26 @@ class SinglePrecisionWrapper(EnvironmentWrapper):
         return self._convert_timestep(self._environment.reset())
 
     def step(self, action: Any) -> dm_env.TimeStep:
-        return self._convert_timestep(self._environment.step(self._cast_action(action)))
+        try:
+            inner_action = self._cast_action(action)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise self._action_error(action, error) from None
+        return self._convert_timestep(self._environment.step(inner_action))
+
+    def _action_error(self, action: Any, error: Exception) -> Exception:
+        """The error for an action that cannot be cast to the inner env's action spec."""
+        from environments import validation  # Imported here: validation imports this module.
+
+        name = validation.environment_name(self._environment)
+        calls = getattr(self._environment, "step_calls", None)  # Kept by SpecCheckingWrapper.
+        where = f"given to step() call {calls + 1}" if isinstance(calls, int) else ""
+        try:
+            validation.check_action(action, self._action_spec, name, where)
+        except validation.EnvironmentSpecError as explained:
+            return explained
+        return validation.EnvironmentSpecError(
+            f"Environment {name!r}: action given to step() cannot be cast to the action spec "
+            f"{self._inner_action_spec!r} ({type(error).__name__}: {error}); got {validation.describe_value(action)}.")
 
     def _convert_timestep(self, timestep: dm_env.TimeStep) -> dm_env.TimeStep:
         return dm_env.TimeStep(timestep.step_type, self._cast_reward(timestep.reward),

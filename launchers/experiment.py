@@ -18,6 +18,7 @@ from components.devices import resolve_device
 from components.specs import EnvironmentSpec, make_environment_spec
 from launchers.agent_registry import get_agent, make_builder
 from environments.registry import make_batched_environment, make_environment, resolve_backend
+from environments.validation import probe_environment
 
 EnvironmentFactory = Callable[[int], dm_env.Environment]  # seed -> one lane
 NetworkFactory = Callable[[EnvironmentSpec], Mapping[str, nn.Module]]
@@ -191,7 +192,9 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
     env_name, env_options = decl["env"], dict(decl["env_options"])
     backend = resolve_backend(decl["env_backend"], env_name, decl["num_envs"], env_options)
     builder = make_builder(decl["agent"], config)
-    check_compatible(builder, make_environment(env_name, decl["seed"], **env_options), decl["agent"], env_name)
+    # One reset and one valid step: a malformed environment fails here, before any run starts.
+    check_compatible(builder, probe_environment(make_environment(env_name, decl["seed"], **env_options)),
+                     decl["agent"], env_name)
     return ExperimentConfig(
         builder=builder,
         environment_factory=functools.partial(make_environment, env_name, **env_options),

@@ -28,6 +28,8 @@ class PointerEnv(dm_env.Environment):
         return dm_env.restart(self._observation())
 
     def step(self, action) -> dm_env.TimeStep:
+        if self._t >= self._length:  # dm_env: the step after the last one starts a new episode.
+            return self.reset()
         reward = -float((float(np.asarray(action).reshape(-1)[0]) - 1.5 * self._target) ** 2)
         self._t += 1
         observation = self._observation()

@@ -317,6 +317,73 @@ def test_unknown_task_raises():
         build_gridworld_task("maze")
 
 
+# Malformed custom layouts: each error names the row (and column) and what a cell may be.
+# Layouts are numeric grids with the start and goal given apart (start_state, goal_state), so
+# "no start" is a missing argument and "several starts" cannot be written; the cases below are
+# the ways a layout itself can be malformed.
+
+
+@pytest.mark.parametrize(
+    "layout, message",
+    [
+        ([[0, 0, 0], [0, 0, 0], [0, 0]], r"same length, got a ragged grid: row 2 has 2 cells, row 0 has 3"),
+        ([[0, 0], 0], r"row 1 has a single value, not a row, row 0 has 2 cells"),
+        (["#..#", "#S.#"], r"layout row 0 is the string '#..#'; a layout is a grid of numbers, each -1 \(wall\) "
+                           r"or 0 \(free\)"),
+        ([[0, 0], [0, 2]], r"got other values: \[2\]; the first is 2 at row 1, column 1"),
+        ([[0, 0.5], [0, 0]], r"got other values: \[0.5\]; the first is 0.5 at row 0, column 1"),
+        ([[0, 0], ["#", 0]], r"the first is '#' at row 1, column 0"),
+        ([[0, None], [0, 0]], r"the first is None at row 0, column 1"),
+        (np.array([[0, 1], [-1, 3]]), r"got other values: \[1, 3\]; the first is 1 at row 0, column 1"),
+        (5, r"layout must be a 2-D grid \(a list of rows, or a 2-D array\) of -1 \(wall\) or 0 \(free\) cells, "
+            r"got int 5"),
+        ("..#", r"got str '..#'"),
+    ],
+)
+def test_malformed_layouts_name_the_row_and_column(layout, message):
+    with pytest.raises(ValueError, match=message):
+        GridWorld(layout, start_state=(0, 0))
+
+
+def test_start_on_a_wall_names_the_cell_and_what_it_should_be():
+    with pytest.raises(ValueError, match=r"start_state \(0, 1\) is a wall; it must be a free cell: layout row 0, "
+                                         r"column 1 is -1 \(wall\), expected 0 \(free\)"):
+        GridWorld([[0, -1], [0, 0]], start_state=(0, 1))
+
+
+def test_cell_outside_the_grid_names_the_valid_ranges():
+    with pytest.raises(ValueError, match=r"goal_state \(2, 0\) is outside the 2x3 grid: expected row in \[0, 1\] "
+                                         r"and column in \[0, 2\]"):
+        GridWorld([[0, 0, 0], [0, 0, 0]], start_state=(0, 0), goal_state=(2, 0))
+
+
+def test_goal_walled_off_from_the_start_raises():
+    layout = [[0, 0, -1, 0],
+              [0, 0, -1, 0]]
+    with pytest.raises(ValueError, match=r"goal_state \(1, 3\) \(row 1, column 3\) cannot be reached from "
+                                         r"start_state \(0, 0\): walls \(-1\) cut it off"):
+        GridWorld(layout, start_state=(0, 0), goal_state=(1, 3))
+
+
+def test_random_goals_are_drawn_only_from_reachable_cells():
+    layout = [[0, 0, -1, 0],
+              [0, 0, -1, 0]]
+    env = GridWorld(layout, start_state=(0, 0), randomize_goals=True, seed=0)
+    goals = {env.reset() and env.goal_state for _ in range(50)}
+    assert goals == {(0, 1), (1, 0), (1, 1)}
+    with pytest.raises(ValueError, match=r"no free cell besides start_state \(0, 0\) that the agent can reach"):
+        GridWorld([[0, -1, 0]], start_state=(0, 0))
+
+
+def test_seed_reseeds_goal_sampling():
+    env = build_gridworld_task("random_goal", "agent_goal_pos", seed=1)
+    env.seed(11)
+    first = [env.reset() and env.goal_state for _ in range(5)]
+    env.seed(11)
+    assert [env.reset() and env.goal_state for _ in range(5)] == first
+    assert len(set(first)) > 1
+
+
 # Random goals.
 
 
@@ -392,13 +459,16 @@ def test_q_value_grid_batches_image_observations():
 
 
 def test_q_value_grid_rejects_bad_output_shape(simple):
-    with pytest.raises(ValueError, match=r"q_function must return shape \(50, 4\), got \(50,\)"):
+    with pytest.raises(ValueError, match=r"q_function must return shape \(50, 4\) .*, got \(50,\)"):
         gridworld_plots.q_value_grid(simple, lambda obs: obs.astype(float))
 
 
-def assert_png(path) -> None:
+def assert_png(path, inches) -> None:
+    """A non-trivial PNG of exactly `inches` x DPI pixels (width and height from the IHDR chunk)."""
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 1000
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (round(inches[0] * gridworld_plots.DPI), round(inches[1] * gridworld_plots.DPI))
 
 
 def test_plots_write_png_files(simple, tmp_path):
@@ -407,9 +477,49 @@ def test_plots_write_png_files(simple, tmp_path):
     gridworld_plots.plot_grid(simple, tmp_path / "grid.png")
     gridworld_plots.plot_greedy_policy(simple, q_values, tmp_path / "policy.png")
     fig = gridworld_plots.plot_action_values(simple, q_values, tmp_path / "values.png")
-    for name in ["grid.png", "policy.png", "values.png"]:
-        assert_png(tmp_path / name)
-    assert len(fig.axes) == 10  # Five heat maps, each with a colour bar.
+    gridworld_plots.plot_state_values(simple, q_values, tmp_path / "state_values.png")
+    for name, inches in [("grid.png", gridworld_plots.GRID_INCHES), ("policy.png", gridworld_plots.POLICY_INCHES),
+                         ("values.png", gridworld_plots.Q_VALUES_INCHES),
+                         ("state_values.png", gridworld_plots.STATE_VALUES_INCHES)]:
+        assert_png(tmp_path / name, inches)
+    # Five heat maps (a Q map per action and V), a colour bar shared by the Q maps and one for V.
+    heat_maps = {ax.get_title() for ax in fig.axes if ax.get_images()}
+    assert heat_maps == {"Q(s, up)", "Q(s, right)", "Q(s, down)", "Q(s, left)", "V(s) = max_a Q(s, a)"}
+    assert sum(ax.get_label() == "<colorbar>" for ax in fig.axes) == 2
+
+
+def test_action_value_maps_are_placed_like_the_actions_on_one_scale(simple):
+    pytest.importorskip("matplotlib")
+    q_values = gridworld_plots.q_value_grid(simple, state_index_q_function)
+    fig = gridworld_plots.plot_action_values(simple, q_values, epsilon=0.5)
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_images()}
+    position = {title: ax.get_position() for title, ax in panels.items()}
+    assert position["Q(s, up)"].y0 > position["V(s) of 0.5-greedy"].y0 > position["Q(s, down)"].y0
+    assert position["Q(s, left)"].x0 < position["V(s) of 0.5-greedy"].x0 < position["Q(s, right)"].x0
+    limits = {panels[f"Q(s, {name})"].get_images()[0].get_clim() for name in ("up", "right", "down", "left")}
+    assert len(limits) == 1  # One colour scale for the four actions.
+    (low, high), = limits
+    assert low < np.nanmin(q_values) and high > np.nanmax(q_values)
+    np.testing.assert_allclose(panels["V(s) of 0.5-greedy"].get_images()[0].get_array().filled(np.nan),
+                               0.5 * q_values.max(axis=-1) + 0.5 * q_values.mean(axis=-1))
+
+
+def test_state_values_label_every_free_cell(simple):
+    pytest.importorskip("matplotlib")
+    q_values = gridworld_plots.q_value_grid(simple, state_index_q_function)
+    (ax, _colorbar) = gridworld_plots.plot_state_values(simple, q_values).axes
+    labels = {(int(x), int(y)): text.get_text() for text in ax.texts for x, y in [text.get_position()]}
+    assert len(labels) == len(simple.free_cells()) == 50
+    assert labels[(1, 3)] == "62.0"  # (x, y) = (col, row); max_a Q of state 31 is 2 * 31.
+    assert ax.get_title() == "V(s) = max_a Q(s, a)"
+
+
+def test_state_value_map_of_epsilon_greedy_policies():
+    q_values = np.array([[[1.0, 3.0, -2.0, 2.0]]])
+    np.testing.assert_allclose(gridworld_plots.state_value_map(q_values), [[3.0]])
+    np.testing.assert_allclose(gridworld_plots.state_value_map(q_values, 0.2), [[0.8 * 3.0 + 0.2 * 1.0]])
+    with pytest.raises(ValueError, match=r"epsilon must be in \[0, 1\]"):
+        gridworld_plots.state_value_map(q_values, 1.5)
 
 
 def test_plot_grid_labels_start_and_goal(simple):
@@ -427,6 +537,9 @@ def test_greedy_policy_arrows_follow_argmax(simple):
     (ax,) = gridworld_plots.plot_greedy_policy(simple, q_values).axes
     (arrows,) = ax.collections
     assert arrows.N == 49  # Every free cell except the goal.
+    arrow_cells = [cell for cell in simple.free_cells() if cell != simple.goal_state]
+    np.testing.assert_array_equal(arrows.X, [col for _, col in arrow_cells])
+    np.testing.assert_array_equal(arrows.Y, [row for row, _ in arrow_cells])
     np.testing.assert_array_equal(arrows.U, 0)
     np.testing.assert_array_equal(arrows.V, 1)  # +1 row: down in image coordinates.
 
