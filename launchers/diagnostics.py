@@ -4,7 +4,9 @@ GridWorld (`gridworld_diagnostics`): the Q network is evaluated on every free
 cell, with the observation the environment would give with the agent standing
 there (and the current goal). It writes the greedy policy as arrows, one Q map
 per action (arranged like the actions: up on top, left on the left, ...), and
-the state values V(s) = max_a Q(s, a).
+the state values V(s) = max_a Q(s, a). The computing and drawing are those of
+`environments.gridworld_plots`; this module finds the GridWorld inside a
+(wrapped) environment and feeds a torch network the observations the agent sees.
 
 Any environment (`collect_value_pairs` + `value_diagnostics`): greedy episodes
 give (observation, predicted V, Monte-Carlo return-to-go) triples, plotted as
@@ -18,7 +20,8 @@ G_t = r_{t+1} + discount * d_{t+1} * G_{t+1}, with d the environment's discount
 truncation or `max_steps`) has its later rewards missing, so its pairs are
 marked `truncated`.
 
-PNG sizes are fixed (inches x DPI below), so they are the same for every grid.
+PNG sizes are fixed (inches x DPI, here and in `environments.gridworld_plots`), so
+they are the same for every grid.
 """
 
 from __future__ import annotations
@@ -33,45 +36,29 @@ import torch
 import tree
 from torch import nn
 
-from environments.gridworld import ACTION_NAMES, WALL, GridWorld
+from environments import gridworld_plots
+from environments.gridworld import GridWorld
+from environments.gridworld_plots import (  # noqa: F401 - re-exported: the GridWorld pictures' API.
+    DPI,
+    POLICY_INCHES,
+    Q_VALUES_INCHES,
+    STATE_VALUES_INCHES,
+    new_figure,
+    save_figure,
+    state_value_map,
+)
 from launchers.plot import load_run, series
 from launchers.video import PolicyFn, single_environment, single_lane_action
 
-DPI = 100
-POLICY_INCHES = (5.0, 4.5)
-Q_VALUES_INCHES = (12.0, 10.0)
-STATE_VALUES_INCHES = (6.0, 5.0)
 INITIAL_VALUE_INCHES = (8.0, 6.0)
 SCATTER_INCHES = (6.0, 6.0)
 
 QFunction = nn.Module | Callable[[np.ndarray], np.ndarray]
 ValueFn = Callable[[Any], np.ndarray]
 
-# Panel (row, col) of each action's Q map in the 3 x 3 figure, V in the middle.
-_ACTION_PANELS = {0: (0, 1), 1: (1, 2), 2: (2, 1), 3: (1, 0)}
-_VALUE_PANEL = (1, 1)
-# Arrow (d_col, d_row) of each action in image coordinates (row 0 on top).
-_ARROWS = np.array([(0, -1), (1, 0), (0, 1), (-1, 0)], dtype=float)
-
-
-def _new_figure(inches: tuple[float, float]):
-    """A headless Agg figure of exactly `inches` x DPI pixels."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError('Plots need matplotlib: pip install "agentpipe[plot]"') from error
-
-    figure = Figure(figsize=inches, dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
 
 def _save(figure, out_dir: str, name: str) -> str:
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, name)
-    figure.savefig(path, dpi=DPI, format="png")
-    return path
+    return save_figure(figure, os.path.join(out_dir, name))
 
 
 def find_gridworld(environment: dm_env.Environment) -> GridWorld:
@@ -96,116 +83,27 @@ def _evaluate(network: QFunction, observations: np.ndarray) -> np.ndarray:
     return np.asarray(network(observations), dtype=float)
 
 
+def _observation_dtype(environment: dm_env.Environment) -> np.dtype:
+    """The dtype of the (possibly wrapped) environment's observation spec: what the agent is fed."""
+    return single_environment(environment).observation_spec().dtype
+
+
 def cell_observations(environment: dm_env.Environment) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Every free cell and the observation the environment would give with the agent there.
 
     The observations use the environment's current goal and the dtype of its
     (possibly wrapped) observation spec, i.e. what the agent is fed.
     """
-    gridworld = find_gridworld(environment)
-    cells = gridworld.free_cells()
-    dtype = single_environment(environment).observation_spec().dtype
-    return cells, np.stack([np.asarray(gridworld.observation_at(cell), dtype=dtype) for cell in cells])
+    return gridworld_plots.cell_observations(find_gridworld(environment), _observation_dtype(environment))
 
 
 def q_value_map(network: QFunction, environment: dm_env.Environment) -> np.ndarray:
-    """Q(s, a) of every free cell as an (H, W, num_actions) array, NaN on walls."""
-    gridworld = find_gridworld(environment)
-    cells, observations = cell_observations(environment)
-    q_values = _evaluate(network, observations)
-    expected = (len(cells), len(ACTION_NAMES))
-    if q_values.shape != expected:
-        raise ValueError(f"The Q network must map {len(cells)} observations to shape {expected} "
-                         f"(one value per action), got {q_values.shape}.")
-    grid = np.full((*gridworld.shape, len(ACTION_NAMES)), np.nan)
-    rows, cols = np.array(cells).T
-    grid[rows, cols] = q_values
-    return grid
+    """Q(s, a) of every free cell as an (H, W, num_actions) array, NaN on walls.
 
-
-def state_value_map(q_map: np.ndarray, epsilon: float = 0.0) -> np.ndarray:
-    """V(s) of the epsilon-greedy policy: (1 - eps) max_a Q + eps mean_a Q (eps = 0: max_a Q)."""
-    return (1.0 - epsilon) * q_map.max(axis=-1) + epsilon * q_map.mean(axis=-1)
-
-
-def _cmap(name: str):
-    import matplotlib
-
-    return matplotlib.colormaps[name].with_extremes(bad="#404040")  # NaN: walls.
-
-
-def _mark_goal(axis, gridworld: GridWorld) -> None:
-    row, col = gridworld.goal_state
-    axis.text(col, row, "G", ha="center", va="center", fontsize=11, fontweight="bold", color="white")
-
-
-def _plain(axis) -> None:
-    axis.set_xticks([])
-    axis.set_yticks([])
-
-
-def _policy_figure(gridworld: GridWorld, q_map: np.ndarray):
-    from matplotlib.patches import Rectangle
-
-    figure = _new_figure(POLICY_INCHES)
-    axis = figure.subplots()
-    height, width = gridworld.shape
-    axis.imshow(gridworld.layout == WALL, cmap="Greys", vmin=0, vmax=1.25, interpolation="nearest")
-    axis.set_xticks(np.arange(-0.5, width), minor=True)
-    axis.set_yticks(np.arange(-0.5, height), minor=True)
-    axis.grid(which="minor", color="white", linewidth=1.5)
-    axis.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
-    start_row, start_col = gridworld.start_state
-    axis.add_patch(Rectangle((start_col - 0.5, start_row - 0.5), 1, 1, fill=False, edgecolor="tab:orange",
-                             linewidth=2, label="start"))
-    goal_row, goal_col = gridworld.goal_state
-    axis.text(goal_col, goal_row, "G", ha="center", va="center", fontsize=14, fontweight="bold", color="tab:green")
-    cells = [cell for cell in gridworld.free_cells() if cell != gridworld.goal_state]
-    rows, cols = np.array(cells).T
-    d_col, d_row = _ARROWS[q_map[rows, cols].argmax(axis=-1)].T
-    axis.quiver(cols, rows, d_col, d_row, angles="xy", scale_units="xy", scale=1.6, pivot="middle",
-                color="tab:blue")
-    axis.set_title("Greedy policy: argmax_a Q(s, a) (start outlined)")
-    return figure
-
-
-def _q_values_figure(gridworld: GridWorld, q_map: np.ndarray, values: np.ndarray, value_title: str):
-    figure = _new_figure(Q_VALUES_INCHES)
-    axes = figure.subplots(3, 3)
-    low, high = np.nanmin(q_map), np.nanmax(q_map)
-    pad = 0.05 * (high - low) if high > low else 0.5
-    for action, (row, col) in _ACTION_PANELS.items():
-        axis = axes[row, col]
-        image = axis.imshow(q_map[..., action], cmap=_cmap("viridis"), vmin=low - pad, vmax=high + pad,
-                            interpolation="nearest")
-        axis.set_title(f"Q(s, {ACTION_NAMES[action]})")
-        _mark_goal(axis, gridworld)
-    figure.colorbar(image, ax=[axes[r, c] for r, c in _ACTION_PANELS.values()], shrink=0.6, label="Q")
-    axis = axes[_VALUE_PANEL]
-    image = axis.imshow(values, cmap=_cmap("magma"), interpolation="nearest")
-    axis.set_title(value_title)
-    _mark_goal(axis, gridworld)
-    figure.colorbar(image, ax=axis, shrink=0.8)
-    for axis in axes.flat:
-        _plain(axis)
-    for row, col in [(0, 0), (0, 2), (2, 0), (2, 2)]:
-        axes[row, col].set_axis_off()
-    return figure
-
-
-def _state_values_figure(gridworld: GridWorld, values: np.ndarray, value_title: str):
-    figure = _new_figure(STATE_VALUES_INCHES)
-    axis = figure.subplots()
-    image = axis.imshow(values, cmap=_cmap("magma"), interpolation="nearest")
-    figure.colorbar(image, ax=axis, shrink=0.8)
-    middle = np.nanmean(values)
-    for row, col in gridworld.free_cells():
-        value = values[row, col]
-        axis.text(col, row, f"{value:.1f}", ha="center", va="center", fontsize=7,
-                  color="black" if value > middle else "white")
-    axis.set_title(value_title)
-    _plain(axis)
-    return figure
+    `network` is an nn.Module or a function on numpy arrays; see `cell_observations`.
+    """
+    return gridworld_plots.q_value_grid(find_gridworld(environment), lambda obs: _evaluate(network, obs),
+                                        _observation_dtype(environment))
 
 
 def gridworld_diagnostics(network: QFunction, environment: dm_env.Environment, out_dir: str,
@@ -216,15 +114,11 @@ def gridworld_diagnostics(network: QFunction, environment: dm_env.Environment, o
     function on numpy arrays). `epsilon` > 0 draws V of the epsilon-greedy
     policy instead of max_a Q. `prefix` goes in front of the file names.
     """
-    if not 0.0 <= epsilon <= 1.0:
-        raise ValueError(f"epsilon must be in [0, 1], got {epsilon}.")
     gridworld = find_gridworld(environment)
     q_map = q_value_map(network, environment)
-    values = state_value_map(q_map, epsilon)
-    value_title = "V(s) = max_a Q(s, a)" if epsilon == 0 else f"V(s) of {epsilon:g}-greedy"
-    figures = [("greedy_policy.png", _policy_figure(gridworld, q_map)),
-               ("q_values.png", _q_values_figure(gridworld, q_map, values, value_title)),
-               ("state_values.png", _state_values_figure(gridworld, values, value_title))]
+    figures = [("greedy_policy.png", gridworld_plots.plot_greedy_policy(gridworld, q_map)),
+               ("q_values.png", gridworld_plots.plot_action_values(gridworld, q_map, epsilon=epsilon)),
+               ("state_values.png", gridworld_plots.plot_state_values(gridworld, q_map, epsilon=epsilon))]
     return [_save(figure, out_dir, prefix + name) for name, figure in figures]
 
 
@@ -302,7 +196,7 @@ def _initial_value_figure(run, x: str = "actor_steps"):
         columns = sorted(run.eval[0]) if run.eval else []
         raise ValueError(f"{run.path!r}: eval.csv has no eval_initial_value values (columns: {columns}); it is "
                          "logged for agents whose builder defines state_values (value-based agents do).")
-    figure = _new_figure(INITIAL_VALUE_INCHES)
+    figure = new_figure(INITIAL_VALUE_INCHES)
     top, bottom = figure.subplots(2, 1, sharex=True)
     top.plot(steps, values, "o-", color="tab:purple")
     top.set_title("Agent's V of the evaluation episodes' first observations")
@@ -317,7 +211,7 @@ def _initial_value_figure(run, x: str = "actor_steps"):
 
 
 def _scatter_figure(pairs: ValuePairs):
-    figure = _new_figure(SCATTER_INCHES)
+    figure = new_figure(SCATTER_INCHES)
     axis = figure.subplots()
     for episode in np.unique(pairs.episodes):
         mask = pairs.episodes == episode

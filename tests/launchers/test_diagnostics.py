@@ -164,6 +164,10 @@ def test_clear_errors(tmp_path):
         diagnostics.q_value_map(lambda obs: np.zeros((len(obs), 4)), ScriptedEnv())
     with pytest.raises(ValueError, match=r"shape \(50, 4\)"):
         diagnostics.q_value_map(lambda obs: np.zeros((len(obs), 3)), make_environment("gridworld:simple"))
+    with pytest.raises(ValueError, match=r"epsilon must be in \[0, 1\]"):
+        diagnostics.gridworld_diagnostics(lambda obs: np.zeros((len(obs), 4)), make_environment("gridworld:simple"),
+                                          str(tmp_path / "pictures"), epsilon=1.5)
+    assert not (tmp_path / "pictures").exists()  # Nothing is written before the arguments are checked.
     with pytest.raises(ValueError, match="one value per observation"):
         diagnostics.collect_value_pairs(ScriptedEnv(), _zeros, lambda obs: np.zeros(1), discount=0.9)
     (tmp_path / "eval.csv").write_text("actor_steps,eval_return_mean\n100,1.0\n")
