@@ -31,9 +31,11 @@ class OnPolicyBuilder(ActorLearnerBuilder):
     learner_class: type  # The agent's learner, taking (network, iterator, config, device, counter, logger).
 
     def make_networks(self, spec: EnvironmentSpec) -> Networks:
-        cfg = self.config
+        cfg = self.config  # init_log_std and normalize_observations are optional config fields.
         return {"policy": make_actor_critic(spec, cfg.hidden_sizes, shared=cfg.shared_torso, log_std=cfg.log_std,
-                                            squash=cfg.squash, activation=cfg.activation)}
+                                            squash=cfg.squash, activation=cfg.activation,
+                                            init_log_std=getattr(cfg, "init_log_std", 0.0),
+                                            normalize_observations=getattr(cfg, "normalize_observations", False))}
 
     def learner_batch_size(self, num_lanes: int) -> int:
         return self.config.batch_size or num_lanes
@@ -65,15 +67,51 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1.0)
 
 
+def parameter_groups(network: nn.Module, learning_rate: float,
+                     critic_learning_rate: float | None = None) -> list[dict[str, Any]]:
+    """Optimizer parameter groups, each with an 'lr_scale' relative to `learning_rate`.
+
+    One group (scale 1) unless `critic_learning_rate` is given; then the
+    parameters only the critic uses (`network.critic_parameters()`: value head
+    and critic torso; a shared torso stays with the actor) form a second group
+    with scale critic_learning_rate / learning_rate.
+    """
+    if critic_learning_rate is None:
+        return [{"params": list(network.parameters()), "lr": learning_rate, "lr_scale": 1.0}]
+    critic_ids = {id(p) for p in network.critic_parameters()}
+    actor = [p for p in network.parameters() if id(p) not in critic_ids]
+    critic = [p for p in network.parameters() if id(p) in critic_ids]
+    scale = critic_learning_rate / learning_rate
+    return [{"params": actor, "lr": learning_rate, "lr_scale": 1.0},
+            {"params": critic, "lr": learning_rate * scale, "lr_scale": scale}]
+
+
+def set_scaled_learning_rate(optimizer: torch.optim.Optimizer, learning_rate: float) -> None:
+    """Sets each parameter group's step size to `learning_rate` times its 'lr_scale' (1 if absent)."""
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate * group.get("lr_scale", 1.0)
+
+
 class OnPolicyLearner(TorchLearner):
-    """What the policy-gradient learners share: one actor-critic network, its optimizer, a batch iterator."""
+    """What the policy-gradient learners share: one actor-critic network, its optimizer, a batch iterator.
+
+    A config with a `critic_learning_rate` (not None) gets two parameter groups
+    (see `parameter_groups`); decay them together with `set_scaled_learning_rate`.
+    """
 
     def __init__(self, network: nn.Module, iterator: Iterator[Any], config: Any, device: torch.device,
                  counter: Counter | None = None, logger: Logger | None = None, log_every: int = 100) -> None:
         self._network = network.to(device)
-        optimizer = make_optimizer(config.optimizer, self._network.parameters(), config.learning_rate,
-                                   config.optimizer_eps, config.rmsprop_alpha)
+        groups = parameter_groups(self._network, config.learning_rate, getattr(config, "critic_learning_rate", None))
+        optimizer = make_optimizer(config.optimizer, groups, config.learning_rate, config.optimizer_eps,
+                                   config.rmsprop_alpha)
         super().__init__({"policy": self._network}, optimizer, device, config.max_grad_norm, counter, logger,
                          log_every)
         self._iterator = iterator
         self._config = config
+
+    def _update_observation_normalizer(self, observations: torch.Tensor) -> None:
+        """Merges a batch of observations (N, ...) into the network's running normaliser, if it has one."""
+        normalizer = getattr(self._network, "observation_normalizer", None)
+        if normalizer is not None:
+            normalizer.update(observations)

@@ -19,7 +19,9 @@ PPO and REINFORCE with a baseline; `PolicyNetwork` (observation ->
 distribution) for REINFORCE without one. `make_actor_critic` and
 `make_policy_network` build them from an `EnvironmentSpec` with the usual
 orthogonal init: gain sqrt(2) for torsos, 0.01 for the policy head, 1.0 for the
-value head, biases 0.
+value head, biases 0. `NormalizedActorCritic` puts a `RunningNormalizer` of the
+observations in front of an actor-critic (PPO's and A2C's
+`normalize_observations`).
 """
 
 from __future__ import annotations
@@ -345,6 +347,68 @@ class ActorCriticNetwork(nn.Module):
         critic_features = actor_features if self.critic_torso is None else self.critic_torso(observation)
         return self.policy_head(actor_features), self.value_head(critic_features).squeeze(-1)
 
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """The parameters only the value uses: the value head and the critic's own torso (if any).
+
+        A shared torso counts as the actor's.
+        """
+        modules = [self.value_head] + ([self.critic_torso] if self.critic_torso is not None else [])
+        return [p for module in modules for p in module.parameters()]
+
+
+class RunningNormalizer(nn.Module):
+    """Standardises inputs with a running mean and variance (buffers: they travel with weights and checkpoints).
+
+    `update(batch)` merges a batch's statistics (Chan et al.'s parallel
+    algorithm); `forward` clips the standardised values to [-clip, clip].
+    """
+
+    def __init__(self, shape: Sequence[int], clip: float = 10.0, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(tuple(shape)))
+        self.register_buffer("var", torch.ones(tuple(shape)))
+        self.register_buffer("count", torch.tensor(1e-4))
+        self.clip, self.eps = clip, eps
+
+    @torch.no_grad()
+    def update(self, batch: torch.Tensor) -> None:
+        batch = batch.float()
+        batch_mean, batch_var, n = batch.mean(0), batch.var(0, unbiased=False), batch.shape[0]
+        delta, total = batch_mean - self.mean, self.count + n
+        self.mean += delta * n / total
+        self.var.copy_((self.var * self.count + batch_var * n + delta.pow(2) * self.count * n / total) / total)
+        self.count.copy_(total)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x.float() - self.mean) / (self.var + self.eps).sqrt()).clamp(-self.clip, self.clip)
+
+
+class NormalizedActorCritic(nn.Module):
+    """An actor-critic network that sees observations through a `RunningNormalizer`.
+
+    The learner calls `observation_normalizer.update(...)` on its batches; the
+    statistics are buffers, so actors pull them with the weights and
+    checkpoints keep them.
+    """
+
+    def __init__(self, network: ActorCriticNetwork, observation_shape: Sequence[int]) -> None:
+        super().__init__()
+        self.observation_normalizer = RunningNormalizer(observation_shape)
+        self.network = network
+
+    def forward(self, observation: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor]:
+        return self.network(self.observation_normalizer(observation))
+
+    def policy(self, observation: torch.Tensor) -> ActionDistribution:
+        """The action distribution alone (actors that need no value skip the critic)."""
+        return self.network.policy(self.observation_normalizer(observation))
+
+    def value(self, observation: torch.Tensor) -> torch.Tensor:
+        return self.network.value(self.observation_normalizer(observation))
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        return self.network.critic_parameters()
+
 
 def _torso(spec: EnvironmentSpec, hidden_sizes: Sequence[int], activation: str = "relu") -> nn.Module:
     return orthogonal_init_(make_torso(spec.observations, hidden_sizes, activation=activation), TORSO_GAIN)
@@ -352,13 +416,18 @@ def _torso(spec: EnvironmentSpec, hidden_sizes: Sequence[int], activation: str =
 
 def make_actor_critic(spec: EnvironmentSpec, hidden_sizes: Sequence[int], shared: bool = True,
                       log_std: str = "parameter", squash: str = "clip",
-                      init_log_std: float = 0.0, activation: str = "relu") -> ActorCriticNetwork:
+                      init_log_std: float = 0.0, activation: str = "relu",
+                      normalize_observations: bool = False) -> ActorCriticNetwork | NormalizedActorCritic:
     """The default actor-critic for an environment: `make_torso` torso(s) (Nature CNN for pixels),
-    a head chosen from the action spec, a scalar value head; orthogonal init."""
+    a head chosen from the action spec, a scalar value head; orthogonal init. With
+    `normalize_observations`, wrapped in a `NormalizedActorCritic`."""
     actor_torso = _torso(spec, hidden_sizes, activation)
     head = make_policy_head(spec.actions, actor_torso.output_size, log_std, squash, init_log_std)
     critic_torso = None if shared else _torso(spec, hidden_sizes, activation)
-    return ActorCriticNetwork(actor_torso, head, critic_torso)
+    network = ActorCriticNetwork(actor_torso, head, critic_torso)
+    if not normalize_observations:
+        return network
+    return NormalizedActorCritic(network, spec.observations.shape)
 
 
 def make_policy_network(spec: EnvironmentSpec, hidden_sizes: Sequence[int], log_std: str = "parameter",

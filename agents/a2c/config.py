@@ -7,6 +7,8 @@ import dataclasses
 LOG_STD_KINDS = ("parameter", "state")
 ACTIVATIONS = ("relu", "tanh")  # As components.networks.ACTIVATIONS (configs import no torch).
 SQUASH_KINDS = ("clip", "tanh")
+VALUE_LOSSES = ("mse", "huber")
+LOG_STD_RANGE = (-20.0, 2.0)  # As components.actor_critic.LOG_STD_MIN/MAX (configs import no torch).
 OPTIMIZERS = ("adam", "rmsprop")  # As components.learners.OPTIMIZERS (configs import no torch).
 
 
@@ -16,6 +18,9 @@ class A2CConfig:
 
     Attributes:
       learning_rate: Optimizer step size at the start.
+      critic_learning_rate: The critic's own step size at the start (value head and
+        critic torso; a shared torso stays with the actor), decayed with the
+        actor's (None: learning_rate for everything).
       learning_rate_decay_steps: Learner steps over which the step size decays
         linearly to 0 (0: constant).
       optimizer: 'rmsprop' (as in A3C/A2C) or 'adam'.
@@ -24,21 +29,30 @@ class A2CConfig:
       discount: Agent discount gamma, multiplied with the environment's discounts.
       rollout_length: Steps per lane per update (T).
       gae_lambda: GAE lambda; 1.0 gives plain T-step returns (classic A2C).
-      value_coef: Weight of the value loss (mean squared error to the returns).
+      reward_scale: Rewards are multiplied by this before advantages and returns
+        (so values are learned in scaled units; evaluation returns are unscaled).
+      value_coef: Weight of the value loss.
+      value_loss: 'mse' ((G - V)^2) or 'huber' (0.5 (G - V)^2 within 1 of the
+        return, |G - V| - 0.5 beyond).
       entropy_coef: Weight of the entropy bonus.
       max_grad_norm: Clip the global gradient norm to this (None: no clipping).
       normalize_advantages: Standardise advantages within each update.
+      normalize_observations: Standardise observations with running mean and variance
+        (kept in the network, so actors and checkpoints carry them).
       hidden_sizes: Widths of the MLP layers after the torso.
       activation: The MLP layers' nonlinearity, 'relu' or 'tanh' (SB3's and CleanRL's
         choice for classic control).
       shared_torso: One torso for policy and value (True) or two separate ones.
       log_std: Gaussian policies: 'parameter' (state-independent) or 'state'.
+      init_log_std: Gaussian policies: the log-std at the start (the parameter, or
+        the bias of the 'state' layer), in [-20, 2].
       squash: Gaussian policies: 'clip' samples to the action bounds, or 'tanh'.
       batch_size: Trajectories per update (0: one per lane, every rollout).
       variable_update_period: Actor steps between weight pulls (1: on-policy).
     """
 
     learning_rate: float = 7e-4
+    critic_learning_rate: float | None = None
     learning_rate_decay_steps: int = 0
     optimizer: str = "rmsprop"
     optimizer_eps: float = 1e-5
@@ -46,14 +60,18 @@ class A2CConfig:
     discount: float = 0.99
     rollout_length: int = 5
     gae_lambda: float = 1.0
+    reward_scale: float = 1.0
     value_coef: float = 0.5
+    value_loss: str = "mse"
     entropy_coef: float = 0.01
     max_grad_norm: float | None = 0.5
     normalize_advantages: bool = False
+    normalize_observations: bool = False
     hidden_sizes: tuple[int, ...] = (64, 64)
     shared_torso: bool = False
     activation: str = "relu"
     log_std: str = "parameter"
+    init_log_std: float = 0.0
     squash: str = "clip"
     batch_size: int = 0
     variable_update_period: int = 1
@@ -62,6 +80,15 @@ class A2CConfig:
         check_policy_gradient_config(self)
         if self.rollout_length < 1:
             raise ValueError(f"rollout_length must be >= 1, got {self.rollout_length}.")
+        if self.critic_learning_rate is not None and self.critic_learning_rate <= 0:
+            raise ValueError(f"critic_learning_rate must be > 0 or None, got {self.critic_learning_rate!r}.")
+        if not self.reward_scale > 0:
+            raise ValueError(f"reward_scale must be > 0, got {self.reward_scale!r}.")
+        if self.value_loss not in VALUE_LOSSES:
+            raise ValueError(f"value_loss must be one of {VALUE_LOSSES}, got {self.value_loss!r}.")
+        low, high = LOG_STD_RANGE
+        if not low <= self.init_log_std <= high:
+            raise ValueError(f"init_log_std must be in [{low}, {high}], got {self.init_log_std!r}.")
 
 
 def check_policy_gradient_config(config) -> None:

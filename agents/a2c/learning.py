@@ -6,10 +6,11 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from agents.a2c.config import A2CConfig
-from agents.on_policy import OnPolicyLearner, masked_mean
-from components.learners import linear_decay, set_learning_rate
+from agents.on_policy import OnPolicyLearner, masked_mean, set_scaled_learning_rate
+from components.learners import linear_decay
 from components.transforms import gae, normalize_advantages, trajectory_masks
 from components.types import Trajectory
 
@@ -26,13 +27,23 @@ def evaluate_rollouts(network: nn.Module, batch: Trajectory) -> tuple[torch.Tens
     return log_prob, entropy, values.view(batch_size, horizon + 1)
 
 
+def value_loss_terms(error: torch.Tensor, kind: str) -> torch.Tensor:
+    """Per-step value loss of error = G - V: 'mse' e^2; 'huber' 0.5 e^2 for |e| <= 1, |e| - 0.5 beyond."""
+    if kind == "huber":
+        return F.huber_loss(error, torch.zeros_like(error), reduction="none", delta=1.0)
+    return error.pow(2)
+
+
 class A2CLearner(OnPolicyLearner):
     """Advantage actor-critic (Mnih et al. 2016, synchronous).
 
-    With A_t the (GAE or T-step) advantage and G_t = A_t + V(o_t):
-        loss = -mean(log pi(a_t|o_t) A_t) + c_v mean((G_t - V(o_t))^2) - c_e mean(H(pi(.|o_t)))
-    over the steps whose action counted (a lane's step after LAST is masked out),
-    and returns never run across an episode end.
+    With rewards r_t scaled by `reward_scale`, A_t the (GAE or T-step)
+    advantage and G_t = A_t + V(o_t):
+        loss = -mean(log pi(a_t|o_t) A_t) + c_v mean(l(G_t - V(o_t))) - c_e mean(H(pi(.|o_t)))
+    with l(e) = e^2 ('mse') or the Huber loss ('huber'), over the steps whose
+    action counted (a lane's step after LAST is masked out); returns never run
+    across an episode end. The step size decays linearly; with a
+    `critic_learning_rate` the critic's parameters take their own (decayed alike).
     """
 
     _config: A2CConfig
@@ -40,23 +51,26 @@ class A2CLearner(OnPolicyLearner):
     def step(self) -> dict[str, Any]:
         cfg = self._config
         batch: Trajectory = self._to_device(next(self._iterator))
+        # Normaliser statistics (if any) from the rollouts, before they are used.
+        self._update_observation_normalizer(batch.observation.flatten(0, 1))
         log_prob, entropy, values = evaluate_rollouts(self._network, batch)
 
         # Time-major (T, B) for the return recursions.
         valid, continues = trajectory_masks(batch.step_type.T)
         with torch.no_grad():
-            advantages, returns = gae(batch.reward.T, batch.discount.T, values.detach().T, continues,
+            rewards = batch.reward.T * cfg.reward_scale
+            advantages, returns = gae(rewards, batch.discount.T, values.detach().T, continues,
                                       cfg.discount, cfg.gae_lambda)
             if cfg.normalize_advantages:
                 advantages = normalize_advantages(advantages, valid)
         mask = valid.T.float()
         policy_loss = -masked_mean(log_prob * advantages.T, mask)
-        value_loss = masked_mean((returns.T - values[:, :-1]).pow(2), mask)
+        value_loss = masked_mean(value_loss_terms(returns.T - values[:, :-1], cfg.value_loss), mask)
         entropy_mean = masked_mean(entropy, mask)
         loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy_mean
 
         learning_rate = linear_decay(cfg.learning_rate, self.num_steps, cfg.learning_rate_decay_steps)
-        set_learning_rate(self._optimizer, learning_rate)
+        set_scaled_learning_rate(self._optimizer, learning_rate)
         grad_norm = self._apply_gradients(loss)
         return self._record({"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss,
                              "entropy": entropy_mean, "grad_norm": grad_norm,

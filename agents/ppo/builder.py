@@ -10,7 +10,6 @@ from agents.on_policy import OnPolicyBuilder
 from agents.builders import Networks
 from agents.ppo.config import PPOConfig
 from agents.ppo.learning import PPOLearner
-from agents.ppo.networks import make_ppo_network
 from components.core import Learner, Replay
 from components.counting import Counter
 from components.loggers import Logger
@@ -22,11 +21,6 @@ class PPOBuilder(OnPolicyBuilder):
 
     def __init__(self, config: PPOConfig) -> None:
         super().__init__(config)
-
-    def make_networks(self, spec: EnvironmentSpec) -> Networks:
-        cfg = self.config
-        return {"policy": make_ppo_network(spec, cfg.hidden_sizes, cfg.shared_torso, cfg.log_std, cfg.squash,
-                                           cfg.normalize_observations, cfg.activation)}
 
     def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
                      device: torch.device, counter: Counter, logger: Logger, seed: int,

@@ -38,9 +38,8 @@ class PPOLearner(OnPolicyLearner):
         cfg = self._config
         batch: Trajectory = self._to_device(next(self._iterator))
         batch_size, horizon = batch.reward.shape
-        normalizer = getattr(self._network, "observation_normalizer", None)
-        if normalizer is not None:  # Statistics from the rollouts, before they are used.
-            normalizer.update(batch.observation.flatten(0, 1))
+        # Normaliser statistics (if any) from the rollouts, before they are used.
+        self._update_observation_normalizer(batch.observation.flatten(0, 1))
 
         valid, continues = trajectory_masks(batch.step_type.T)
         with torch.no_grad():
