@@ -71,7 +71,8 @@ class A2CLearner(OnPolicyLearner):
 
         learning_rate = linear_decay(cfg.learning_rate, self.num_steps, cfg.learning_rate_decay_steps)
         set_scaled_learning_rate(self._optimizer, learning_rate)
-        grad_norm = self._apply_gradients(loss)
+        grad_norm = self._apply_gradients(loss, terms={"policy_loss": policy_loss, "value_loss": value_loss,
+                                                        "entropy": entropy_mean, "returns": returns})
         return self._record({"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss,
                              "entropy": entropy_mean, "grad_norm": grad_norm,
                              "learning_rate": torch.tensor(learning_rate), "value_mean": masked_mean(values[:, :-1], mask)})

@@ -98,7 +98,9 @@ class PPOLearner(OnPolicyLearner):
             value_loss = (value - returns).pow(2).mean()
         entropy = distribution.entropy().mean()
         loss = policy_loss + 0.5 * cfg.value_coef * value_loss - cfg.entropy_coef * entropy
-        grad_norm = self._apply_gradients(loss, count_step=False)  # PPO counts batches, not minibatches.
+        grad_norm = self._apply_gradients(  # PPO counts batches, not minibatches.
+            loss, count_step=False, terms={"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
+                                           "ratio": ratio, "returns": returns})
         with torch.no_grad():
             approx_kl = ((ratio - 1.0) - log_ratio).mean()
             clip_fraction = ((ratio - 1.0).abs() > clip).float().mean()

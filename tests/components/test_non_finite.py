@@ -80,3 +80,33 @@ def test_a_run_with_nan_rewards_stops_naming_the_learner_step(tmp_path, monkeypa
     experiment = dataclasses.replace(experiment, environment_factory=NaNRewards)
     with pytest.raises(NonFiniteLossError, match=r"Learner step 1: non-finite loss, td_error"):
         run_local(experiment)
+
+
+@pytest.mark.parametrize("agent", ["a2c", "ppo", "reinforce"])
+def test_policy_gradient_learners_name_the_non_finite_term(tmp_path, agent):
+    """NaN rewards reach the returns; the learner names them and leaves the weights as they were."""
+    import dataclasses
+
+    import numpy as np
+
+    from environments.registry import make_environment
+    from launchers.experiment import experiment_from_declaration
+    from launchers.local import run_local
+
+    class NaNRewards:
+        def __init__(self, seed):
+            self._env = make_environment("gym:CartPole-v1", seed)
+
+        def __getattr__(self, name):
+            return getattr(self._env, name)
+
+        def step(self, action):
+            timestep = self._env.step(action)
+            return timestep._replace(reward=np.float32(np.nan)) if timestep.reward is not None else timestep
+
+    experiment = experiment_from_declaration({
+        "agent": agent, "env": "gym:CartPole-v1", "num_steps": 3_000, "eval_every": 0, "run_dir": str(tmp_path),
+        "torch_threads": 1, "log_interval": 1e9, "progress": False, "plots": False})
+    experiment = dataclasses.replace(experiment, environment_factory=NaNRewards)
+    with pytest.raises(NonFiniteLossError, match=r"Learner step 1: non-finite .*returns"):
+        run_local(experiment)
