@@ -97,6 +97,7 @@ class TorchLearner(Learner):
         # thread never reads half an update.
         self._variables_lock = threading.Lock()
         self.num_steps = 0
+        self.variables_version = 0  # Optimizer steps applied: actors skip pulls when it has not moved.
         self.nan_policy = "raise"  # Or "skip": see _apply_gradients.
         self.skipped_updates = 0
 
@@ -123,6 +124,7 @@ class TorchLearner(Learner):
             return grad_norm
         with self._variables_lock:
             self._optimizer.step()
+            self.variables_version += 1
         if count_step:
             self.num_steps += 1
         return grad_norm
@@ -178,4 +180,5 @@ class TorchLearner(Learner):
             module.load_state_dict(state["modules"][name])
         self._optimizer.load_state_dict(state["optimizer"])
         self.num_steps = state["num_steps"]
+        self.variables_version += 1  # New weights: every actor must pull them.
         self.skipped_updates = int(state.get("skipped_updates", 0))

@@ -13,6 +13,10 @@ from components.core import VariableSource
 class VariableClient:
     """Copies named weights from `source` into local modules every `update_period` calls.
 
+    A source with a `variables_version` (learners count their optimizer steps)
+    is copied from only when that changed since the last pull, so actors that
+    ask often (threads) copy once per learner update, not once per step.
+
     The actor's modules stay where they are (typically on the CPU) while the
     learner trains on its own device; each pull copies the state dicts over.
     """
@@ -24,6 +28,7 @@ class VariableClient:
         self._modules = dict(modules)
         self._period = update_period
         self._calls = 0
+        self._version: int | None = None  # The source's variables_version at the last pull.
         # Views of each module's parameters and buffers, in state-dict order, copied into in place.
         self._targets = {name: list(module.state_dict().values()) for name, module in self._modules.items()}
 
@@ -34,8 +39,12 @@ class VariableClient:
             self.update_and_wait()
 
     def update_and_wait(self) -> None:
-        """Pulls the weights now."""
+        """Pulls the weights now (nothing to copy when the source says they have not changed)."""
         self._calls = 0
+        version = getattr(self._source, "variables_version", None)
+        if version is not None and version == self._version:
+            return
+        self._version = version
         names = list(self._modules)
         with torch.no_grad():
             for name, state in zip(names, self._source.get_variables(names)):

@@ -93,6 +93,10 @@ class SyncedCounter(Counter):
             self._totals = totals
         return totals
 
+    def cached_counts(self) -> dict[str, float]:
+        """The totals as last fetched plus this node's pending increments (no round trip)."""
+        return self._merged()
+
     def _merged(self) -> dict[str, float]:
         with self._lock:
             merged = dict(self._totals)
@@ -315,12 +319,14 @@ class _BatchSource:
 
 
 class ActorNode:
-    """One actor with its own batched environment, writing through a RemoteAdder."""
+    """One actor with its own batched environment, writing through a RemoteAdder.
 
-    def __init__(self, experiment_ref: list[Any], spec: Any, actor_id: int, replay_node: Any,
-                 learner_node: Any, counter_node: Any, num_actors: int) -> None:
-        # The experiment comes as [ObjectRef] (the driver keeps it alive), so a restart can fetch it again.
-        experiment: ExperimentConfig = _ray().get(experiment_ref[0])
+    Built empty and then `setup` by the driver, which calls `setup` again after Ray restarts the
+    node: a restartable actor whose constructor took arguments would keep them pinned for restarts.
+    """
+
+    def setup(self, experiment: ExperimentConfig, spec: Any, actor_id: int, replay_node: Any,
+              learner_node: Any, counter_node: Any, num_actors: int) -> None:
         _node_setup(experiment)
         self._experiment = experiment
         self._actor_id = actor_id
@@ -346,7 +352,8 @@ class ActorNode:
         steps = 0
         budget = self._experiment.num_steps
         chunk = SYNC_STEPS * self._experiment.num_envs
-        while not self._stop.is_set() and self._counter.get("actor_steps") < budget:
+        # The counts are at most COUNT_SECONDS old; fetching them would cost a round trip per chunk.
+        while not self._stop.is_set() and self._counter.cached_counts().get("actor_steps", 0) < budget:
             self._loop.run(num_steps=chunk)
             steps += chunk
             if not self._adder.flush():
@@ -450,9 +457,12 @@ def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[st
     ray.get(learner_node.ping.remote())
     actor_class = ray.remote(ActorNode).options(num_cpus=cpus, max_restarts=MAX_ACTOR_RESTARTS,
                                                 max_concurrency=2)
-    experiment_ref = ray.put(experiment)
-    actor_nodes = [actor_class.remote([experiment_ref], spec, i, replay_node, learner_node, counter_node, num_actors)
-                   for i in range(num_actors)]
+    actor_nodes = [actor_class.remote() for _ in range(num_actors)]
+
+    def setup(i: int):
+        return actor_nodes[i].setup.remote(experiment, spec, i, replay_node, learner_node, counter_node, num_actors)
+
+    ray.get([setup(i) for i in range(num_actors)])
     evaluator_node = ray.remote(EvaluatorNode).options(num_cpus=0).remote(
         experiment, spec, learner_node, counter_node, replay_node)
     counts = SyncedCounter(counter_node)
@@ -485,7 +495,7 @@ def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[st
                         raise NodeFailed(f"actor_{i} died {restarts[i]} times; giving up: {error}") from error
                     print(f"[ray] actor_{i} died ({type(error).__name__}); Ray restarts it "
                           f"({restarts[i]}/{MAX_ACTOR_RESTARTS}).", flush=True)
-                    actor_runs[_resubmit(ray, actor_nodes[i])] = i
+                    actor_runs[_resubmit(ray, actor_nodes[i], lambda i=i: setup(i))] = i
                 except ray.exceptions.RayTaskError as error:
                     raise NodeFailed(f"The actor_{i} node failed, which stopped the run: {error}") from error
             steps = counts.get("actor_steps")
@@ -578,12 +588,13 @@ class _RayCheckpoints:
         return float(state.get("train_seconds", 0.0))
 
 
-def _resubmit(ray, actor_node, timeout: float = 120.0):
-    """The run task of a restarted actor node, submitted once Ray has brought the node back."""
+def _resubmit(ray, actor_node, setup: Callable[[], Any], timeout: float = 120.0):
+    """The run task of a restarted actor node, submitted once Ray has brought the node back and it is set up."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             ray.get(actor_node.ping.remote(), timeout=timeout)
+            ray.get(setup(), timeout=timeout)
             return actor_node.run.remote()
         except ray.exceptions.ActorUnavailableError:  # Still restarting.
             if time.monotonic() > deadline:

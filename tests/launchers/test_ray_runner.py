@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import glob
-import subprocess
+import os
+import shutil
 import tempfile
 import threading
 import time
@@ -23,20 +23,49 @@ def _experiment(tmp_path, **declaration):
                                         "log_interval": 1e9, "seed": 0, "launch": "ray", **declaration})
 
 
-def _ray_processes() -> list[str]:
-    found = subprocess.run(["pgrep", "-af", "raylet|gcs_server|ray::"], capture_output=True, text=True).stdout
-    return [line for line in found.splitlines() if "pgrep" not in line]
+def _processes_of(root: str) -> list[str]:
+    """Ray processes of the clusters whose temp files live under `root`: the GCS server and raylet name it
+    on their command line, and every worker names its raylet's pid in its environment."""
+    found, raylets = {}, set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if root in command:
+            found[pid] = command[:80]
+            if "raylet" in command.split(" ")[0]:
+                raylets.add(pid)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environment = f.read().split(b"\0")
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(line == f"RAY_RAYLET_PID={r}".encode() for r in raylets for line in environment):
+            found[pid] = command[:80]
+    return [f"{pid} {command}" for pid, command in found.items()]
 
 
 @pytest.fixture(autouse=True)
-def no_leftovers():
-    temp_dirs = set(glob.glob(f"{tempfile.gettempdir()}/agentpipe-ray-*"))
-    yield
-    deadline = time.monotonic() + 15  # Ray's processes exit shortly after shutdown.
-    while _ray_processes() and time.monotonic() < deadline:
-        time.sleep(0.25)
-    assert not _ray_processes(), "Ray processes outlived the run"
-    assert set(glob.glob(f"{tempfile.gettempdir()}/agentpipe-ray-*")) <= temp_dirs, "Ray temp files left behind"
+def no_leftovers(tmp_path, monkeypatch):
+    """Each test's Ray cluster keeps its temp files under a fresh short folder (Unix socket paths must stay
+    short), so its processes can be told apart from any other Ray on the machine. (`tmp_path` is made
+    first, so pytest's own temp folders stay where they were.)"""
+    root = tempfile.mkdtemp(prefix="apray-", dir="/tmp")
+    monkeypatch.setattr(tempfile, "tempdir", root)
+    try:
+        yield
+        deadline = time.monotonic() + 30  # Ray's processes exit shortly after shutdown.
+        while _processes_of(root) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert not _processes_of(root), "Ray processes outlived the run"
+        assert not [n for n in os.listdir(root) if n.startswith("agentpipe-ray-")], "Ray temp files left behind"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.learning
