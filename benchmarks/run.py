@@ -10,6 +10,8 @@ Suites (`--suite`, default all):
                 with Nature hyperparameters (benchmarks/atari_dqn.py).
   pg_speed      PPO and A2C env steps/s vs SB3 at equal settings: CartPole (SB3's defaults)
                 and PPO on Breakout with seed 003's settings (benchmarks/pg_speed.py).
+  runners       actor and learner steps/s of the `threads` and `ray` runners at 1, 2 and 4
+                actors against `local`, DQN on CartPole and Breakout (benchmarks/runner_scaling.py).
 
 CartPole: for each seed, the runs alternate (SB3, agentpipe with RL-Zoo's settings,
 agentpipe's CartPole preset) so machine noise falls on all of them alike.
@@ -60,7 +62,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="atari_env: measured seconds per sample")
     args = parser.parse_args()
 
-    subprocess.run(["bash", os.path.join(HERE, "peers", "setup_venv.sh")], check=True)
+    if set(args.suite) & set(PEER_SUITES):
+        subprocess.run(["bash", os.path.join(HERE, "peers", "setup_venv.sh")], check=True)
     if "cartpole_dqn" in args.suite:
         cartpole_dqn(args)
     if "atari_env" in args.suite:
@@ -86,9 +89,18 @@ def main() -> None:
         print("\n== pg_speed: PPO and A2C vs SB3 ==", flush=True)
         pg_speed.run_suite(list(pg_speed.STEPS), rounds=1,
                            out=os.path.join(os.path.dirname(args.out), "pg_speed.json"))
+    if "runners" in args.suite:
+        from benchmarks import runner_scaling
+
+        print("\n== runners: local vs threads vs ray at 1, 2, 4 actors, DQN ==", flush=True)
+        runner_scaling.run_suite(list(runner_scaling.WORKLOADS), list(runner_scaling.RUNNERS), [1, 2, 4],
+                                 dict(runner_scaling.STEPS), rounds=1,
+                                 out=os.path.join(os.path.dirname(args.out), "runner_scaling.json"))
 
 
-SUITES = ("cartpole_dqn", "atari_env", "replay", "atari_dqn", "pg_speed")
+SUITES = ("cartpole_dqn", "atari_env", "replay", "atari_dqn", "pg_speed", "runners")
+# Suites that compare against peers in benchmarks/.venv-peers (set up first).
+PEER_SUITES = ("cartpole_dqn", "atari_env", "atari_dqn", "pg_speed")
 
 
 def cartpole_dqn(args: argparse.Namespace) -> None:
