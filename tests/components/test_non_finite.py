@@ -53,9 +53,10 @@ def test_skip_policy_drops_the_update_and_counts_it():
     assert learner.save()["skipped_updates"] == 3
 
 
-def test_a_run_with_nan_rewards_stops_naming_the_learner_step(tmp_path, monkeypatch):
-    """End to end: rewards turned NaN reach the learner, which stops the run before touching the weights."""
+def _run_with_nan_rewards(tmp_path, agent: str, env: str, **agent_config):
+    """Trains `agent` on `env` whose rewards are all NaN (the env checks are outside: the learner must catch it)."""
     import dataclasses
+    import functools
 
     import numpy as np
 
@@ -64,8 +65,8 @@ def test_a_run_with_nan_rewards_stops_naming_the_learner_step(tmp_path, monkeypa
     from launchers.local import run_local
 
     class NaNRewards:
-        def __init__(self, seed):
-            self._env = make_environment("gridworld:simple", seed)
+        def __init__(self, name, seed):
+            self._env = make_environment(name, seed)
 
         def __getattr__(self, name):
             return getattr(self._env, name)
@@ -75,38 +76,19 @@ def test_a_run_with_nan_rewards_stops_naming_the_learner_step(tmp_path, monkeypa
             return timestep._replace(reward=np.float32(np.nan)) if timestep.reward is not None else timestep
 
     experiment = experiment_from_declaration({
-        "agent": "dqn", "env": "gridworld:simple", "num_steps": 2_000, "eval_every": 0, "run_dir": str(tmp_path),
-        "torch_threads": 1, "log_interval": 1e9, "progress": False, "agent_config": {"min_replay_size": 100}})
-    experiment = dataclasses.replace(experiment, environment_factory=NaNRewards)
+        "agent": agent, "env": env, "num_steps": 3_000, "eval_every": 0, "run_dir": str(tmp_path),
+        "torch_threads": 1, "log_interval": 1e9, "progress": False, "plots": False, "agent_config": agent_config})
+    run_local(dataclasses.replace(experiment, environment_factory=functools.partial(NaNRewards, env)))
+
+
+def test_a_run_with_nan_rewards_stops_naming_the_learner_step(tmp_path):
+    """End to end: rewards turned NaN reach the learner, which stops the run before touching the weights."""
     with pytest.raises(NonFiniteLossError, match=r"Learner step 1: non-finite loss, td_error"):
-        run_local(experiment)
+        _run_with_nan_rewards(tmp_path, "dqn", "gridworld:simple", min_replay_size=100)
 
 
 @pytest.mark.parametrize("agent", ["a2c", "ppo", "reinforce"])
 def test_policy_gradient_learners_name_the_non_finite_term(tmp_path, agent):
     """NaN rewards reach the returns; the learner names them and leaves the weights as they were."""
-    import dataclasses
-
-    import numpy as np
-
-    from environments.registry import make_environment
-    from launchers.experiment import experiment_from_declaration
-    from launchers.local import run_local
-
-    class NaNRewards:
-        def __init__(self, seed):
-            self._env = make_environment("gym:CartPole-v1", seed)
-
-        def __getattr__(self, name):
-            return getattr(self._env, name)
-
-        def step(self, action):
-            timestep = self._env.step(action)
-            return timestep._replace(reward=np.float32(np.nan)) if timestep.reward is not None else timestep
-
-    experiment = experiment_from_declaration({
-        "agent": agent, "env": "gym:CartPole-v1", "num_steps": 3_000, "eval_every": 0, "run_dir": str(tmp_path),
-        "torch_threads": 1, "log_interval": 1e9, "progress": False, "plots": False})
-    experiment = dataclasses.replace(experiment, environment_factory=NaNRewards)
     with pytest.raises(NonFiniteLossError, match=r"Learner step 1: non-finite .*returns"):
-        run_local(experiment)
+        _run_with_nan_rewards(tmp_path, agent, "gym:CartPole-v1")
