@@ -49,3 +49,12 @@ def recording_logger() -> RecordingLogger:
 @pytest.fixture
 def random_actor() -> Callable[..., RandomActor]:
     return RandomActor
+
+
+@pytest.fixture(autouse=True)
+def _no_end_of_run_plots(monkeypatch):
+    """In-process runs skip curves.png and diagnostics (about a second each) unless a test asks for them
+    with `plots=True`; the command-line runs and tests/launchers/test_run_folder.py keep the default."""
+    from launchers import experiment
+
+    monkeypatch.setitem(experiment.DECLARATION_DEFAULTS, "plots", False)

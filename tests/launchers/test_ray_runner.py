@@ -114,11 +114,11 @@ def test_a_ray_run_checkpoints_and_resumes_under_another_runner(tmp_path):
     from launchers.experiment import load_declaration
     from launchers.runners import run_experiment
 
-    summary = run_ray(_experiment(tmp_path, agent="dqn", env="gridworld:simple", num_steps=2_000, eval_every=1_000,
+    summary = run_ray(_experiment(tmp_path, agent="dqn", env="gridworld:simple", num_steps=1_000, eval_every=500,
                                   eval_episodes=2, num_actors=2, checkpoint_replay=True,
                                   agent_config={"min_replay_size": 200}))
     state, manifest = Checkpointer(str(tmp_path / "run" / "checkpoints")).latest()
-    assert manifest["step"] == summary["actor_steps"] >= 2_000
+    assert manifest["step"] == summary["actor_steps"] >= 1_000
     assert len(state["policies"]) == 2 and state["replay"]["size"] > 0
     assert state["learner"]["num_steps"] > 0
     declaration = {**load_declaration(str(tmp_path / "run")), "resume": True, "launch": "local", "num_actors": 1,

@@ -167,7 +167,9 @@ def test_ctrl_c_stops_every_thread_and_exits_130(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "launchers.dqn", "--env=gridworld:simple", "--launch=threads", "--num_actors=2",
          "--num_steps=10000000", "--eval_every=0", f"--run_dir={run_dir}", "--log_interval=1000"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # A shell's background jobs inherit SIGINT ignored; give the child the default, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         log = run_dir / "train_actor1.csv"  # Episodes in it: the threads are running.
