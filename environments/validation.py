@@ -58,7 +58,7 @@ import numpy as np
 import tree
 from dm_env import specs
 
-from environments.wrappers import EnvironmentWrapper
+from environments.wrappers import FixedSpecsWrapper
 
 CHECKED_STEPS = 100
 _SPEC_METHODS = ("observation_spec", "action_spec", "reward_spec", "discount_spec")
@@ -357,7 +357,7 @@ _DISCRETE, _BOUNDED, _ARRAY, _GENERAL = range(4)
 _SMALL = 32  # Bounded actions up to this size are checked in Python.
 
 
-class SpecCheckingWrapper(EnvironmentWrapper):
+class SpecCheckingWrapper(FixedSpecsWrapper):
     """Checks an environment against its own specs at the boundary (see the module docstring).
 
     Args:
@@ -502,18 +502,6 @@ class SpecCheckingWrapper(EnvironmentWrapper):
             self._episode_step = 0
         else:
             self._episode_step = (self._episode_step or 0) + 1
-
-    def observation_spec(self) -> Any:
-        return self._observation_spec
-
-    def action_spec(self) -> Any:
-        return self._action_spec
-
-    def reward_spec(self) -> Any:
-        return self._reward_spec
-
-    def discount_spec(self) -> Any:
-        return self._discount_spec
 
 
 # ----------------------------------------------------------------------------

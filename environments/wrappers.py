@@ -157,7 +157,24 @@ def _action_caster(spec_nest: Any) -> Callable[[Any], Any]:
     return lambda value: np.asarray(value, dtype=dtype)
 
 
-class SinglePrecisionWrapper(EnvironmentWrapper):
+class FixedSpecsWrapper(EnvironmentWrapper):
+    """A wrapper whose specs are read (or derived) once in its constructor, into `_observation_spec`,
+    `_action_spec`, `_reward_spec` and `_discount_spec`."""
+
+    def observation_spec(self) -> Any:
+        return self._observation_spec
+
+    def action_spec(self) -> Any:
+        return self._action_spec
+
+    def reward_spec(self) -> Any:
+        return self._reward_spec
+
+    def discount_spec(self) -> Any:
+        return self._discount_spec
+
+
+class SinglePrecisionWrapper(FixedSpecsWrapper):
     """Narrows float64 -> float32 and int64 -> int32 in specs and values.
 
     Applies to observations, rewards, discounts and their specs, and to the
@@ -210,18 +227,6 @@ class SinglePrecisionWrapper(EnvironmentWrapper):
     def _convert_timestep(self, timestep: dm_env.TimeStep) -> dm_env.TimeStep:
         return dm_env.TimeStep(timestep.step_type, self._cast_reward(timestep.reward),
                                self._cast_discount(timestep.discount), self._cast_observation(timestep.observation))
-
-    def observation_spec(self) -> Any:
-        return self._observation_spec
-
-    def action_spec(self) -> Any:
-        return self._action_spec
-
-    def reward_spec(self) -> Any:
-        return self._reward_spec
-
-    def discount_spec(self) -> Any:
-        return self._discount_spec
 
 
 # ----------------------------------------------------------------------------
