@@ -34,7 +34,7 @@ class OnPolicyBuilder(ActorLearnerBuilder):
         cfg = self.config  # init_log_std and normalize_observations are optional config fields.
         return {"policy": make_actor_critic(spec, cfg.hidden_sizes, shared=cfg.shared_torso, log_std=cfg.log_std,
                                             squash=cfg.squash, activation=cfg.activation,
-                                            init_log_std=getattr(cfg, "init_log_std", 0.0),
+                                            init_log_std=getattr(cfg, "init_log_std", None),
                                             normalize_observations=getattr(cfg, "normalize_observations", False))}
 
     def learner_batch_size(self, num_lanes: int) -> int:

@@ -35,6 +35,7 @@ import torch
 from dm_env import specs
 from torch import distributions as D
 from torch import nn
+from torch.nn import functional as F
 
 from components.networks import make_torso, orthogonal_init_
 from components.specs import EnvironmentSpec
@@ -42,6 +43,8 @@ from components.specs import EnvironmentSpec
 # Log-std range of Gaussian policies (std in [2e-9, 7.4]), as in SB3's SAC.
 LOG_STD_MIN = -20.0
 LOG_STD_MAX = 2.0
+LOG_STD_KINDS = ("parameter", "state", "softplus")
+SQUASH_KINDS = ("clip", "tanh", "tanh_mean")
 
 TORSO_GAIN = math.sqrt(2)
 POLICY_GAIN = 0.01
@@ -233,29 +236,40 @@ class GaussianHead(nn.Module):
     """Features -> a diagonal Gaussian over `action_size` continuous actions in [minimum, maximum].
 
     log_std: 'state' (a linear layer of the features; its bias starts at
-      `init_log_std`) or 'parameter' (one learned value per dimension, as in
-      PPO), clamped to [LOG_STD_MIN, LOG_STD_MAX].
-    squash: 'clip' (`ClippedGaussian`) or 'tanh' (`TanhGaussian`; needs finite bounds).
+      `init_log_std`), 'parameter' (one learned value per dimension, as in
+      PPO) or 'softplus' (softplus of a linear layer, so the std never drops
+      below 1, as in seed 002 and A3C's continuous actors; `init_log_std` must
+      be > 0; None starts it at softplus(0) = log 2), clamped to
+      [LOG_STD_MIN, LOG_STD_MAX].
+    squash: 'clip' (`ClippedGaussian`), 'tanh' (`TanhGaussian`) or
+      'tanh_mean' (the mean is squashed into the bounds, mid + half_width *
+      tanh(.), and samples are clipped; seed 002's actor). The last two need
+      finite bounds.
     dtype: the env action dtype (the action spec's).
     """
 
     def __init__(self, features: int, action_size: int, log_std: str = "parameter", squash: str = "clip",
                  minimum: float | np.ndarray = -1.0, maximum: float | np.ndarray = 1.0,
-                 init_log_std: float = 0.0, dtype: np.dtype | type = np.float32,
+                 init_log_std: float | None = None, dtype: np.dtype | type = np.float32,
                  gain: float = POLICY_GAIN) -> None:
         super().__init__()
-        if log_std not in ("state", "parameter"):
-            raise ValueError(f"log_std must be 'state' or 'parameter'; got {log_std!r}.")
-        if squash not in ("clip", "tanh"):
-            raise ValueError(f"squash must be 'clip' or 'tanh'; got {squash!r}.")
+        if log_std not in LOG_STD_KINDS:
+            raise ValueError(f"log_std must be one of {LOG_STD_KINDS}; got {log_std!r}.")
+        if squash not in SQUASH_KINDS:
+            raise ValueError(f"squash must be one of {SQUASH_KINDS}; got {squash!r}.")
+        if init_log_std is None:  # softplus(0) = log 2 (std 2, as seed 002 starts); 0 otherwise (std 1).
+            init_log_std = math.log(2.0) if log_std == "softplus" else 0.0
         if not LOG_STD_MIN <= init_log_std <= LOG_STD_MAX:
             raise ValueError(f"init_log_std must be in [{LOG_STD_MIN}, {LOG_STD_MAX}]; got {init_log_std}.")
+        if log_std == "softplus" and not init_log_std > 0:
+            raise ValueError(f"log_std='softplus' keeps the log-std above 0, so init_log_std must be > 0; "
+                             f"got {init_log_std}.")
         low = np.broadcast_to(np.asarray(minimum, dtype=dtype), (action_size,))
         high = np.broadcast_to(np.asarray(maximum, dtype=dtype), (action_size,))
         if np.any(low > high):
             raise ValueError(f"Action bounds need minimum <= maximum; got {low} and {high}.")
-        if squash == "tanh" and not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(low < high)):
-            raise ValueError("squash='tanh' needs finite bounds with minimum < maximum; "
+        if squash != "clip" and not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(low < high)):
+            raise ValueError(f"squash={squash!r} needs finite bounds with minimum < maximum; "
                              f"got minimum={low}, maximum={high}. Use squash='clip'.")
         self.action_size = action_size
         self.log_std_kind = log_std
@@ -266,22 +280,30 @@ class GaussianHead(nn.Module):
         if log_std == "state":
             self.log_std: nn.Module | nn.Parameter = orthogonal_init_(
                 nn.Linear(features, action_size), gain, bias=init_log_std)
+        elif log_std == "softplus":  # The bias starts where softplus(bias) = init_log_std.
+            inverse_softplus = init_log_std + math.log(-math.expm1(-init_log_std))
+            self.log_std = orthogonal_init_(nn.Linear(features, action_size), gain, bias=inverse_softplus)
         else:
             self.log_std = nn.Parameter(torch.full((action_size,), float(init_log_std)))
 
     def forward(self, features: torch.Tensor) -> ClippedGaussian | TanhGaussian:
         mean = self.mean(features)
+        if self.squash == "tanh_mean":
+            low, high = self.minimum.to(mean.dtype), self.maximum.to(mean.dtype)
+            mean = (high + low) / 2 + (high - low) / 2 * torch.tanh(mean)
         if isinstance(self.log_std, nn.Parameter):
             log_std = self.log_std.expand_as(mean)
         else:
             log_std = self.log_std(features)
+            if self.log_std_kind == "softplus":
+                log_std = F.softplus(log_std)
         log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
         kind = TanhGaussian if self.squash == "tanh" else ClippedGaussian
         return kind(mean, log_std, self.minimum, self.maximum)
 
 
 def make_policy_head(action_spec: specs.Array, features: int, log_std: str = "parameter",
-                     squash: str = "clip", init_log_std: float = 0.0) -> CategoricalHead | GaussianHead:
+                     squash: str = "clip", init_log_std: float | None = None) -> CategoricalHead | GaussianHead:
     """The policy head for an action spec: DiscreteArray -> categorical; float BoundedArray (k,) -> Gaussian."""
     if isinstance(action_spec, specs.DiscreteArray):
         return CategoricalHead(features, int(action_spec.num_values), dtype=action_spec.dtype)
@@ -416,7 +438,7 @@ def _torso(spec: EnvironmentSpec, hidden_sizes: Sequence[int], activation: str =
 
 def make_actor_critic(spec: EnvironmentSpec, hidden_sizes: Sequence[int], shared: bool = True,
                       log_std: str = "parameter", squash: str = "clip",
-                      init_log_std: float = 0.0, activation: str = "relu",
+                      init_log_std: float | None = None, activation: str = "relu",
                       normalize_observations: bool = False) -> ActorCriticNetwork | NormalizedActorCritic:
     """The default actor-critic for an environment: `make_torso` torso(s) (Nature CNN for pixels),
     a head chosen from the action spec, a scalar value head; orthogonal init. With
@@ -431,7 +453,7 @@ def make_actor_critic(spec: EnvironmentSpec, hidden_sizes: Sequence[int], shared
 
 
 def make_policy_network(spec: EnvironmentSpec, hidden_sizes: Sequence[int], log_std: str = "parameter",
-                        squash: str = "clip", init_log_std: float = 0.0) -> PolicyNetwork:
+                        squash: str = "clip", init_log_std: float | None = None) -> PolicyNetwork:
     """A policy-only network (no value head) for an environment; same torso, head and init as
     `make_actor_critic`."""
     torso = _torso(spec, hidden_sizes)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-LOG_STD_KINDS = ("parameter", "state")
+LOG_STD_KINDS = ("parameter", "state", "softplus")  # As components.actor_critic (configs import no torch).
 ACTIVATIONS = ("relu", "tanh")  # As components.networks.ACTIVATIONS (configs import no torch).
-SQUASH_KINDS = ("clip", "tanh")
+SQUASH_KINDS = ("clip", "tanh", "tanh_mean")  # As components.actor_critic.
 VALUE_LOSSES = ("mse", "huber")
 LOG_STD_RANGE = (-20.0, 2.0)  # As components.actor_critic.LOG_STD_MIN/MAX (configs import no torch).
 OPTIMIZERS = ("adam", "rmsprop")  # As components.learners.OPTIMIZERS (configs import no torch).
@@ -43,10 +43,12 @@ class A2CConfig:
       activation: The MLP layers' nonlinearity, 'relu' or 'tanh' (SB3's and CleanRL's
         choice for classic control).
       shared_torso: One torso for policy and value (True) or two separate ones.
-      log_std: Gaussian policies: 'parameter' (state-independent) or 'state'.
-      init_log_std: Gaussian policies: the log-std at the start (the parameter, or
-        the bias of the 'state' layer), in [-20, 2].
-      squash: Gaussian policies: 'clip' samples to the action bounds, or 'tanh'.
+      log_std: Gaussian policies: 'parameter' (state-independent), 'state', or
+        'softplus' (state-dependent, softplus of a linear layer: std >= 1).
+      init_log_std: Gaussian policies: the log-std at the start, in [-20, 2]
+        (> 0 for 'softplus'); None: 0, or log 2 for 'softplus' (std 2).
+      squash: Gaussian policies: 'clip' samples to the action bounds, 'tanh'
+        (squash samples), or 'tanh_mean' (squash the mean, clip samples).
       batch_size: Trajectories per update (0: one per lane, every rollout).
       variable_update_period: Actor steps between weight pulls (1: on-policy).
     """
@@ -71,7 +73,7 @@ class A2CConfig:
     shared_torso: bool = False
     activation: str = "relu"
     log_std: str = "parameter"
-    init_log_std: float = 0.0
+    init_log_std: float | None = None
     squash: str = "clip"
     batch_size: int = 0
     variable_update_period: int = 1
@@ -87,7 +89,7 @@ class A2CConfig:
         if self.value_loss not in VALUE_LOSSES:
             raise ValueError(f"value_loss must be one of {VALUE_LOSSES}, got {self.value_loss!r}.")
         low, high = LOG_STD_RANGE
-        if not low <= self.init_log_std <= high:
+        if self.init_log_std is not None and not low <= self.init_log_std <= high:
             raise ValueError(f"init_log_std must be in [{low}, {high}], got {self.init_log_std!r}.")
 
 
@@ -115,6 +117,9 @@ def check_policy_gradient_config(config) -> None:
         raise ValueError(f"log_std must be one of {LOG_STD_KINDS}, got {config.log_std!r}.")
     if config.squash not in SQUASH_KINDS:
         raise ValueError(f"squash must be one of {SQUASH_KINDS}, got {config.squash!r}.")
+    if config.log_std == "softplus" and getattr(config, "init_log_std", None) is not None and not config.init_log_std > 0:
+        raise ValueError("log_std='softplus' keeps the log-std above 0, so init_log_std must be > 0, "
+                         f"got {config.init_log_std!r}.")
     if config.batch_size < 0:
         raise ValueError(f"batch_size must be >= 0 (0: one item per lane), got {config.batch_size}.")
     if config.variable_update_period < 1:

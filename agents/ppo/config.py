@@ -36,8 +36,10 @@ class PPOConfig:
       activation: The MLP layers' nonlinearity, 'relu' or 'tanh' (SB3's and CleanRL's
         choice for classic control).
       shared_torso: One torso for policy and value (True) or two separate ones.
-      log_std: Gaussian policies: 'parameter' (state-independent) or 'state'.
-      squash: Gaussian policies: 'clip' samples to the action bounds, or 'tanh'.
+      log_std: Gaussian policies: 'parameter' (state-independent), 'state', or
+        'softplus' (state-dependent, softplus of a linear layer: std >= 1).
+      squash: Gaussian policies: 'clip' samples to the action bounds, 'tanh'
+        (squash samples), or 'tanh_mean' (squash the mean, clip samples).
       batch_size: Trajectories per update (0: one per lane, every rollout).
       variable_update_period: Actor steps between weight pulls (1: on-policy).
     """

@@ -27,8 +27,10 @@ class REINFORCEConfig:
       activation: The MLP layers' nonlinearity, 'relu' or 'tanh' (SB3's and CleanRL's
         choice for classic control).
       shared_torso: One torso for policy and baseline (True) or two separate ones.
-      log_std: Gaussian policies: 'parameter' (state-independent) or 'state'.
-      squash: Gaussian policies: 'clip' samples to the action bounds, or 'tanh'.
+      log_std: Gaussian policies: 'parameter' (state-independent), 'state', or
+        'softplus' (state-dependent, softplus of a linear layer: std >= 1).
+      squash: Gaussian policies: 'clip' samples to the action bounds, 'tanh'
+        (squash samples), or 'tanh_mean' (squash the mean, clip samples).
       longest_episode: Longest episode the adder accepts (longer ones fail clearly).
       variable_update_period: Actor steps between weight pulls (1: on-policy).
     """

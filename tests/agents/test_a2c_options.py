@@ -151,3 +151,11 @@ def test_a2c_learner_updates_the_observation_normaliser_from_its_batch():
 def test_config_range_errors(field, value, message):
     with pytest.raises(ValueError, match=message):
         A2CConfig(**{field: value})
+
+
+def test_seed002_parameterisation_reaches_the_network():
+    config = A2CConfig(log_std="softplus", squash="tanh_mean", hidden_sizes=(16,))
+    distribution = A2CBuilder(config).make_networks(SPEC)["policy"].policy(torch.zeros(4, *SPEC.observations.shape))
+    torch.testing.assert_close(distribution.stddev, torch.full_like(distribution.stddev, 2.0), atol=0.05, rtol=0)
+    with pytest.raises(ValueError, match="softplus.*init_log_std must be > 0"):
+        A2CConfig(log_std="softplus", init_log_std=-1.0)

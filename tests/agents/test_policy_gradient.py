@@ -213,7 +213,7 @@ def test_classic_presets_lift_cartpole_well_above_random(tmp_path, agent, num_st
 
 @pytest.mark.parametrize("config_class,overrides,message", [
     (A2CConfig, {"activation": "gelu"}, r"activation must be one of \('relu', 'tanh'\), got 'gelu'"),
-    (A2CConfig, {"log_std": "learned"}, r"log_std must be one of \('parameter', 'state'\), got 'learned'"),
+    (A2CConfig, {"log_std": "learned"}, r"log_std must be one of \('parameter', 'state', 'softplus'\), got 'learned'"),
     (A2CConfig, {"rollout_length": 0}, r"rollout_length must be >= 1, got 0"),
     (A2CConfig, {"learning_rate_decay_steps": -5}, r"learning_rate_decay_steps must be >= 0, got -5"),
     (A2CConfig, {"gae_lambda": 1.5}, r"gae_lambda must be in \[0, 1\], got 1.5"),

@@ -433,3 +433,33 @@ def test_activation_choice_reaches_the_torso_and_bad_names_fail():
     assert not any(isinstance(m, nn.ReLU) for m in tanh_net.modules())
     with pytest.raises(ValueError, match=r"activation must be one of \['relu', 'tanh'\], got 'gelu'"):
         make_actor_critic(spec, (8,), activation="gelu")
+
+
+def test_softplus_log_std_keeps_std_at_least_one_and_starts_at_two():
+    head = GaussianHead(6, 2, log_std="softplus", minimum=BOX.minimum, maximum=BOX.maximum)
+    start = head(torch.zeros(3, 6))
+    torch.testing.assert_close(start.stddev, torch.full((3, 2), 2.0))  # softplus(0) = log 2.
+    with torch.no_grad():
+        head.log_std.bias.fill_(-50.0)  # Drives the linear output far below 0.
+    assert torch.all(head(torch.randn(100, 6)).stddev >= 1.0)
+    custom = GaussianHead(6, 2, log_std="softplus", init_log_std=0.1)
+    torch.testing.assert_close(custom(torch.zeros(1, 6)).stddev, torch.full((1, 2), math.exp(0.1)))
+    with pytest.raises(ValueError, match="softplus.*init_log_std must be > 0"):
+        GaussianHead(6, 2, log_std="softplus", init_log_std=-0.5)
+
+
+def test_tanh_mean_stays_inside_the_bounds_and_samples_are_clipped():
+    head = GaussianHead(6, 2, squash="tanh_mean", minimum=BOX.minimum, maximum=BOX.maximum)
+    with torch.no_grad():
+        head.mean.weight.fill_(100.0)  # A mean far outside the box before the squash.
+    distribution = head(torch.randn(200, 6))
+    low, high = torch.as_tensor(BOX.minimum), torch.as_tensor(BOX.maximum)
+    assert torch.all(distribution.mode() >= low) and torch.all(distribution.mode() <= high)
+    assert distribution.mode()[:, 1].min() < 0.1 and distribution.mode()[:, 1].max() > 4.9  # Both ends reached.
+    raw = distribution.sample(torch.Generator().manual_seed(0))
+    action = distribution.to_env_action(raw)
+    assert torch.all(action >= low) and torch.all(action <= high)
+    torch.testing.assert_close(distribution.log_prob(raw),  # The Normal's density of the raw sample.
+                               D.Normal(distribution.mean, distribution.stddev).log_prob(raw).sum(-1))
+    with pytest.raises(ValueError, match="tanh_mean.*finite"):
+        GaussianHead(6, 1, squash="tanh_mean", minimum=-np.inf, maximum=np.inf)
