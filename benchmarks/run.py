@@ -10,6 +10,8 @@ Suites (`--suite`, default all):
                 with Nature hyperparameters (benchmarks/atari_dqn.py).
   pg_speed      PPO and A2C env steps/s vs SB3 at equal settings: CartPole (SB3's defaults)
                 and PPO on Breakout with seed 003's settings (benchmarks/pg_speed.py).
+  pg_results    REINFORCE, A2C and PPO presets on CartPole and Pendulum, seeds 0-2, each run
+                until its target return or budget; curve PNGs (benchmarks/pg_results.py).
   runners       actor and learner steps/s of the `threads` and `ray` runners at 1, 2 and 4
                 actors against `local`, DQN on CartPole and Breakout (benchmarks/runner_scaling.py).
 
@@ -89,6 +91,14 @@ def main() -> None:
         print("\n== pg_speed: PPO and A2C vs SB3 ==", flush=True)
         pg_speed.run_suite(list(pg_speed.STEPS), rounds=1,
                            out=os.path.join(os.path.dirname(args.out), "pg_speed.json"))
+    if "pg_results" in args.suite:
+        from benchmarks import pg_results
+
+        print("\n== pg_results: policy-gradient presets to their targets, seeds 0-2 ==", flush=True)
+        pg_results.run_suite(list(pg_results.CASES), [0, 1, 2], jobs=2,
+                             runs_dir=os.path.join(os.path.dirname(args.out), "pg_results"),
+                             curves=os.path.join(os.path.dirname(args.out), "curves"),
+                             out=os.path.join(os.path.dirname(args.out), "pg_results.json"))
     if "runners" in args.suite:
         from benchmarks import runner_scaling
 
@@ -98,7 +108,7 @@ def main() -> None:
                                  out=os.path.join(os.path.dirname(args.out), "runner_scaling.json"))
 
 
-SUITES = ("cartpole_dqn", "atari_env", "replay", "atari_dqn", "pg_speed", "runners")
+SUITES = ("cartpole_dqn", "atari_env", "replay", "atari_dqn", "pg_speed", "pg_results", "runners")
 # Suites that compare against peers in benchmarks/.venv-peers (set up first).
 PEER_SUITES = ("cartpole_dqn", "atari_env", "atari_dqn", "pg_speed")
 
