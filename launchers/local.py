@@ -60,8 +60,13 @@ class LearningActor(Actor):
 
 def _train(experiment: ExperimentConfig, environment, device: torch.device, counter: Counter,
            logger_factory, resumed: tuple[dict[str, Any] | None, list[dict[str, Any]]]
-           ) -> tuple[list[dict[str, Any]], float]:
-    """Builds the agent around `environment` and runs the train/evaluate/checkpoint cycle."""
+           ) -> tuple[list[dict[str, Any]], float, float]:
+    """Builds the agent around `environment` and runs the train/evaluate/checkpoint cycle.
+
+    Returns the evaluations, the training seconds (wall clock, carried over a resume) and the
+    CPU seconds this process spent in the training loop in this invocation (unlike wall time,
+    CPU time does not count the time other processes, or a VM's neighbours, took the core).
+    """
     builder = experiment.builder
     spec = make_environment_spec(environment)
     replay = builder.make_replay(spec, experiment.seed, num_lanes=experiment.num_envs)
@@ -79,14 +84,16 @@ def _train(experiment: ExperimentConfig, environment, device: torch.device, coun
     train_seconds = checkpoints.restore(state)
     actor.update(wait=True)  # Act with the restored weights.
 
+    train_cpu_seconds = 0.0
     eval_every = experiment.eval_every or experiment.num_steps
     next_eval = (int(counter.get("actor_steps")) // eval_every + 1) * eval_every
     try:
         while (done := int(counter.get("actor_steps"))) < experiment.num_steps:
-            train_start = time.perf_counter()
+            train_start, cpu_start = time.perf_counter(), time.process_time()
             target_steps = min(next_eval, experiment.num_steps)
             train_loop.run(num_steps=min(target_steps - done, CHECK_STEPS))
             train_seconds += time.perf_counter() - train_start
+            train_cpu_seconds += time.process_time() - cpu_start
             done = int(counter.get("actor_steps"))
             if done >= target_steps:
                 evaluations.append(evaluator.evaluate(train_seconds))
@@ -105,7 +112,7 @@ def _train(experiment: ExperimentConfig, environment, device: torch.device, coun
         raise
     finally:
         evaluator.close()
-    return evaluations, train_seconds
+    return evaluations, train_seconds, train_cpu_seconds
 
 
 def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
@@ -117,9 +124,11 @@ def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
     counter = Counter()
     environment = make_environment(experiment, experiment.seed)
     try:
-        evaluations, train_seconds = _train(experiment, environment, device, counter, logger_factory, resumed)
+        evaluations, train_seconds, train_cpu_seconds = _train(experiment, environment, device, counter,
+                                                               logger_factory, resumed)
     finally:  # Worker processes and log files must not outlive a failed run.
         environment.close()
         progress.close()
         close_tensorboard(experiment.run_dir)
-    return write_summary(experiment, evaluations, counter, train_seconds, time.perf_counter() - start, device)
+    return write_summary(experiment, evaluations, counter, train_seconds, time.perf_counter() - start, device,
+                         train_cpu_seconds=round(train_cpu_seconds, 3))

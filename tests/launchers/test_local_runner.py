@@ -73,6 +73,9 @@ def test_stop_at_return_ends_the_run_at_the_first_good_evaluation(tmp_path):
     assert len(summary["evaluations"]) == 1
     steps, mean_return, train_seconds = summary["evaluations"][0]
     assert steps == 100 and mean_return >= -1_000 and 0 < train_seconds <= summary["wall_seconds"]
+    # CPU seconds of the training loop: some, and not more than its wall time on one torch thread
+    # (plus rounding and a little background-thread time).
+    assert 0 < summary["train_cpu_seconds"] <= train_seconds * 1.5 + 0.01
     written = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert written["final_eval_return"] == summary["final_eval_return"] == mean_return
 
