@@ -8,7 +8,9 @@ Cases (one torch thread each, CPU):
   ppo_breakout  seed 003's PPO on Breakout: 8 lanes x 128 steps, 4 epochs x 4 minibatches,
                 Adam 2.5e-4, clip 0.1, entropy 0.01 (a short run: speed only).
 Each contender runs in its own process; the final deterministic return is printed beside the speed
-(equal settings should give comparable returns; speed is what is compared).
+(equal settings should give comparable returns; speed is what is compared). Ratios are given twice:
+wall-clock env steps/s, and env steps per CPU second of the training process, which is steadier on
+a shared machine (time a neighbour holds the core counts in the first, not the second).
 
     .venv/bin/python -m benchmarks.pg_speed [--cases ppo_cartpole a2c_cartpole ppo_breakout] [--rounds 1]
 """
@@ -54,6 +56,7 @@ def agentpipe(case: str, steps: int) -> dict:
         summary = run_local(experiment_from_declaration(declaration))
     return {"contender": "agentpipe", "case": case, "steps": summary["actor_steps"],
             "seconds": summary["train_seconds"], "steps_per_second": summary["actor_steps"] / summary["train_seconds"],
+            "cpu_seconds": summary["train_cpu_seconds"],
             "final_return": summary["final_eval_return"]}
 
 
@@ -71,15 +74,21 @@ def run_suite(cases: list[str], rounds: int = 1, out: str | None = None) -> dict
                 result = run_json(command)
                 results[case][who].append(result)
                 print(f"round {r + 1} {case:13s} {who:9s} {result['steps_per_second']:8.1f} env steps/s "
-                      f"({result['steps']} steps in {result['seconds']:.1f} s, final return "
-                      f"{result['final_return']:.1f})", flush=True)
-    ratios = {}
+                      f"({result['steps']} steps in {result['seconds']:.1f} s, {result['cpu_seconds']:.1f} CPU s; "
+                      f"final return {result['final_return']:.1f})", flush=True)
+    ratios, cpu_ratios = {}, {}
     for case, by in results.items():
         ours = statistics.median(x["steps_per_second"] for x in by["agentpipe"])
         theirs = statistics.median(x["steps_per_second"] for x in by["sb3"])
         ratios[case] = round(ours / theirs, 3)
-    print("speed ratios agentpipe / sb3:", json.dumps(ratios))
-    summary = {"benchmark": "pg_speed", "date": time.strftime("%Y-%m-%d %H:%M"), "results": results, "ratios": ratios}
+        # Steps per CPU second: what a neighbour taking the core (a busy or shared VM) cannot distort.
+        ours = statistics.median(x["steps"] / x["cpu_seconds"] for x in by["agentpipe"])
+        theirs = statistics.median(x["steps"] / x["cpu_seconds"] for x in by["sb3"])
+        cpu_ratios[case] = round(ours / theirs, 3)
+    print("speed ratios agentpipe / sb3 (wall-clock steps/s):", json.dumps(ratios))
+    print("speed ratios agentpipe / sb3 (steps per CPU second):", json.dumps(cpu_ratios))
+    summary = {"benchmark": "pg_speed", "date": time.strftime("%Y-%m-%d %H:%M"), "results": results, "ratios": ratios,
+               "cpu_ratios": cpu_ratios}
     write_json(summary, out)
     return summary
 

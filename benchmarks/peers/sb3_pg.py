@@ -1,6 +1,7 @@
 """stable-baselines3 PPO/A2C runs for the policy-gradient speed benchmark (run in the peers venv).
 
-Prints one JSON line: env steps/s over `learn()` and the final deterministic return over 10 episodes.
+Prints one JSON line: env steps/s over `learn()` (wall clock, and the CPU seconds of the process) and the
+final deterministic return over 10 episodes.
 """
 
 from __future__ import annotations
@@ -37,14 +38,15 @@ def main() -> None:
         model = PPO("CnnPolicy", env, n_steps=128, n_epochs=4, batch_size=256, learning_rate=2.5e-4,
                     clip_range=0.1, ent_coef=0.01, vf_coef=0.5, gae_lambda=0.95, gamma=0.99, max_grad_norm=0.5,
                     seed=args.seed, device="cpu")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     model.learn(total_timesteps=args.steps)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     eval_env = make_vec_env("CartPole-v1", n_envs=1, seed=args.seed + 1000) if "cartpole" in args.case else env
     mean_return, _ = evaluate_policy(model, eval_env, n_eval_episodes=10 if "cartpole" in args.case else 2,
                                      deterministic=True)
     print(json.dumps({"contender": "sb3", "case": args.case, "steps": model.num_timesteps,
                       "seconds": round(seconds, 2), "steps_per_second": model.num_timesteps / seconds,
+                      "cpu_seconds": round(cpu_seconds, 2),
                       "final_return": float(mean_return)}))
 
 
