@@ -20,6 +20,7 @@ import concurrent.futures
 import csv
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -56,6 +57,7 @@ def run_case(name: str, seed: int, runs_dir: str) -> dict:
     """One seeded run of a case; its evaluations and the first one that reached the target."""
     case = CASES[name]
     run_dir = os.path.join(runs_dir, f"{name}_seed{seed}")
+    shutil.rmtree(run_dir, ignore_errors=True)  # A fresh run, not a continuation of an earlier one.
     done = subprocess.run(command(case, seed, run_dir), cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": ROOT})
     if done.returncode != 0:

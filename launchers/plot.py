@@ -246,7 +246,7 @@ def _extra_panels(runs: Sequence[Run]) -> list[tuple[str, str, str, int]]:
     candidates = [("learner", "loss", "TD loss" if value_based else "loss", 10),
                   ("learner", "entropy", "policy entropy", 10),
                   ("learner", "grad_norm", "gradient norm (before clipping)", 10),
-                  ("eval", "eval_initial_value", "value of the evaluation episodes' first observations", 1)]
+                  ("eval", "eval_initial_value", "V at evaluation episodes' start", 1)]
     return [c for c in candidates if _has_column(runs, c[0], c[1])]
 
 
