@@ -453,7 +453,7 @@ def test_tanh_mean_stays_inside_the_bounds_and_samples_are_clipped():
     with torch.no_grad():
         head.mean.weight.fill_(100.0)  # A mean far outside the box before the squash.
     distribution = head(torch.randn(200, 6))
-    low, high = torch.as_tensor(BOX.minimum), torch.as_tensor(BOX.maximum)
+    low, high = torch.tensor(BOX.minimum), torch.tensor(BOX.maximum)
     assert torch.all(distribution.mode() >= low) and torch.all(distribution.mode() <= high)
     assert distribution.mode()[:, 1].min() < 0.1 and distribution.mode()[:, 1].max() > 4.9  # Both ends reached.
     raw = distribution.sample(torch.Generator().manual_seed(0))
