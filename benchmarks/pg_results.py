@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import csv
 import dataclasses
 import os
 import shutil
-import subprocess
 import sys
 import time
 
-from benchmarks.common import ROOT, write_json
+from benchmarks.common import run_json, write_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,13 +56,8 @@ def run_case(name: str, seed: int, runs_dir: str) -> dict:
     case = CASES[name]
     run_dir = os.path.join(runs_dir, f"{name}_seed{seed}")
     shutil.rmtree(run_dir, ignore_errors=True)  # A fresh run, not a continuation of an earlier one.
-    done = subprocess.run(command(case, seed, run_dir), cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": ROOT})
-    if done.returncode != 0:
-        raise RuntimeError(f"{name} seed {seed} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    with open(os.path.join(run_dir, "eval.csv")) as f:
-        evaluations = [(int(row["actor_steps"]), float(row["eval_return_mean"]), float(row["train_seconds"]))
-                       for row in csv.DictReader(f)]
+    summary = run_json(command(case, seed, run_dir))  # The launcher's last line: summary.json.
+    evaluations = [tuple(e) for e in summary["evaluations"]]  # (actor steps, mean return, train seconds)
     reached = next((e for e in evaluations if e[1] >= case.target), None)
     best = max(evaluations, key=lambda e: e[1])
     return {"case": name, "seed": seed, "run_dir": run_dir, "target": case.target, "budget": case.budget,
@@ -84,6 +77,7 @@ def run_suite(cases: list[str], seeds: list[int], jobs: int, runs_dir: str, curv
               out: str | None) -> dict:
     from launchers.plot import plot_runs
 
+    runs_dir = os.path.abspath(runs_dir)  # The runs start in the repository root, wherever this is called from.
     results: list[dict] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(run_case, name, seed, runs_dir) for name in cases for seed in seeds]
@@ -118,7 +112,7 @@ def main() -> None:
                         help="where the per-case PNGs go ('' for none)")
     parser.add_argument("--out", default=os.path.join("runs", "bench", "pg_results.json"))
     args = parser.parse_args()
-    run_suite(args.cases, args.seeds, args.jobs, os.path.abspath(args.runs_dir), args.curves or None, args.out)
+    run_suite(args.cases, args.seeds, args.jobs, args.runs_dir, args.curves or None, args.out)
 
 
 if __name__ == "__main__":
