@@ -159,3 +159,15 @@ def test_seed002_parameterisation_reaches_the_network():
     torch.testing.assert_close(distribution.stddev, torch.full_like(distribution.stddev, 2.0), atol=0.05, rtol=0)
     with pytest.raises(ValueError, match="softplus.*init_log_std must be > 0"):
         A2CConfig(log_std="softplus", init_log_std=-1.0)
+
+
+def test_config_side_option_lists_match_the_components():
+    # The configs keep their own copies (they import no torch); a new kind must reach both.
+    from agents.a2c import config
+    from components import actor_critic, learners, networks
+
+    assert config.LOG_STD_KINDS == actor_critic.LOG_STD_KINDS
+    assert config.SQUASH_KINDS == actor_critic.SQUASH_KINDS
+    assert config.LOG_STD_RANGE == (actor_critic.LOG_STD_MIN, actor_critic.LOG_STD_MAX)
+    assert config.OPTIMIZERS == learners.OPTIMIZERS
+    assert set(config.ACTIVATIONS) == set(networks.ACTIVATIONS)
