@@ -14,6 +14,7 @@ from torch import nn
 
 from components.core import Learner
 from components.counting import Counter
+from components.flat_parameters import flatten_optimizer
 from components.loggers import Logger, NoOpLogger
 
 
@@ -87,6 +88,9 @@ class TorchLearner(Learner):
         self._log_every = log_every
         self._clock = time.perf_counter()
         self._modules = dict(modules)
+        # One flat tensor per parameter group: the optimizer step and the clip cost a few kernel calls.
+        self._flat_groups = flatten_optimizer(optimizer)
+        self._all_flat = len(self._flat_groups) == len(optimizer.param_groups)
         # Detached views of each module's tensors (optimizers update them in place), copied on request.
         self._states = {name: module.state_dict() for name, module in self._modules.items()}
         self._optimizer = optimizer
@@ -114,13 +118,15 @@ class TorchLearner(Learner):
         whichever of `terms` (the loss's named parts) is not finite, or is skipped and counted
         in `skipped_updates`.
         """
-        self._optimizer.zero_grad(set_to_none=True)
+        self._zero_grad()
         loss.backward()
+        for group in self._flat_groups:
+            group.check_grads()
         max_norm = self._max_grad_norm if self._max_grad_norm is not None else float("inf")
         grad_norm = nn.utils.clip_grad_norm_(self._parameters, max_norm, foreach=True)
         if not torch.isfinite(grad_norm):
             self._non_finite(loss, grad_norm, terms)
-            self._optimizer.zero_grad(set_to_none=True)
+            self._zero_grad()
             return grad_norm
         with self._variables_lock:
             self._optimizer.step()
@@ -128,6 +134,14 @@ class TorchLearner(Learner):
         if count_step:
             self.num_steps += 1
         return grad_norm
+
+    def _zero_grad(self) -> None:
+        """Zeroes the gradients in place: the parameters' grads are views of the flat ones."""
+        if self._all_flat:
+            for group in self._flat_groups:
+                group.zero_grad()
+        else:
+            self._optimizer.zero_grad(set_to_none=False)
 
     def _non_finite(self, loss: torch.Tensor, grad_norm: torch.Tensor,
                     terms: Mapping[str, torch.Tensor] | None) -> None:
