@@ -30,17 +30,39 @@ import tree
 _MID, _LAST = int(dm_env.StepType.MID), int(dm_env.StepType.LAST)
 
 
-def _as_tensor(x: Any, like: torch.Tensor | None = None) -> torch.Tensor:
-    """`x` as a tensor: floating point, or with `like`'s dtype and device."""
+def _as_tensor(x: Any) -> torch.Tensor:
+    """`x` as a floating-point tensor."""
     tensor = torch.as_tensor(x)
-    if like is not None:
-        return tensor.to(device=like.device, dtype=like.dtype)
     return tensor if tensor.is_floating_point() else tensor.to(torch.get_default_dtype())
 
 
-def _like(result: torch.Tensor, reference: Any) -> Any:
+def _as_array(x: Any, like: Any = None) -> Any:
+    """`x` as a floating-point array of `like`'s kind, dtype (and device); without `like`, of its own kind.
+
+    numpy stays numpy: on the few dozen numbers of a rollout, a numpy op costs
+    a tenth of a torch op, and the recursions below run a handful per step.
+    Anything else becomes a tensor.
+    """
+    if like is None:
+        if isinstance(x, np.ndarray):
+            return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float32)
+        return _as_tensor(x)
+    if isinstance(like, np.ndarray):
+        if isinstance(x, torch.Tensor):
+            x = x.detach().cpu().numpy()
+        return np.asarray(x, dtype=like.dtype)
+    return torch.as_tensor(x).to(device=like.device, dtype=like.dtype)
+
+
+def _zeros_like(x: Any) -> Any:
+    return np.zeros_like(x) if isinstance(x, (np.ndarray, np.generic)) else torch.zeros_like(x)
+
+
+def _like(result: Any, reference: Any) -> Any:
     """`result` as a numpy array when `reference` was one, else as a tensor."""
-    return result.numpy() if isinstance(reference, np.ndarray) else result
+    if isinstance(reference, np.ndarray):
+        return result.numpy() if isinstance(result, torch.Tensor) else result
+    return torch.as_tensor(result)
 
 
 def _check_shapes(name: str, rewards: torch.Tensor, **others: tuple[torch.Tensor, int]) -> None:
@@ -62,7 +84,7 @@ def trajectory_masks(step_type: Any) -> tuple[Any, Any]:
     ignored it). continues[t] = step_type[t+1] == MID: the episode goes on
     after o_{t+1}, so a return may run on into step t+1.
     """
-    types = torch.as_tensor(step_type)
+    types = step_type if isinstance(step_type, np.ndarray) else torch.as_tensor(step_type)
     if types.ndim == 0 or types.shape[0] < 2:
         raise ValueError(f"trajectory_masks: step_type must be (T+1, ...) with T >= 1, got shape "
                          f"{tuple(types.shape)}.")
@@ -80,10 +102,10 @@ def n_step_returns(rewards: Any, discounts: Any, bootstrap_values: Any, continue
     used); only V(o_T) and V(o_{t+1}) where continues[t] = 0 matter. At the
     window's end G_{T-1} = r_T + gamma d_T V(o_T) whatever continues[T-1] is.
     """
-    r = _as_tensor(rewards)
-    d, v, c = _as_tensor(discounts, r), _as_tensor(bootstrap_values, r), _as_tensor(continues, r)
+    r = _as_array(rewards)
+    d, v, c = _as_array(discounts, r), _as_array(bootstrap_values, r), _as_array(continues, r)
     _check_shapes("n_step_returns", r, discounts=(d, 0), bootstrap_values=(v, 1), continues=(c, 0))
-    returns = torch.empty_like(r)
+    returns = _zeros_like(r)
     following = v[-1]
     for t in range(r.shape[0] - 1, -1, -1):
         following = r[t] + gamma * d[t] * (c[t] * following + (1.0 - c[t]) * v[t + 1])
@@ -102,13 +124,13 @@ def gae(rewards: Any, discounts: Any, values: Any, continues: Any, gamma: float,
     `values` are V(o_0) .. V(o_T), shape (T+1, ...). lam = 1 gives
     `n_step_returns(...) - values[:-1]`; lam = 0 gives the one-step TD error.
     """
-    r = _as_tensor(rewards)
-    d, v, c = _as_tensor(discounts, r), _as_tensor(values, r), _as_tensor(continues, r)
+    r = _as_array(rewards)
+    d, v, c = _as_array(discounts, r), _as_array(values, r), _as_array(continues, r)
     _check_shapes("gae", r, discounts=(d, 0), values=(v, 1), continues=(c, 0))
     deltas = r + gamma * d * v[1:] - v[:-1]
     decay = gamma * lam * d * c
-    advantages = torch.empty_like(r)
-    following = torch.zeros_like(r[0])
+    advantages = _zeros_like(r)
+    following = _zeros_like(r[0])
     for t in range(r.shape[0] - 1, -1, -1):
         following = deltas[t] + decay[t] * following
         advantages[t] = following
@@ -124,11 +146,11 @@ def discounted_returns(rewards: Any, discounts: Any, gamma: float) -> Any:
     Nothing is bootstrapped: a truncated episode counts as if it ended there.
     For windows that cross episode boundaries, use `n_step_returns` instead.
     """
-    r = _as_tensor(rewards)
-    d = _as_tensor(discounts, r)
+    r = _as_array(rewards)
+    d = _as_array(discounts, r)
     _check_shapes("discounted_returns", r, discounts=(d, 0))
-    returns = torch.empty_like(r)
-    following = torch.zeros_like(r[0]) if r.shape[0] else None
+    returns = _zeros_like(r)
+    following = _zeros_like(r[0]) if r.shape[0] else None
     for t in range(r.shape[0] - 1, -1, -1):
         following = r[t] + gamma * d[t] * following
         returns[t] = following

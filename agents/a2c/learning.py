@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from agents.a2c.config import A2CConfig
-from agents.on_policy import OnPolicyLearner, masked_mean, set_scaled_learning_rate
+from agents.on_policy import OnPolicyLearner, set_scaled_learning_rate
 from components.learners import linear_decay
 from components.transforms import gae, normalize_advantages, trajectory_masks
 from components.types import Trajectory
@@ -50,29 +51,32 @@ class A2CLearner(OnPolicyLearner):
 
     def step(self) -> dict[str, Any]:
         cfg = self._config
-        batch: Trajectory = self._to_device(next(self._iterator))
+        rollouts: Trajectory = next(self._iterator)  # numpy, (B, T+1, ...) / (B, T, ...)
+        batch = self._to_device(rollouts)
         # Normaliser statistics (if any) from the rollouts, before they are used.
         self._update_observation_normalizer(batch.observation.flatten(0, 1))
         log_prob, entropy, values = evaluate_rollouts(self._network, batch)
 
-        # Time-major (T, B) for the return recursions.
-        valid, continues = trajectory_masks(batch.step_type.T)
-        with torch.no_grad():
-            rewards = batch.reward.T * cfg.reward_scale
-            advantages, returns = gae(rewards, batch.discount.T, values.detach().T, continues,
-                                      cfg.discount, cfg.gae_lambda)
-            if cfg.normalize_advantages:
-                advantages = normalize_advantages(advantages, valid)
-        mask = valid.T.float()
-        policy_loss = -masked_mean(log_prob * advantages.T, mask)
-        value_loss = masked_mean(value_loss_terms(returns.T - values[:, :-1], cfg.value_loss), mask)
-        entropy_mean = masked_mean(entropy, mask)
+        # The return recursions run time-major (T, B), in numpy: a rollout is a few dozen numbers.
+        valid, continues = trajectory_masks(rollouts.step_type.T)
+        rewards = rollouts.reward.T * cfg.reward_scale
+        advantages, returns = gae(rewards, rollouts.discount.T, values.detach().T.cpu().numpy(), continues,
+                                  cfg.discount, cfg.gae_lambda)
+        if cfg.normalize_advantages:
+            advantages = normalize_advantages(advantages, valid)
+        weights = valid / max(valid.sum(), 1)  # A mean over the valid steps is sum(x * weights).
+        advantages, returns, weights = (torch.from_numpy(np.ascontiguousarray(x.T, dtype=np.float32)).to(self._device)
+                                        for x in (advantages, returns, weights))
+        policy_loss = -(log_prob * advantages * weights).sum()
+        value_loss = (value_loss_terms(returns - values[:, :-1], cfg.value_loss) * weights).sum()
+        entropy_mean = (entropy * weights).sum()
         loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy_mean
 
         learning_rate = linear_decay(cfg.learning_rate, self.num_steps, cfg.learning_rate_decay_steps)
         set_scaled_learning_rate(self._optimizer, learning_rate)
         grad_norm = self._apply_gradients(loss, terms={"policy_loss": policy_loss, "value_loss": value_loss,
                                                         "entropy": entropy_mean, "returns": returns})
+        value_mean = (values[:, :-1].detach() * weights).sum()
         return self._record({"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss,
                              "entropy": entropy_mean, "grad_norm": grad_norm,
-                             "learning_rate": torch.tensor(learning_rate), "value_mean": masked_mean(values[:, :-1], mask)})
+                             "learning_rate": torch.tensor(learning_rate), "value_mean": value_mean})

@@ -142,6 +142,25 @@ def test_discounted_returns_match_the_reference(spec, gamma):
                                reference_discounted(rewards, discounts, gamma), rtol=1e-10, atol=1e-10)
 
 
+@settings(max_examples=50, deadline=None)
+@given(windows, gammas)
+def test_numpy_and_torch_inputs_give_the_same_numbers_in_their_own_kind(spec, gamma):
+    step_type, rewards, discounts, values = (x.astype(np.float32) if x.dtype == np.float64 else x
+                                             for x in window(*spec))
+    _, continues = trajectory_masks(step_type)
+    assert isinstance(continues, np.ndarray)
+    as_numpy = gae(rewards, discounts, values, continues, gamma, 0.9)
+    as_torch = gae(*(torch.as_tensor(x) for x in (rewards, discounts, values, continues)), gamma, 0.9)
+    mixed = gae(rewards, discounts, torch.as_tensor(values).requires_grad_(), continues, gamma, 0.9)
+    for a, b, c in zip(as_numpy, as_torch, mixed):
+        assert isinstance(a, np.ndarray) and a.dtype == np.float32 and isinstance(b, torch.Tensor)
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(a, c)
+    np.testing.assert_allclose(n_step_returns(rewards, discounts, values, continues, gamma),
+                               n_step_returns(*(torch.as_tensor(x) for x in (rewards, discounts, values, continues)),
+                                              gamma).numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_boundaries_by_hand():
     # One lane, T = 5: FIRST MID LAST(terminated) FIRST MID LAST(truncated); gamma = 0.5.
     step_type = np.array([[FIRST], [MID], [LAST], [FIRST], [MID], [LAST]], np.int8)
