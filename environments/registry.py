@@ -56,19 +56,23 @@ def _make_gridworld(task: str, seed: int, options: dict[str, Any], evaluation: b
     return build_gridworld_task(task, seed=seed, **options)
 
 
-def _make_gym(env_id: str, seed: int, options: dict[str, Any], evaluation: bool) -> dm_env.Environment:
+def _gym_make(env_id: str, options: Mapping[str, Any]):
+    """`gymnasium.make(env_id, **options)`, failing with close matches for an unknown id."""
     import gymnasium
 
-    from environments.gym_adapter import GymnasiumEnvironment
-
     try:
-        gym_env = gymnasium.make(env_id, **options)
+        return gymnasium.make(env_id, **options)
     except gymnasium.error.Error as error:
         known = list(gymnasium.registry)
         close = difflib.get_close_matches(env_id, known, n=5, cutoff=0.5)
         hint = f" Close matches: {', '.join(close)}." if close else ""
         raise ValueError(f"gymnasium cannot make {env_id!r}: {str(error).rstrip('.')}.{hint}") from error
-    return GymnasiumEnvironment(gym_env, seed=seed)
+
+
+def _make_gym(env_id: str, seed: int, options: dict[str, Any], evaluation: bool) -> dm_env.Environment:
+    from environments.gym_adapter import GymnasiumEnvironment
+
+    return GymnasiumEnvironment(_gym_make(env_id, options), seed=seed)
 
 
 def _make_atari(game: str, seed: int, options: dict[str, Any], evaluation: bool) -> dm_env.Environment:
@@ -141,7 +145,7 @@ def _render_options(prefix: str, rest: str, options: dict[str, Any]) -> dict[str
     return options  # GridWorld and Atari render RGB frames as they are.
 
 
-BACKENDS = ("auto", "sync", "subprocess", "ale")
+BACKENDS = ("auto", "sync", "subprocess", "ale", "gym")
 
 
 def resolve_backend(backend: str, name: str, num_envs: int, options: Mapping[str, Any] | None = None) -> str:
@@ -149,8 +153,10 @@ def resolve_backend(backend: str, name: str, num_envs: int, options: Mapping[str
 
     'auto' -> 'ale' for Atari (ALE's C++ engine is the fastest here), or, when
     the options ask for what it lacks (a crop), 'subprocess' for several Atari
-    lanes and 'sync' for one; 'sync' for everything else (cheap environments,
-    where worker processes cost more than they save).
+    lanes and 'sync' for one; 'gym' for gymnasium environments with flat spaces
+    (a Box observation, a Discrete or Box action: see environments.gym_batched);
+    'sync' for everything else (cheap environments, where worker processes cost
+    more than they save).
     """
     if backend not in BACKENDS:
         raise ValueError(f"Unknown environment backend {backend!r}; expected one of {', '.join(BACKENDS)}.")
@@ -158,13 +164,32 @@ def resolve_backend(backend: str, name: str, num_envs: int, options: Mapping[str
     if backend == "ale" and not is_atari:
         raise ValueError(f"The ale backend runs only atari:<Game> environments, not {name!r}; "
                          "use sync or subprocess.")
+    if backend == "gym" and not name.startswith("gym:"):
+        raise ValueError(f"The gym backend runs only gym:<id> environments, not {name!r}; use sync or subprocess.")
     if backend != "auto":
         return backend
     if is_atari:
         if (options or {}).get("crop") is None:
             return "ale"
         return "subprocess" if num_envs > 1 else "sync"
+    if name.startswith("gym:") and _gym_batchable(name.partition(":")[2], options or {}):
+        return "gym"
     return "sync"
+
+
+def _gym_batchable(env_id: str, options: Mapping[str, Any]) -> bool:
+    """Whether the gym backend takes this environment's spaces (False when it cannot even be made:
+    the sync backend then reports why)."""
+    from environments.gym_batched import unsupported_spaces
+
+    try:
+        env = _gym_make(env_id, options)
+    except Exception:  # noqa: BLE001 - the sync path makes it again and explains the failure.
+        return False
+    try:
+        return unsupported_spaces(env) is None
+    finally:
+        env.close()
 
 
 def make_lanes(factory: Callable[[int], dm_env.Environment], num_envs: int, seed: int,
@@ -188,10 +213,17 @@ def make_batched_environment(name: str, num_envs: int = 1, seed: int = 0, backen
     """Builds `num_envs` lanes of a registry environment, lane i seeded with `seed + i`.
 
     Backends: 'sync' and 'subprocess' (any environment), 'ale' (atari:<Game> only,
-    on ale-py's native vector engine), 'auto' (see `resolve_backend`).
+    on ale-py's native vector engine), 'gym' (gym:<id> with flat spaces, batched
+    in process), 'auto' (see `resolve_backend`).
     """
     prefix, rest = _split(name)  # Fail on a bad name before building anything.
     backend = resolve_backend(backend, name, num_envs, options)
+    if backend == "gym":
+        from environments.gym_batched import GymnasiumBatchedEnvironment
+
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}.")
+        return GymnasiumBatchedEnvironment([_gym_make(rest, options) for _ in range(num_envs)], seed, name)
     if backend == "ale":
         from environments.ale_vector import AleVectorBatchedEnvironment
         from environments.atari import AtariConfig

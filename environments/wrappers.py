@@ -85,7 +85,7 @@ def _narrow_bound(bound: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return bound.astype(dtype)
 
 
-def _narrow_spec(spec: specs.Array) -> specs.Array:
+def narrow_spec(spec: specs.Array) -> specs.Array:
     """Returns `spec` with float64 -> float32 and int64 -> int32 (kinds kept)."""
     dtype = _narrow_dtype(spec.dtype)
     if dtype == spec.dtype:
@@ -190,10 +190,10 @@ class SinglePrecisionWrapper(FixedSpecsWrapper):
     def __init__(self, environment: dm_env.Environment) -> None:
         super().__init__(environment)
         self._inner_action_spec = environment.action_spec()
-        self._observation_spec = tree.map_structure(_narrow_spec, environment.observation_spec())
-        self._action_spec = tree.map_structure(_narrow_spec, self._inner_action_spec)
-        self._reward_spec = tree.map_structure(_narrow_spec, environment.reward_spec())
-        self._discount_spec = tree.map_structure(_narrow_spec, environment.discount_spec())
+        self._observation_spec = tree.map_structure(narrow_spec, environment.observation_spec())
+        self._action_spec = tree.map_structure(narrow_spec, self._inner_action_spec)
+        self._reward_spec = tree.map_structure(narrow_spec, environment.reward_spec())
+        self._discount_spec = tree.map_structure(narrow_spec, environment.discount_spec())
         self._cast_action = _action_caster(self._inner_action_spec)
         self._cast_observation = _caster(self._observation_spec)
         self._cast_reward = _caster(self._reward_spec)

@@ -204,7 +204,7 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
             if backend == "ale" else functools.partial(make_environment, env_name, evaluation=True, **env_options)),
         env_backend=backend,
         batched_environment_factory=(functools.partial(_make_batched, env_name, backend, env_options)
-                                     if backend == "ale" else None),
+                                     if backend in ("ale", "gym") else None),
         seed=decl["seed"], num_steps=decl["num_steps"], num_envs=decl["num_envs"],
         eval_every=decl["eval_every"], eval_episodes=decl["eval_episodes"], run_dir=decl["run_dir"],
         device=decl["device"], torch_threads=decl["torch_threads"], log_interval=decl["log_interval"],

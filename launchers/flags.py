@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from absl import flags
 
+from environments.registry import BACKENDS
 from launchers.experiment import DECLARATION_DEFAULTS
 from launchers.presets import describe_presets, preset_declaration
 
@@ -21,8 +22,9 @@ _COMMON_HELP = {
     "num_steps": "Training budget in actor steps (environment steps summed over lanes).",
     "num_envs": "Environment lanes stepped together by the actor (one network call per step).",
     "env_backend": "How lanes are stepped: sync (in process), subprocess (worker processes, frames through "
-                   "shared memory), ale (atari only: ale-py's native vector engine) or auto (ale for Atari, "
-                   "subprocess/sync when an Atari option needs a crop, sync for everything else).",
+                   "shared memory), ale (atari only: ale-py's native vector engine), gym (gym:<id> with flat "
+                   "spaces, batched in process) or auto (ale for Atari, subprocess/sync when an Atari option "
+                   "needs a crop, gym for flat gymnasium spaces, sync for everything else).",
     "eval_every": "Actor steps between greedy evaluations (0: evaluate only at the end).",
     "eval_episodes": "Episodes per evaluation.",
     "run_dir": "Run folder (config.json, CSV logs, summary.json). Default: runs/<agent>_<env>_s<seed>_<time>.",
@@ -75,7 +77,7 @@ def define_common_flags(agent: str, **defaults: Any) -> None:
     flags.DEFINE_integer("seed", values["seed"], _COMMON_HELP["seed"])
     flags.DEFINE_integer("num_steps", values["num_steps"], _COMMON_HELP["num_steps"], lower_bound=1)
     flags.DEFINE_integer("num_envs", values["num_envs"], _COMMON_HELP["num_envs"], lower_bound=1)
-    flags.DEFINE_enum("env_backend", values["env_backend"], ["auto", "sync", "subprocess", "ale"], _COMMON_HELP["env_backend"])
+    flags.DEFINE_enum("env_backend", values["env_backend"], list(BACKENDS), _COMMON_HELP["env_backend"])
     flags.DEFINE_integer("eval_every", values["eval_every"], _COMMON_HELP["eval_every"], lower_bound=0)
     flags.DEFINE_integer("eval_episodes", values["eval_episodes"], _COMMON_HELP["eval_episodes"], lower_bound=1)
     flags.DEFINE_string("run_dir", values["run_dir"], _COMMON_HELP["run_dir"])

@@ -78,7 +78,8 @@ def _run_with_nan_rewards(tmp_path, agent: str, env: str, **agent_config):
     experiment = experiment_from_declaration({
         "agent": agent, "env": env, "num_steps": 3_000, "eval_every": 0, "run_dir": str(tmp_path),
         "torch_threads": 1, "log_interval": 1e9, "progress": False, "plots": False, "agent_config": agent_config})
-    run_local(dataclasses.replace(experiment, environment_factory=functools.partial(NaNRewards, env)))
+    run_local(dataclasses.replace(experiment, environment_factory=functools.partial(NaNRewards, env),
+                                  env_backend="sync", batched_environment_factory=None))
 
 
 def test_a_run_with_nan_rewards_stops_naming_the_learner_step(tmp_path):

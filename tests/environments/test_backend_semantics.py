@@ -1,9 +1,10 @@
 """Every backend's lanes behave as dm_env sequences with the same auto-reset rules.
 
 * Conformance: `dm_env.test_utils` on a single-lane view of each backend
-  (sync, subprocess, ale) and on the single Atari environment's registry build.
+  (sync, subprocess, ale, gym) and on the single Atari environment's registry build.
 * Auto-reset: on a scripted cheap environment with random episode lengths,
-  sync and subprocess lanes must match a reference model exactly: the step
+  sync, subprocess and gym lanes (the gym backend's through
+  `DmEnvToGymnasium`) must match a reference model exactly: the step
   after a lane's LAST is its FIRST (reward 0, discount 1, the action ignored,
   the reset observation), other lanes are untouched. The ale backend cannot host
   a fake environment; its mapping is checked on real games in test_ale_vector.py.
@@ -25,6 +26,8 @@ from hypothesis import strategies as st
 
 from environments import registry
 from environments.batched import BatchedEnvironment
+from environments.gym_adapter import DmEnvToGymnasium
+from environments.gym_batched import GymnasiumBatchedEnvironment
 
 _ROOT = str(pathlib.Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # Subprocess workers unpickle this module's factories by name.
@@ -124,6 +127,10 @@ class AleLaneTest(_LaneConformance, absltest.TestCase):
     env_name, backend, options = "atari:Breakout", "ale", _SHORT_BREAKOUT
 
 
+class GymCartPoleLaneTest(_LaneConformance, absltest.TestCase):
+    env_name, backend = "gym:CartPole-v1", "gym"
+
+
 class AtariRegistryConformanceTest(test_utils.EnvironmentTestMixin, absltest.TestCase):
     """The single Atari environment as the registry builds it (float32 rewards and discounts)."""
 
@@ -198,7 +205,10 @@ def _reference(lengths: tuple[int, ...], actions: list[int]) -> list[tuple]:
 def _check_backend(backend: str, lengths_per_lane, actions: np.ndarray) -> None:
     num_lanes = len(lengths_per_lane)
     factory = functools.partial(make_scripted, lengths_per_lane=lengths_per_lane)
-    env = registry.make_lanes(factory, num_lanes, seed=0, backend=backend)
+    if backend == "gym":  # The scripted lanes as gymnasium envs, batched by the gym backend.
+        env = GymnasiumBatchedEnvironment([DmEnvToGymnasium(factory(i)) for i in range(num_lanes)], name="scripted")
+    else:
+        env = registry.make_lanes(factory, num_lanes, seed=0, backend=backend)
     try:
         timesteps = [env.reset()] + [env.step(a) for a in actions]
     finally:
@@ -218,6 +228,13 @@ _lanes = st.lists(st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple)
 def test_sync_lanes_follow_the_auto_reset_rules(lengths_per_lane, seed, num_steps):
     actions = np.random.default_rng(seed).integers(0, 3, (num_steps, len(lengths_per_lane)))
     _check_backend("sync", lengths_per_lane, actions)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lengths_per_lane=_lanes, seed=st.integers(0, 2**16), num_steps=st.integers(1, 40))
+def test_gym_lanes_follow_the_auto_reset_rules(lengths_per_lane, seed, num_steps):
+    actions = np.random.default_rng(seed).integers(0, 3, (num_steps, len(lengths_per_lane)))
+    _check_backend("gym", lengths_per_lane, actions)
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
