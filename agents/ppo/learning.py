@@ -63,12 +63,13 @@ class PPOLearner(OnPolicyLearner):
         count = len(old_log_prob)
         minibatch = max(1, count // cfg.num_minibatches)
         stopped_early = False
+        steps = (observations, raw_actions, old_log_prob, old_value, advantages, returns)
         for _ in range(cfg.num_epochs):
+            # Shuffled once per epoch, so each minibatch is a slice (a view) rather than six gathers.
             order = torch.as_tensor(self._rng.permutation(count), device=self._device)
+            shuffled = [x[order] for x in steps]
             for start in range(0, count - minibatch + 1, minibatch):
-                index = order[start:start + minibatch]
-                metrics = self._minibatch_update(observations[index], raw_actions[index], old_log_prob[index],
-                                                 old_value[index], advantages[index], returns[index], clip)
+                metrics = self._minibatch_update(*(x[start:start + minibatch] for x in shuffled), clip)
                 for key, value in metrics.items():
                     stats.setdefault(key, []).append(value)
             if cfg.target_kl is not None and stats["approx_kl"][-1] > cfg.target_kl:
