@@ -119,8 +119,6 @@ class NStepTransitionAdder(Adder):
 
 
 # On-policy adders: per-lane sequences of steps for policy-gradient learners.
-# (Imported here because this section was appended; they belong with the imports above.)
-
 
 
 FIRST, MID, LAST = dm_env.StepType.FIRST, dm_env.StepType.MID, dm_env.StepType.LAST
@@ -128,7 +126,12 @@ FIRST, MID, LAST = dm_env.StepType.FIRST, dm_env.StepType.MID, dm_env.StepType.L
 
 def _check_lanes(adder: str, name: str, nest: Any, num_lanes: int) -> None:
     """Raises unless every leaf of `nest` has a leading lane axis of `num_lanes`."""
-    leaves = tree.flatten(nest) if tree.is_nested(nest) else [nest]
+    if type(nest) is dict:  # The usual extras: a flat dict of arrays (no tree walk on every step).
+        leaves = list(nest.values())
+        if any(type(leaf) is not np.ndarray for leaf in leaves):
+            leaves = tree.flatten(nest)
+    else:
+        leaves = [nest] if type(nest) is np.ndarray or not tree.is_nested(nest) else tree.flatten(nest)
     for leaf in leaves:
         if np.shape(leaf)[:1] != (num_lanes,):
             raise ValueError(f"{adder}.add: every leaf of {name} needs a leading lane axis of {num_lanes}, "
