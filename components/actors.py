@@ -10,6 +10,7 @@ import tree
 import torch
 from torch import nn
 
+from components.actor_critic import CategoricalDistribution
 from components.core import Actor, Adder, Nest
 from components.types import PolicyOutput
 from components.variable_utils import VariableClient
@@ -105,8 +106,9 @@ class StochasticPolicy:
     dtype and bounds, and extras {'raw_action', 'log_prob' float32 (N,),
     'value' float32 (N,) (only with `with_value=True` and a network that gives one)}. Learners must use
     'raw_action' (e.g. the unclipped Gaussian sample) for log-probabilities.
-    Sampling draws from a torch.Generator seeded with `seed`;
-    `deterministic=True` (evaluation) takes the distribution's mode instead.
+    Sampling is seeded with `seed`: categorical draws come from a numpy
+    Generator (`CategoricalDistribution.sample_numpy`), others from a
+    torch.Generator; `deterministic=True` (evaluation) takes the distribution's mode instead.
     """
 
     def __init__(self, network: nn.Module, seed: int | None = None, deterministic: bool = False,
@@ -121,22 +123,33 @@ class StochasticPolicy:
             self._generator.seed()  # Non-deterministic seed.
         else:
             self._generator.manual_seed(seed)
+        self._rng = np.random.default_rng(seed)
 
     def __call__(self, observation: Nest) -> PolicyOutput:
         with torch.inference_mode():
-            inputs = nests.map_structure(lambda x: torch.as_tensor(x, device=self._device), observation)
+            if type(observation) is np.ndarray:
+                inputs = torch.as_tensor(observation, device=self._device)
+            else:
+                inputs = nests.map_structure(lambda x: torch.as_tensor(x, device=self._device), observation)
             output = self._forward(inputs)
             distribution, value = output if isinstance(output, tuple) else (output, None)
-            raw = distribution.mode() if self._deterministic else distribution.sample(self._generator)
-            log_prob = distribution.log_prob(raw)
-            action = distribution.to_env_action(raw)
-        extras = {"raw_action": raw.cpu().numpy(), "log_prob": log_prob.float().cpu().numpy()}
-        if value is not None:
-            extras["value"] = value.float().cpu().numpy()
-        return PolicyOutput(action=action.cpu().numpy(), extras=extras)
+            if isinstance(distribution, CategoricalDistribution) and not self._deterministic:
+                raw_action, log_prob = distribution.sample_numpy(self._rng)
+                extras = {"raw_action": raw_action, "log_prob": log_prob}
+                action = raw_action.astype(distribution.env_numpy_dtype)
+            else:
+                raw = distribution.mode() if self._deterministic else distribution.sample(self._generator)
+                extras = {"raw_action": raw.cpu().numpy(),
+                          "log_prob": distribution.log_prob(raw).float().cpu().numpy()}
+                action = distribution.to_env_action(raw).cpu().numpy()
+            if value is not None:
+                extras["value"] = value.float().cpu().numpy()
+        return PolicyOutput(action=action, extras=extras)
 
     def save(self) -> dict[str, Any]:
-        return {"generator": self._generator.get_state()}
+        return {"generator": self._generator.get_state(), "rng": self._rng.bit_generator.state}
 
     def restore(self, state: dict[str, Any]) -> None:
         self._generator.set_state(state["generator"])
+        if "rng" in state:  # Checkpoints from before the numpy draws have none.
+            self._rng.bit_generator.state = state["rng"]

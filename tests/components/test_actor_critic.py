@@ -239,6 +239,17 @@ def test_sampling_statistics():
     torch.testing.assert_close(samples.std(0), torch.full((2,), 2.0), atol=0.05, rtol=0)
 
 
+def test_numpy_categorical_draws_follow_the_probabilities_and_report_their_log_probs():
+    probs = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    categorical = CategoricalDistribution(probs.log().expand(20_000, 4))
+    raw, log_prob = categorical.sample_numpy(np.random.default_rng(0))
+    assert raw.dtype == np.int64 and log_prob.dtype == np.float32 and raw.shape == log_prob.shape == (20_000,)
+    np.testing.assert_allclose(np.bincount(raw, minlength=4) / 20_000, probs.numpy(), atol=0.015)
+    np.testing.assert_allclose(log_prob, categorical.log_prob(torch.as_tensor(raw)).numpy(), rtol=1e-6)
+    certain = CategoricalDistribution(torch.tensor([[0.0, -1e9, -1e9], [-1e9, -1e9, 0.0]]).expand(500, 2, 3))
+    np.testing.assert_array_equal(certain.sample_numpy(np.random.default_rng(1))[0], np.tile([0, 2], (500, 1)))
+
+
 def test_log_prob_and_entropy_are_differentiable():
     network = make_actor_critic(env_spec(BOX), (8,), log_std="state", squash="tanh")
     obs = torch.as_tensor(observations(4))
@@ -299,8 +310,9 @@ def test_seeded_sampling_is_reproducible(actions):
     assert not np.array_equal(first_a.extras["raw_action"], a(obs).extras["raw_action"])  # The stream moves on.
 
 
-def test_save_restore_resumes_the_sample_stream():
-    network = make_actor_critic(env_spec(BOX), (8,))
+@pytest.mark.parametrize("actions", [DISCRETE, BOX], ids=["discrete", "box"])
+def test_save_restore_resumes_the_sample_stream(actions):
+    network = make_actor_critic(env_spec(actions), (8,))
     obs = observations(10)
     policy = StochasticPolicy(network, seed=5)
     policy(obs)
