@@ -88,5 +88,7 @@ def flatten_optimizer(optimizer: torch.optim.Optimizer) -> list[FlatGroup]:
         if flattenable(parameters):
             flat_group = FlatGroup(parameters)
             group["params"] = [flat_group.flat]
+            if group.get("foreach") and not group.get("fused"):
+                group["foreach"] = False  # One tensor: the plain loop beats foreach's grouping (RMSprop 90 vs 130 us).
             groups.append(flat_group)
     return groups
