@@ -106,7 +106,9 @@ class OnPolicyQueue(Replay):
         if int(capacity) != capacity or capacity < 1:
             raise ValueError(f"OnPolicyQueue capacity must be a positive integer, got {capacity!r}.")
         self._capacity = int(capacity)
-        self._items: Deque[list[np.ndarray]] = collections.deque()  # Each item as its flat list of leaves.
+        # Each item as (the leaves of the batch it came in, its index there): a batch sampled exactly as
+        # it was inserted (the on-policy case) goes back out without being split and stacked again.
+        self._items: Deque[tuple[list[np.ndarray], int]] = collections.deque()
         self._structure: Any = None  # The nest structure of every item, set by the first insert.
         self._condition = threading.Condition()
         self.rate_limiter = QueueRateLimiter(self)
@@ -143,8 +145,7 @@ class OnPolicyQueue(Replay):
                     f"{self._capacity}. Sample first, or wait with rate_limiter.await_insert({count}).")
             if self._structure is None:
                 self._structure = tree.map_structure(lambda _: None, items)
-            for i in range(count):
-                self._items.append([leaf[i] for leaf in leaves])
+            self._items.extend((leaves, i) for i in range(count))
         self.rate_limiter.on_insert(count)
 
     def _leaves(self, items: Any) -> list[np.ndarray]:
@@ -192,15 +193,20 @@ class OnPolicyQueue(Replay):
             batch = [self._items.popleft() for _ in range(batch_size)]
             structure = self._structure
         self.rate_limiter.on_sample(batch_size)
-        first = batch[0]
-        if all(leaf.shape == ref.shape for item in batch[1:] for leaf, ref in zip(item, first)):
-            return tree.unflatten_as(structure, [np.stack(leaves) for leaves in zip(*batch)])
-        return [tree.unflatten_as(structure, item) for item in batch]
+        chunk = batch[0][0]
+        if batch[0][1] == 0 and len(chunk[0]) == batch_size and all(leaves is chunk for leaves, _ in batch):
+            return tree.unflatten_as(structure, chunk)  # Whole and in order: the inserted arrays themselves.
+        items = [[leaf[i] for leaf in leaves] for leaves, i in batch]
+        first = items[0]
+        if all(leaf.shape == ref.shape for item in items[1:] for leaf, ref in zip(item, first)):
+            return tree.unflatten_as(structure, [np.stack(leaves) for leaves in zip(*items)])
+        return [tree.unflatten_as(structure, item) for item in items]
 
     def save(self) -> dict[str, Any]:
         """The queued items (oldest first, as nests) and the limiter's counts."""
         with self._condition:
-            items = [tree.unflatten_as(self._structure, [np.copy(leaf) for leaf in item]) for item in self._items]
+            items = [tree.unflatten_as(self._structure, [np.copy(leaf[i]) for leaf in leaves])
+                     for leaves, i in self._items]
             return {"items": items, "rate_limiter": self.rate_limiter.save()}
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -213,6 +219,6 @@ class OnPolicyQueue(Replay):
             self._items.clear()
             self._structure = tree.map_structure(lambda _: None, items[0]) if items else self._structure
             for item in items:
-                self._items.append([np.copy(leaf) for leaf in tree.flatten(item)])
+                self._items.append(([np.copy(leaf)[None] for leaf in tree.flatten(item)], 0))
             self._condition.notify_all()
         self.rate_limiter.restore(state["rate_limiter"])
