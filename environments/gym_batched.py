@@ -83,7 +83,7 @@ class GymnasiumBatchedEnvironment(BatchedEnvironment):
             self._action_high = np.broadcast_to(self._action_spec.maximum, self._action_spec.shape)
             self._gym_action_dtype = space.dtype
         self._seeds = [seed + i for i in range(len(self._envs))]
-        self._needs_reset = np.ones(len(self._envs), dtype=bool)
+        self._needs_reset = [True] * len(self._envs)
         self._check_steps = int(check_steps)
         self._step_calls = 0
 
@@ -99,7 +99,7 @@ class GymnasiumBatchedEnvironment(BatchedEnvironment):
         observations = np.empty((self.num_lanes,) + self._observation_spec.shape, self._observation_spec.dtype)
         for i in range(self.num_lanes):
             observations[i] = self._reset_lane(i)
-        self._needs_reset[:] = False
+        self._needs_reset = [False] * self.num_lanes
         n = self.num_lanes
         return dm_env.TimeStep(np.full(n, _FIRST, np.int8), np.zeros(n, self._reward_spec.dtype),
                                np.ones(n, self._discount_spec.dtype), observations)
@@ -115,40 +115,42 @@ class GymnasiumBatchedEnvironment(BatchedEnvironment):
     def step(self, action: Any) -> dm_env.TimeStep:
         actions = self._checked_actions(action)
         n = self.num_lanes
-        step_types = np.full(n, _MID, np.int8)
-        rewards = np.zeros(n, np.float64)
-        discounts = np.ones(n, self._discount_spec.dtype)
+        # Python lists in the per-lane loop (numpy's per-element access costs more), arrays after it.
+        step_types, rewards, discounts = [_MID] * n, [0.0] * n, [1.0] * n
         observations = np.empty((n,) + self._observation_spec.shape, self._observation_spec.dtype)
         self._step_calls += 1
         checking = self._step_calls <= self._check_steps
         shape = self._observation_spec.shape
+        needs_reset = self._needs_reset
         for i, env in enumerate(self._envs):
-            if self._needs_reset[i]:
+            if needs_reset[i]:
                 observations[i] = self._reset_lane(i)
                 step_types[i] = _FIRST
-                self._needs_reset[i] = False
+                needs_reset[i] = False
                 continue
             observation, reward, terminated, truncated, _ = env.step(actions[i])
             if checking:
                 self._check(observation, reward, i)
             try:
-                if np.shape(observation) != shape:
+                if getattr(observation, "shape", None) != shape:
                     raise ValueError(f"observation of shape {np.shape(observation)}")
                 observations[i] = observation
-                rewards[i] = reward
+                rewards[i] = float(reward)
             except (TypeError, ValueError):
                 self._check(observation, reward, i)  # Says what is wrong; a numpy error says less.
                 raise
             if terminated or truncated:
                 step_types[i] = _LAST
-                self._needs_reset[i] = True
+                needs_reset[i] = True
                 if terminated:
                     discounts[i] = 0.0
-        if not np.isfinite(rewards).all():
-            lane = int(np.flatnonzero(~np.isfinite(rewards))[0])
+        reward_array = np.array(rewards)
+        if not np.isfinite(reward_array).all():
+            lane = int(np.flatnonzero(~np.isfinite(reward_array))[0])
             raise EnvironmentSpecError(f"Environment {self._name!r}: reward at step() call {self._step_calls} of "
                                        f"lane {lane} is not finite: {rewards[lane]}.")
-        return dm_env.TimeStep(step_types, rewards.astype(self._reward_spec.dtype), discounts, observations)
+        return dm_env.TimeStep(np.array(step_types, np.int8), reward_array.astype(self._reward_spec.dtype),
+                               np.array(discounts, self._discount_spec.dtype), observations)
 
     def _check(self, observation: Any, reward: Any, lane: int) -> None:
         check_timestep(dm_env.TimeStep(_MID, reward, 1.0, observation), self._inner_observation_spec,
