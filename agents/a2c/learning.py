@@ -16,15 +16,20 @@ from components.transforms import gae, normalize_advantages, trajectory_masks
 from components.types import Trajectory
 
 
-def evaluate_rollouts(network: nn.Module, batch: Trajectory) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """log pi(a_t | o_t), entropy at o_t (B, T) and V(o_0 .. o_T) (B, T+1) in one network call."""
+def evaluate_rollouts(network: nn.Module, batch: Trajectory,
+                      entropy_grad: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """log pi(a_t | o_t), entropy at o_t (B, T) and V(o_0 .. o_T) (B, T+1) in one network call.
+
+    `entropy_grad=False` computes the entropy without a gradient (for a loss without an entropy bonus).
+    """
     batch_size, horizon = batch.reward.shape
     observations = batch.observation.flatten(0, 1)  # (B * (T+1), ...)
     distribution, values = network(observations)
     raw = batch.extras["raw_action"]
     padded = torch.cat([raw, torch.zeros_like(raw[:, :1])], dim=1).flatten(0, 1)  # o_T has no action.
     log_prob = distribution.log_prob(padded).view(batch_size, horizon + 1)[:, :horizon]
-    entropy = distribution.entropy().view(batch_size, horizon + 1)[:, :horizon]
+    with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+        entropy = distribution.entropy().view(batch_size, horizon + 1)[:, :horizon]
     return log_prob, entropy, values.view(batch_size, horizon + 1)
 
 
@@ -55,7 +60,7 @@ class A2CLearner(OnPolicyLearner):
         batch = self._to_device(rollouts)
         # Normaliser statistics (if any) from the rollouts, before they are used.
         self._update_observation_normalizer(batch.observation.flatten(0, 1))
-        log_prob, entropy, values = evaluate_rollouts(self._network, batch)
+        log_prob, entropy, values = evaluate_rollouts(self._network, batch, entropy_grad=cfg.entropy_coef != 0)
 
         # The return recursions run time-major (T, B), in numpy: a rollout is a few dozen numbers.
         valid, continues = trajectory_masks(rollouts.step_type.T)
@@ -70,7 +75,9 @@ class A2CLearner(OnPolicyLearner):
         policy_loss = -(log_prob * advantages * weights).sum()
         value_loss = (value_loss_terms(returns - values[:, :-1], cfg.value_loss) * weights).sum()
         entropy_mean = (entropy * weights).sum()
-        loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy_mean
+        loss = policy_loss + cfg.value_coef * value_loss
+        if cfg.entropy_coef:  # Without a bonus the entropy stays out of the graph (it is still logged).
+            loss = loss - cfg.entropy_coef * entropy_mean
 
         learning_rate = linear_decay(cfg.learning_rate, self.num_steps, cfg.learning_rate_decay_steps)
         set_scaled_learning_rate(self._optimizer, learning_rate)

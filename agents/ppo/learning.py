@@ -97,8 +97,11 @@ class PPOLearner(OnPolicyLearner):
             value_loss = torch.max((value - returns).pow(2), (clipped - returns).pow(2)).mean()
         else:
             value_loss = (value - returns).pow(2).mean()
-        entropy = distribution.entropy().mean()
-        loss = policy_loss + 0.5 * cfg.value_coef * value_loss - cfg.entropy_coef * entropy
+        with torch.set_grad_enabled(cfg.entropy_coef != 0):  # Without a bonus it is only logged.
+            entropy = distribution.entropy().mean()
+        loss = policy_loss + 0.5 * cfg.value_coef * value_loss
+        if cfg.entropy_coef:
+            loss = loss - cfg.entropy_coef * entropy
         grad_norm = self._apply_gradients(  # PPO counts batches, not minibatches.
             loss, count_step=False, terms={"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
                                            "ratio": ratio, "returns": returns})
