@@ -179,6 +179,24 @@ def test_close_tensorboard_ends_the_run_and_drops_later_rows(tmp_path, event_acc
     assert len(_event_files(tmp_path)) == 1
 
 
+def test_rows_reach_the_writer_in_batches_and_all_of_them_on_flush(tmp_path, event_accumulator, monkeypatch):
+    monkeypatch.setattr(loggers, "TENSORBOARD_BATCH_SECONDS", 3600.0)
+    logger = TensorBoardLogger(str(tmp_path), "train")
+    handed = []
+    writer = logger._shared.writer
+    monkeypatch.setattr(writer, "_get_file_writer", lambda real=writer._get_file_writer: handed.append(1) or real())
+    for i in range(5):
+        logger.write({"actor_steps": i, "episode_return": float(i)})
+    assert handed == []  # Held back: no wake-up of the writer's thread per row.
+    logger.flush()
+    assert len(handed) == 5
+    assert event_accumulator(tmp_path)["charts/episodic_return"] == [(i, float(i)) for i in range(5)]
+    monkeypatch.setattr(loggers, "TENSORBOARD_BATCH_SECONDS", 0.0)
+    logger.write({"actor_steps": 5, "episode_return": 5.0})  # The batch period has passed: handed over at once.
+    assert len(handed) == 6
+    logger.close()
+
+
 def test_concurrent_writers_lose_no_row(tmp_path, event_accumulator):
     factory = make_logger_factory(str(tmp_path), terminal_labels=(), tensorboard=True)
     actors = [factory(f"train_actor{i}") for i in range(4)]
