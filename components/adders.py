@@ -188,7 +188,7 @@ class _LockstepAdder(Adder):
         _check_lanes(name, "extras", extras, num_lanes)
         restarts = step_type == FIRST
         ended = self._step_type == LAST
-        if not np.array_equal(restarts, ended):
+        if (restarts != ended).any():
             lane = int(np.flatnonzero(restarts != ended)[0])
             raise ValueError(f"{name}: lane {lane} went from step type {int(self._step_type[lane])} to "
                              f"{int(step_type[lane])}; a lane must be FIRST ({int(FIRST)}) exactly on the step "

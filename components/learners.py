@@ -181,6 +181,20 @@ class TorchLearner(Learner):
         with self._variables_lock:
             return [{k: v.to("cpu", copy=True) for k, v in self._states[n].items()} for n in names]
 
+    def copy_variables_into(self, targets: Mapping[str, Sequence[torch.Tensor]]) -> None:
+        """`get_variables` for a client in this process: copies each named module's state-dict tensors
+        straight into `targets[name]` (tensors in state-dict order), with no copy in between."""
+        missing = [n for n in targets if n not in self._modules]
+        if missing:
+            raise KeyError(f"Learner has no variables named {missing}; it has {sorted(self._modules)}.")
+        with self._variables_lock:
+            for name, tensors in targets.items():
+                state = list(self._states[name].values())
+                if len(state) != len(tensors):
+                    raise ValueError(f"Variables {name!r} from the learner have {len(state)} tensors; the "
+                                     f"actor's module has {len(tensors)}: are they the same network?")
+                torch._foreach_copy_(list(tensors), state)
+
     def save(self) -> dict[str, Any]:
         """A snapshot (deep copy) of networks, optimizer state and step count."""
         with self._variables_lock:  # Another thread may be stepping the optimizer.

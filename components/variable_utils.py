@@ -18,7 +18,9 @@ class VariableClient:
     ask often (threads) copy once per learner update, not once per step.
 
     The actor's modules stay where they are (typically on the CPU) while the
-    learner trains on its own device; each pull copies the state dicts over.
+    learner trains on its own device; each pull copies the state dicts over
+    (a source in this process with `copy_variables_into`, as learners have,
+    copies straight into the modules).
     """
 
     def __init__(self, source: VariableSource, modules: Mapping[str, nn.Module], update_period: int = 1) -> None:
@@ -46,6 +48,11 @@ class VariableClient:
             return
         self._version = version
         names = list(self._modules)
+        copy_into = getattr(self._source, "copy_variables_into", None)
+        if copy_into is not None:  # A learner in this process copies straight into the modules.
+            with torch.no_grad():
+                copy_into(self._targets)
+            return
         with torch.no_grad():
             for name, state in zip(names, self._source.get_variables(names)):
                 targets = self._targets[name]
