@@ -12,6 +12,8 @@ from components.counting import Counter
 from components.loggers import Logger, NoOpLogger
 from environments.batched import BatchedEnvironment, as_batched
 
+_FIRST, _LAST = int(dm_env.StepType.FIRST), int(dm_env.StepType.LAST)
+
 
 class EnvironmentLoop(Worker):
     """Steps every lane of an environment with one actor call per step.
@@ -72,10 +74,10 @@ class EnvironmentLoop(Worker):
             num_lanes = len(timestep.step_type)
             steps += num_lanes
             self._rate_steps += num_lanes
-            stepping = timestep.step_type != dm_env.StepType.FIRST
+            stepping = timestep.step_type != _FIRST
             self._returns += np.where(stepping, timestep.reward, 0.0)
             self._lengths += stepping
-            ended = np.flatnonzero(timestep.step_type == dm_env.StepType.LAST)
+            ended = np.flatnonzero(timestep.step_type == _LAST)
             counts = self._counter.increment(steps=num_lanes, episodes=len(ended))
             if len(ended):
                 rate = self._steps_per_second()
@@ -89,9 +91,9 @@ class EnvironmentLoop(Worker):
                     "lane": int(lane),
                     **self._env.episode_info(lane),
                 })
-            # Lanes that restart next step begin counting afresh.
-            self._returns[ended] = 0.0
-            self._lengths[ended] = 0
+            if len(ended):  # Lanes that restart next step begin counting afresh.
+                self._returns[ended] = 0.0
+                self._lengths[ended] = 0
         now = time.perf_counter()
         self._rate_seconds += now - self._run_start
         self._run_start = now

@@ -108,10 +108,11 @@ class Float(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         copied = x.dtype != torch.float32  # .float() made a new tensor: scale it in place.
-        x = x.float()
+        if copied:
+            x = x.float()
         if self.scale != 1.0:
             x = x.mul_(self.scale) if copied else x * self.scale
-        return x.reshape(x.shape[0], -1) if self.flatten else x
+        return x.reshape(x.shape[0], -1) if self.flatten and x.dim() != 2 else x
 
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
