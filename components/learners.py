@@ -204,6 +204,14 @@ class TorchLearner(Learner):
 
     def restore(self, state: Mapping[str, Any]) -> None:
         state = copy.deepcopy(state)  # The optimizer would otherwise alias the caller's tensors.
+        saved = [len(group["params"]) for group in state["optimizer"]["param_groups"]]
+        ours = [len(group["params"]) for group in self._optimizer.param_groups]
+        if saved != ours:
+            raise ValueError(
+                f"The checkpoint's optimizer state has {saved} tensors per parameter group; this learner's has "
+                f"{ours} (learners keep each group as one flat tensor, see components/flat_parameters.py). "
+                "A checkpoint written before that change cannot be resumed: start a new run, or resume it "
+                "with the agentpipe version that wrote it.")
         for name, module in self._modules.items():
             module.load_state_dict(state["modules"][name])
         self._optimizer.load_state_dict(state["optimizer"])

@@ -2,8 +2,8 @@
 
 The same lanes as the 'sync' backend builds from `gym:<id>` (each lane a
 `GymnasiumEnvironment` inside `SpecCheckingWrapper` and
-`SinglePrecisionWrapper`), at about half the cost per lane-step on cheap
-environments such as CartPole: observations go straight from gymnasium into
+`SinglePrecisionWrapper`), at about two thirds of the cost per lane-step on
+cheap environments such as CartPole: observations go straight from gymnasium into
 one single-precision batch, and the checks run on whole batches:
 
 * every step: the actions against the action spec, the rewards finite;

@@ -128,3 +128,17 @@ def test_torch_learner_recovers_gradients_set_to_none_by_others():
     torch.testing.assert_close(learner.step()["loss"], reference.step()["loss"])
     for p, q in zip(learner.net.parameters(), reference.net.parameters()):
         torch.testing.assert_close(p, q)
+
+
+def test_a_checkpoint_with_per_tensor_optimizer_state_is_refused_with_the_reason():
+    learner = _Regression(_net(), max_grad_norm=None)
+    learner.step()
+    saved = learner.save()
+    per_tensor = torch.optim.RMSprop(_net().parameters(), lr=1e-2)  # What learners saved before flattening.
+    saved["optimizer"] = per_tensor.state_dict()
+    restored = _Regression(_net(), max_grad_norm=None)
+    before = [p.detach().clone() for p in restored.net.parameters()]
+    with pytest.raises(ValueError, match=r"\[4\] tensors per parameter group.*\[1\].*start a new run"):
+        restored.restore(saved)
+    for p, q in zip(restored.net.parameters(), before):  # Nothing half-loaded.
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
