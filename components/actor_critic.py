@@ -41,8 +41,10 @@ from torch.nn import functional as F
 from components.networks import make_torso, orthogonal_init_
 from components.specs import EnvironmentSpec
 
-# Log-std range of Gaussian policies (std in [2e-9, 7.4]), as in SB3's SAC.
-LOG_STD_MIN = -20.0
+# Log-std range of Gaussian policies: std in [0.0067, 7.4] (CleanRL's SAC range). The floor matters for
+# score-function learners (A2C, PPO): their gradient grows as 1/std, and at SB3's floor of -20 (std 2e-9) a
+# float32 sample mean + std * noise no longer resolves the noise, so its log-prob is rounding error.
+LOG_STD_MIN = -5.0
 LOG_STD_MAX = 2.0
 LOG_STD_KINDS = ("parameter", "state", "softplus")
 SQUASH_KINDS = ("clip", "tanh", "tanh_mean")
@@ -476,7 +478,19 @@ def make_actor_critic(spec: EnvironmentSpec, hidden_sizes: Sequence[int], shared
     network = ActorCriticNetwork(actor_torso, head, critic_torso)
     if not normalize_observations:
         return network
+    check_normalizable(spec.observations)
     return NormalizedActorCritic(network, spec.observations.shape)
+
+
+def check_normalizable(observation_spec: specs.Array) -> None:
+    """Running normalisation is for vector observations (rank <= 2), as in SB3 and CleanRL; images are
+    scaled by the pixel torso (uint8 / 255), and a second standardisation would shrink them again."""
+    shape = tuple(getattr(observation_spec, "shape", ()))
+    if isinstance(observation_spec, specs.DiscreteArray) or len(shape) > 2:
+        raise ValueError(
+            f"normalize_observations standardises vector observations; these are {observation_spec!r} "
+            "(images are scaled to [0, 1] by the pixel torso, indices are one-hot encoded). Drop "
+            "--normalize_observations.")
 
 
 def make_policy_network(spec: EnvironmentSpec, hidden_sizes: Sequence[int], log_std: str = "parameter",

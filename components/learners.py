@@ -16,6 +16,7 @@ from components.core import Learner
 from components.counting import Counter
 from components.flat_parameters import flatten_optimizer
 from components.loggers import Logger, NoOpLogger
+from components.optimizers import TFStyleRMSprop
 
 
 def make_adam(parameters: Any, learning_rate: float, eps: float = 1e-8) -> torch.optim.Optimizer:
@@ -23,16 +24,19 @@ def make_adam(parameters: Any, learning_rate: float, eps: float = 1e-8) -> torch
     return torch.optim.Adam(parameters, lr=learning_rate, eps=eps, fused=True)
 
 
-OPTIMIZERS = ("adam", "rmsprop")
+OPTIMIZERS = ("adam", "rmsprop", "rmsprop_tf")
 
 
 def make_optimizer(name: str, parameters: Any, learning_rate: float, eps: float,
                    rmsprop_alpha: float = 0.99) -> torch.optim.Optimizer:
-    """'adam' (fused) or 'rmsprop' (with smoothing `rmsprop_alpha`, as A2C uses it)."""
+    """'adam' (fused), 'rmsprop' (torch's, with smoothing `rmsprop_alpha`) or 'rmsprop_tf' (TensorFlow's
+    RMSprop, `components.optimizers.TFStyleRMSprop`, as baselines' and RL-Zoo's A2C use it)."""
     if name == "adam":
         return make_adam(parameters, learning_rate, eps)
     if name == "rmsprop":
         return torch.optim.RMSprop(parameters, lr=learning_rate, alpha=rmsprop_alpha, eps=eps, foreach=True)
+    if name == "rmsprop_tf":
+        return TFStyleRMSprop(parameters, lr=learning_rate, alpha=rmsprop_alpha, eps=eps)
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}.")
 
 

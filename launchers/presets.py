@@ -57,9 +57,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
             "Rainbow without noisy nets (Hessel et al. 2018): C51 (51 atoms in [-10, 10]), Dueling, Double, "
             "3-step returns, prioritized replay (alpha 0.5, beta 0.4 -> 1), Adam 6.25e-5 (eps 1.5e-4), "
             "batch 32, one update per 4 agent steps, target copy every 8,000 agent steps, epsilon 1 -> 0.01 "
-            "over 250k steps, 80k steps before learning.",
+            "over 250k agent steps, 20k agent steps (80k frames) before learning.",
             agent_config=dict(learning_rate=6.25e-5, adam_eps=1.5e-4, discount=0.99, n_step=3, batch_size=32,
-                              replay_capacity=1_000_000, min_replay_size=80_000, samples_per_insert=8.0,
+                              replay_capacity=1_000_000, min_replay_size=20_000, samples_per_insert=8.0,
                               target_update_period=2_000, target_update_tau=1.0, epsilon_start=1.0,
                               epsilon_end=0.01, epsilon_decay_steps=250_000, eval_epsilon=0.001,
                               double_q=True, dueling=True, max_grad_norm=10.0, hidden_sizes=(512,),
@@ -73,8 +73,10 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "seed000": Preset(
             "Seed 000's A2C on Atari (SpaceInvaders in the seed): 8 lanes x 5-step rollouts, shared Nature-CNN "
             "torso with policy and value heads, RMSProp 7e-4 (alpha 0.99, eps 1e-5) decayed linearly to 0 "
-            "over the run, value coef 0.25, entropy 0.01, grad-norm clip 0.5, gamma 0.99, 10M agent steps.",
-            agent_config=dict(learning_rate=7e-4, learning_rate_decay_steps=10_000_000 // 40, optimizer="rmsprop",
+            "over the run, value coef 0.25, entropy 0.01, grad-norm clip 0.5, gamma 0.99, 10M agent steps. "
+            "RMSProp is TensorFlow's (optimizer=rmsprop_tf: eps inside the square root, the squared average "
+            "starting at 1), the one baselines' A2C and RL-Zoo use and these numbers were tuned for.",
+            agent_config=dict(learning_rate=7e-4, learning_rate_decay_steps=10_000_000 // 40, optimizer="rmsprop_tf",
                               optimizer_eps=1e-5, rmsprop_alpha=0.99, discount=0.99, rollout_length=5,
                               gae_lambda=1.0, value_coef=0.25, entropy_coef=0.01, max_grad_norm=0.5,
                               hidden_sizes=(512,), shared_torso=True),
@@ -96,9 +98,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
             env_prefix="gym:Pendulum", env_example="gym:Pendulum-v1",
         ),
         "atari": Preset(
-            "A2C's usual Atari settings: as seed000 (8 x 5 rollouts, RMSProp 7e-4 decayed, entropy 0.01, grad "
-            "norm 0.5) with value coef 0.5.",
-            agent_config=dict(learning_rate=7e-4, learning_rate_decay_steps=10_000_000 // 40, optimizer="rmsprop",
+            "A2C's usual Atari settings: as seed000 (8 x 5 rollouts, TensorFlow-style RMSProp 7e-4 decayed, "
+            "entropy 0.01, grad norm 0.5) with value coef 0.5.",
+            agent_config=dict(learning_rate=7e-4, learning_rate_decay_steps=10_000_000 // 40, optimizer="rmsprop_tf",
                               optimizer_eps=1e-5, rollout_length=5, value_coef=0.5, entropy_coef=0.01,
                               max_grad_norm=0.5, hidden_sizes=(512,), shared_torso=True),
             declaration=dict(num_envs=8, num_steps=10_000_000, eval_every=250_000, eval_episodes=10),

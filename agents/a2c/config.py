@@ -8,8 +8,8 @@ LOG_STD_KINDS = ("parameter", "state", "softplus")  # As components.actor_critic
 ACTIVATIONS = ("relu", "tanh")  # As components.networks.ACTIVATIONS (configs import no torch).
 SQUASH_KINDS = ("clip", "tanh", "tanh_mean")  # As components.actor_critic.
 VALUE_LOSSES = ("mse", "huber")
-LOG_STD_RANGE = (-20.0, 2.0)  # As components.actor_critic.LOG_STD_MIN/MAX (configs import no torch).
-OPTIMIZERS = ("adam", "rmsprop")  # As components.learners.OPTIMIZERS (configs import no torch).
+LOG_STD_RANGE = (-5.0, 2.0)  # As components.actor_critic.LOG_STD_MIN/MAX (configs import no torch).
+OPTIMIZERS = ("adam", "rmsprop", "rmsprop_tf")  # As components.learners.OPTIMIZERS (configs import no torch).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +23,8 @@ class A2CConfig:
         actor's (None: learning_rate for everything).
       learning_rate_decay_steps: Learner steps over which the step size decays
         linearly to 0 (0: constant).
-      optimizer: 'rmsprop' (as in A3C/A2C) or 'adam'.
+      optimizer: 'rmsprop' (torch's), 'rmsprop_tf' (TensorFlow's: eps inside the square root, the
+        squared average starting at 1, as baselines' and RL-Zoo's A2C) or 'adam'.
       optimizer_eps: The optimizer's epsilon.
       rmsprop_alpha: RMSProp's smoothing constant.
       discount: Agent discount gamma, multiplied with the environment's discounts.
@@ -45,7 +46,7 @@ class A2CConfig:
       shared_torso: One torso for policy and value (True) or two separate ones.
       log_std: Gaussian policies: 'parameter' (state-independent), 'state', or
         'softplus' (state-dependent, softplus of a linear layer: std >= 1).
-      init_log_std: Gaussian policies: the log-std at the start, in [-20, 2]
+      init_log_std: Gaussian policies: the log-std at the start, in [-5, 2]
         (> 0 for 'softplus'); None: 0, or log 2 for 'softplus' (std 2).
       squash: Gaussian policies: 'clip' samples to the action bounds, 'tanh'
         (squash samples), or 'tanh_mean' (squash the mean, clip samples).

@@ -15,7 +15,7 @@ class PPOConfig:
       learning_rate: Adam step size at the start.
       learning_rate_decay_steps: Learner steps (one per rollout) over which the
         step size and the clip range decay linearly to 0 (0: constant).
-      optimizer: 'adam' (as PPO is usually run) or 'rmsprop'.
+      optimizer: 'adam' (as PPO is usually run), 'rmsprop' or 'rmsprop_tf' (TensorFlow's RMSprop).
       optimizer_eps: The optimizer's epsilon.
       rmsprop_alpha: RMSProp's smoothing constant (when optimizer='rmsprop').
       discount: Agent discount gamma, multiplied with the environment's discounts.

@@ -13,7 +13,7 @@ class REINFORCEConfig:
 
     Attributes:
       learning_rate: Optimizer step size.
-      optimizer: 'adam' or 'rmsprop'.
+      optimizer: 'adam', 'rmsprop' or 'rmsprop_tf' (TensorFlow's RMSprop).
       optimizer_eps: The optimizer's epsilon.
       rmsprop_alpha: RMSProp's smoothing constant (when optimizer='rmsprop').
       discount: Agent discount gamma, multiplied with the environment's discounts.

@@ -145,8 +145,8 @@ def test_a2c_learner_updates_the_observation_normaliser_from_its_batch():
     ("reward_scale", float("nan"), "reward_scale must be > 0"),
     ("critic_learning_rate", 0.0, "critic_learning_rate must be > 0 or None"),
     ("value_loss", "l1", "value_loss must be one of"),
-    ("init_log_std", 2.5, r"init_log_std must be in \[-20.0, 2.0\]"),
-    ("init_log_std", -21.0, r"init_log_std must be in \[-20.0, 2.0\]"),
+    ("init_log_std", 2.5, r"init_log_std must be in \[-5.0, 2.0\]"),
+    ("init_log_std", -6.0, r"init_log_std must be in \[-5.0, 2.0\]"),
 ])
 def test_config_range_errors(field, value, message):
     with pytest.raises(ValueError, match=message):
