@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ class OnPolicyBuilder(ActorLearnerBuilder):
     """
 
     actor_network_names = ("policy",)
+    on_policy = True
     learner_class: type  # The agent's learner, taking (network, iterator, config, device, counter, logger).
 
     def make_networks(self, spec: EnvironmentSpec) -> Networks:
@@ -52,7 +53,8 @@ class OnPolicyBuilder(ActorLearnerBuilder):
                      replay: Replay | None = None) -> Learner:
         return self.learner_class(networks["policy"], iterator, self.config, device, counter, logger)
 
-    def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int) -> Policy:
+    def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int,
+                    actor_steps: Callable[[], float] | None = None) -> Policy:
         # The learners recompute values from the rollouts, so actors skip the critic.
         return StochasticPolicy(networks["policy"], seed=seed, deterministic=evaluation, with_value=False)
 
@@ -111,7 +113,14 @@ class OnPolicyLearner(TorchLearner):
         self._config = config
 
     def _update_observation_normalizer(self, observations: torch.Tensor) -> None:
-        """Merges a batch of observations (N, ...) into the network's running normaliser, if it has one."""
+        """Merges a batch of observations (N, ...) into the network's running normaliser, if it has one.
+
+        Call it after the batch's updates: the actor acted with the statistics from before this batch, so
+        its log-probabilities and the learner's first ones see the same inputs (PPO's ratio starts at 1).
+        The merge runs under the weights' lock, so an actor copying them never gets the mean of one
+        update with the variance of another.
+        """
         normalizer = getattr(self._network, "observation_normalizer", None)
         if normalizer is not None:
-            normalizer.update(observations)
+            with self._variables_lock:
+                normalizer.update(observations)

@@ -58,3 +58,22 @@ def _no_end_of_run_plots(monkeypatch):
     from launchers import experiment
 
     monkeypatch.setitem(experiment.DECLARATION_DEFAULTS, "plots", False)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--learning-seeds", default="1",
+        help="Comma-separated seeds for the learning tests (those taking the `learning_seed` fixture), e.g. "
+             "0,1,2,3,4: each learning test must reach its threshold on every one of them. The suite runs seed 1: "
+             "seed 0's untrained DQN already walks gridworld:simple's optimal path, so a test on it could not fail.")
+
+
+def pytest_generate_tests(metafunc):
+    """Runs every test that takes `learning_seed` once per seed of --learning-seeds."""
+    if "learning_seed" in metafunc.fixturenames:
+        text = metafunc.config.getoption("--learning-seeds")
+        try:
+            seeds = [int(seed) for seed in text.split(",") if seed.strip()]
+        except ValueError:
+            raise pytest.UsageError(f"--learning-seeds takes comma-separated integers, got {text!r}.") from None
+        metafunc.parametrize("learning_seed", seeds, ids=[f"seed{seed}" for seed in seeds])

@@ -58,8 +58,6 @@ class A2CLearner(OnPolicyLearner):
         cfg = self._config
         rollouts: Trajectory = next(self._iterator)  # numpy, (B, T+1, ...) / (B, T, ...)
         batch = self._to_device(rollouts)
-        # Normaliser statistics (if any) from the rollouts, before they are used.
-        self._update_observation_normalizer(batch.observation.flatten(0, 1))
         log_prob, entropy, values = evaluate_rollouts(self._network, batch, entropy_grad=cfg.entropy_coef != 0)
 
         # The return recursions run time-major (T, B), in numpy: a rollout is a few dozen numbers.
@@ -83,6 +81,8 @@ class A2CLearner(OnPolicyLearner):
         set_scaled_learning_rate(self._optimizer, learning_rate)
         grad_norm = self._apply_gradients(loss, terms={"policy_loss": policy_loss, "value_loss": value_loss,
                                                         "entropy": entropy_mean, "returns": returns})
+        # The rollouts join the normaliser's statistics (if any) after the update, which saw the actor's.
+        self._update_observation_normalizer(batch.observation.flatten(0, 1))
         value_mean = (values[:, :-1].detach() * weights).sum()
         return self._record({"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss,
                              "entropy": entropy_mean, "grad_norm": grad_norm,

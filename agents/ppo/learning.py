@@ -38,8 +38,6 @@ class PPOLearner(OnPolicyLearner):
         cfg = self._config
         batch: Trajectory = self._to_device(next(self._iterator))
         batch_size, horizon = batch.reward.shape
-        # Normaliser statistics (if any) from the rollouts, before they are used.
-        self._update_observation_normalizer(batch.observation.flatten(0, 1))
 
         valid, continues = trajectory_masks(batch.step_type.T)
         with torch.no_grad():
@@ -75,6 +73,8 @@ class PPOLearner(OnPolicyLearner):
             if cfg.target_kl is not None and stats["approx_kl"][-1] > cfg.target_kl:
                 stopped_early = True
                 break
+        # The rollouts join the normaliser's statistics (if any) only now: every epoch saw the actor's.
+        self._update_observation_normalizer(batch.observation.flatten(0, 1))
         self.num_steps += 1  # One learner step per batch of rollouts (minibatch steps are not counted).
         summary = {key: torch.stack(values).mean() for key, values in stats.items()}
         summary.update(learning_rate=torch.tensor(cfg.learning_rate * fraction), clip_range=torch.tensor(clip),

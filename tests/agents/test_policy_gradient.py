@@ -121,6 +121,42 @@ def test_ppo_anneals_learning_rate_and_clip_range_and_counts_batches():
     assert learner.num_steps == 2
 
 
+def test_ppo_with_observation_normalisation_starts_at_ratio_one_and_then_updates_the_statistics():
+    batch = rollouts([MID] * 9, batch=4)
+    batch = batch._replace(observation=batch.observation * 5.0 + 3.0)  # Far from the initial mean 0, var 1.
+    torch.manual_seed(0)
+    net = make_actor_critic(SPEC, (8,), shared=False, normalize_observations=True)
+    with torch.no_grad():  # The actor's log-probs, with the statistics it acted with.
+        dist, _ = net(torch.as_tensor(batch.observation[:, :8]).flatten(0, 1))
+        batch.extras["log_prob"] = dist.log_prob(torch.as_tensor(batch.action).flatten()).view(4, 8).numpy()
+    config = PPOConfig(rollout_length=8, num_epochs=1, num_minibatches=1, learning_rate=1e-3,
+                       normalize_observations=True)
+    learner = PPOLearner(net, itertools.repeat(batch), config, CPU)
+    metrics = learner.step()
+    assert float(metrics["approx_kl"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(metrics["clip_fraction"]) == 0.0
+    normalizer = net.observation_normalizer
+    np.testing.assert_allclose(normalizer.mean.numpy(), batch.observation.reshape(-1, 3).mean(0), rtol=1e-3)
+
+
+def test_normaliser_updates_hold_the_weights_lock():
+    batch = rollouts([MID] * 4, batch=2)
+    net = make_actor_critic(SPEC, (8,), shared=False, normalize_observations=True)
+    learner = A2CLearner(net, itertools.repeat(batch), A2CConfig(rollout_length=3, normalize_observations=True), CPU)
+    held = []
+    update = net.observation_normalizer.update
+    net.observation_normalizer.update = lambda x: (held.append(learner._variables_lock.locked()), update(x))
+    learner.step()
+    assert held == [True]  # An actor copying the weights never sees a half-merged mean and variance.
+
+
+def test_observation_normalisation_is_refused_for_images():
+    pixels = SPEC._replace(observations=specs.BoundedArray((4, 84, 84), np.uint8, 0, 255, "frames"))
+    with pytest.raises(ValueError, match="normalize_observations standardises vector observations"):
+        make_actor_critic(pixels, (8,), normalize_observations=True)
+    make_actor_critic(SPEC, (8,), normalize_observations=True)  # Vectors are normalised.
+
+
 def test_running_normalizer_matches_numpy_statistics():
     rng = np.random.default_rng(0)
     data = rng.normal(3.0, 2.0, size=(1000, 2)).astype(np.float32)
@@ -162,12 +198,12 @@ def test_reinforce_returns_and_baseline():
 # ----------------------------------------------------------------------------
 
 
-def _train(tmp_path, **declaration):
+def _train(tmp_path, seed, **declaration):
     from launchers.experiment import experiment_from_declaration
     from launchers.local import run_local
 
     return run_local(experiment_from_declaration({
-        "run_dir": str(tmp_path / "run"), "torch_threads": 1, "log_interval": 1e9, "seed": 0, **declaration}))
+        "run_dir": str(tmp_path / "run"), "torch_threads": 1, "log_interval": 1e9, "seed": seed, **declaration}))
 
 
 @pytest.mark.learning
@@ -176,8 +212,8 @@ def _train(tmp_path, **declaration):
     ("a2c", {"rollout_length": 8, "learning_rate": 1e-3, "optimizer": "adam", "entropy_coef": 0.01}, 12_000),
     ("reinforce", {"learning_rate": 3e-3}, 20_000),
 ])
-def test_discrete_agents_reach_the_gridworld_optimum(tmp_path, agent, config, num_steps):
-    summary = _train(tmp_path, agent=agent, env="gridworld:simple",
+def test_discrete_agents_reach_the_gridworld_optimum(tmp_path, learning_seed, agent, config, num_steps):
+    summary = _train(tmp_path, learning_seed, agent=agent, env="gridworld:simple",
                      env_options={"observation_type": "agent_goal_pos", "max_episode_length": 50},
                      num_envs=4, num_steps=num_steps, eval_every=2_000, eval_episodes=5, stop_at_return=10.0,
                      agent_config=config)
@@ -187,27 +223,29 @@ def test_discrete_agents_reach_the_gridworld_optimum(tmp_path, agent, config, nu
 @pytest.mark.learning
 @pytest.mark.parametrize("agent,config", [
     ("ppo", {"rollout_length": 50, "learning_rate": 3e-3, "log_std": "parameter", "squash": "clip"}),
-    ("a2c", {"rollout_length": 5, "learning_rate": 3e-3, "optimizer": "adam", "log_std": "state",
-             "squash": "tanh"}),
+    # Adam at 3e-3 was too fast for a state-dependent std: it shrank to ~0 within 150 updates, before the
+    # critic was accurate; the exploding policy gradient, clipped with the critic's in one global norm,
+    # then froze the critic, and the tanh mean drifted into saturation (seeds 0-4 ended at -3 to -21).
+    ("a2c", {"rollout_length": 5, "learning_rate": 1e-3, "optimizer": "adam", "log_std": "state",
+             "squash": "tanh", "max_grad_norm": None}),
 ])
-def test_gaussian_agents_learn_to_point(tmp_path, agent, config):
-    """Random pointing scores about -18 per 10-step episode; a learnt policy gets close to 0."""
-    summary = _train(tmp_path, agent=agent, env="python:tests.agents.pointer_env:make_pointer", num_envs=4,
-                     num_steps=20_000, eval_every=4_000, eval_episodes=10, stop_at_return=-1.0,
-                     agent_config=config)
-    assert summary["best_eval_return"] >= -1.0, summary
+def test_gaussian_agents_learn_to_point(tmp_path, learning_seed, agent, config):
+    """Random pointing scores about -18 per 10-step episode; a learnt policy gets close to 0 and stays there."""
+    summary = _train(tmp_path, learning_seed, agent=agent, env="python:tests.agents.pointer_env:make_pointer",
+                     num_envs=4, num_steps=20_000, eval_every=4_000, eval_episodes=10, agent_config=config)
+    assert summary["final_eval_return"] >= -1.0, summary
 
 
 @pytest.mark.learning
 @pytest.mark.parametrize("agent,num_steps", [("ppo", 20_000), ("a2c", 50_000)])
-def test_classic_presets_lift_cartpole_well_above_random(tmp_path, agent, num_steps):
+def test_classic_presets_lift_cartpole_well_above_random(tmp_path, learning_seed, agent, num_steps):
     """A random CartPole policy returns about 22; the classic presets pass 150 within a small budget."""
     from launchers.presets import preset_declaration
 
     declaration = preset_declaration(agent, "classic", "gym:CartPole-v1")
     declaration.update(agent=agent, env="gym:CartPole-v1", num_steps=num_steps, eval_every=10_000,
                        eval_episodes=5, stop_at_return=150.0)
-    summary = _train(tmp_path, **declaration)
+    summary = _train(tmp_path, learning_seed, **declaration)
     assert summary["best_eval_return"] >= 150.0, summary
 
 

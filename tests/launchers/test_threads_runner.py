@@ -31,9 +31,9 @@ def _node_threads() -> list[str]:
 
 @pytest.mark.learning
 @pytest.mark.parametrize("launch,num_actors", [("local", 1), ("threads", 2)])
-def test_dqn_declaration_reaches_the_optimal_return(tmp_path, launch, num_actors):
-    # Seed 1: the untrained network walks into walls (return -995), so reaching 10 needs learning.
-    experiment = _experiment(tmp_path, seed=1, agent="dqn", env="gridworld:simple",
+def test_dqn_declaration_reaches_the_optimal_return(tmp_path, learning_seed, launch, num_actors):
+    # An untrained greedy network walks into walls (seed 1: -995), so reaching 10 needs learning.
+    experiment = _experiment(tmp_path, seed=learning_seed, agent="dqn", env="gridworld:simple",
                              env_options={"observation_type": "grid"}, num_steps=12_000, eval_every=1_000,
                              eval_episodes=5, stop_at_return=OPTIMAL_RETURN, launch=launch,
                              num_actors=num_actors)
