@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -29,6 +29,9 @@ class ActorLearnerBuilder(abc.ABC):
 
     #: Names of the networks an actor needs (pulled from the learner).
     actor_network_names: tuple[str, ...] = ()
+    #: Whether the learner must see each rollout right after it is acted (on-policy): runners then learn
+    #: after every actor step, and `learn_every` > 1 is refused.
+    on_policy: bool = False
 
     def __init__(self, config: Any) -> None:
         self.config = config
@@ -56,8 +59,13 @@ class ActorLearnerBuilder(abc.ABC):
         """
 
     @abc.abstractmethod
-    def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int) -> Policy:
-        """The behaviour policy (or the evaluation policy when `evaluation`)."""
+    def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int,
+                    actor_steps: Callable[[], float] | None = None) -> Policy:
+        """The behaviour policy (or the evaluation policy when `evaluation`).
+
+        `actor_steps()` is the run's actor-step count (checkpointed), which exploration schedules follow,
+        so a resumed run explores as the uninterrupted one would have; None: the policy counts its calls.
+        """
 
     def learner_batch_size(self, num_lanes: int) -> int:
         """Items the learner takes per step (transitions, or trajectories/episodes for on-policy agents)."""

@@ -10,8 +10,8 @@ Suites (`--suite`, default all):
                 with Nature hyperparameters (benchmarks/atari_dqn.py).
   pg_speed      PPO and A2C env steps/s vs SB3 at equal settings: CartPole (SB3's defaults)
                 and PPO on Breakout with seed 003's settings (benchmarks/pg_speed.py).
-  pg_results    REINFORCE, A2C and PPO presets on CartPole and Pendulum, seeds 0-2, each run
-                until its target return or budget; curve PNGs (benchmarks/pg_results.py).
+  pg_results    REINFORCE, A2C and PPO presets on CartPole and Pendulum, seeds 0-2, each over
+                its whole budget: the final evaluation must hold the target (benchmarks/pg_results.py).
   runners       actor and learner steps/s of the `threads` and `ray` runners at 1, 2 and 4
                 actors against `local`, DQN on CartPole and Breakout (benchmarks/runner_scaling.py).
 

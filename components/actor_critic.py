@@ -483,10 +483,9 @@ def make_actor_critic(spec: EnvironmentSpec, hidden_sizes: Sequence[int], shared
 
 
 def check_normalizable(observation_spec: specs.Array) -> None:
-    """Running normalisation is for vector observations (rank <= 2), as in SB3 and CleanRL; images are
-    scaled by the pixel torso (uint8 / 255), and a second standardisation would shrink them again."""
-    shape = tuple(getattr(observation_spec, "shape", ()))
-    if isinstance(observation_spec, specs.DiscreteArray) or len(shape) > 2:
+    """Running normalisation is for vector observations (rank <= 2), as in SB3 and CleanRL; the pixel
+    torso scales images itself (uint8 / 255), and a second standardisation would shrink them again."""
+    if isinstance(observation_spec, specs.DiscreteArray) or len(observation_spec.shape) > 2:
         raise ValueError(
             f"normalize_observations standardises vector observations; these are {observation_spec!r} "
             "(images are scaled to [0, 1] by the pixel torso, indices are one-hot encoded). Drop "

@@ -22,23 +22,26 @@ Policy = Callable[[Nest], np.ndarray]
 class EpsilonGreedyPolicy:
     """Greedy actions from a Q network, each replaced by a uniform one with probability epsilon.
 
-    `epsilon` is a number or a schedule `f(steps_acted) -> epsilon`, where
-    steps count lane-steps acted by this policy (restored with checkpoints).
+    `epsilon` is a number or a schedule `f(step) -> epsilon`. The step is
+    `steps()` when given (runners pass the run's actor-step counter, which
+    checkpoints keep, so a resumed run's epsilon equals the uninterrupted
+    run's at the same step), else the lane-steps this policy has acted.
     """
 
     def __init__(self, q_network: nn.Module, num_actions: int,
                  epsilon: float | Callable[[int], float], seed: int | None = None,
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", steps: Callable[[], float] | None = None) -> None:
         self._network = q_network
         self._num_actions = num_actions
         self._epsilon = epsilon if callable(epsilon) else (lambda _: float(epsilon))
         self._rng = np.random.default_rng(seed)
         self._device = torch.device(device)
+        self._step_source = steps
         self.steps = 0
 
     @property
     def epsilon(self) -> float:
-        return self._epsilon(self.steps)
+        return self._epsilon(int(self._step_source()) if self._step_source is not None else self.steps)
 
     def __call__(self, observation: Nest) -> np.ndarray:
         epsilon = self.epsilon

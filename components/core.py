@@ -73,6 +73,14 @@ class Replay(abc.ABC, Generic[T]):
     def capacity(self) -> int:
         """How many items fit before the oldest are overwritten."""
 
+    def schedule_state(self) -> Mapping[str, Any]:
+        """What a resumed run keeps of this replay when its items are not checkpointed (e.g. a
+        prioritized replay's largest priority, which new items get); nothing by default."""
+        return {}
+
+    def restore_schedule_state(self, state: Mapping[str, Any]) -> None:
+        """Restores what `schedule_state` returned."""
+
 
 class VariableSource(abc.ABC):
     """Something that serves (copies of) network weights by name."""

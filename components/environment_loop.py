@@ -23,7 +23,8 @@ class EnvironmentLoop(Worker):
     episode writes a row with `episode_return`, `episode_length`,
     `steps_per_second`, the counter's totals and whatever the lane's
     environment reports in `episode_info` (e.g. `raw_score`). Steps are lane-steps: one
-    `step` of N lanes counts N.
+    `step` of N lanes counts N, less the lanes whose step only began a new episode (FIRST after
+    a LAST), so `steps` counts environment transitions.
     """
 
     def __init__(self, environment: dm_env.Environment, actor: Actor, counter: Counter | None = None,
@@ -46,8 +47,20 @@ class EnvironmentLoop(Worker):
         return self._env
 
     def reset(self) -> None:
-        """Starts fresh episodes in every lane at the next `run`."""
+        """Starts fresh episodes in every lane at the next `run` (the unfinished ones are dropped)."""
         self._timestep = None
+        self._returns[:] = 0.0
+        self._lengths[:] = 0
+
+    @property
+    def episode_lengths(self) -> np.ndarray:
+        """Steps each lane's current (unfinished) episode has taken so far."""
+        return self._lengths.copy()
+
+    @property
+    def episode_returns(self) -> np.ndarray:
+        """Each lane's return so far in its current (unfinished) episode."""
+        return self._returns.copy()
 
     def _start(self) -> None:
         self._timestep = self._env.reset()
@@ -71,14 +84,16 @@ class EnvironmentLoop(Worker):
             if self._should_update:
                 self._actor.update()
             self._timestep = timestep
-            num_lanes = len(timestep.step_type)
-            steps += num_lanes
-            self._rate_steps += num_lanes
+            # A lane's step after its LAST only starts a new episode (its action is ignored): it is not
+            # an environment step, so it is not counted (a 1,000-step episode costs 1,000 of a budget).
             stepping = timestep.step_type != _FIRST
+            num_stepped = int(np.count_nonzero(stepping))
+            steps += num_stepped
+            self._rate_steps += num_stepped
             self._returns += np.where(stepping, timestep.reward, 0.0)
             self._lengths += stepping
             ended = np.flatnonzero(timestep.step_type == _LAST)
-            counts = self._counter.increment(steps=num_lanes, episodes=len(ended))
+            counts = self._counter.increment(steps=num_stepped, episodes=len(ended))
             if len(ended):
                 rate = self._steps_per_second()
             for lane in ended:

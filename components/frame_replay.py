@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import tree
@@ -525,3 +525,9 @@ class FrameStackReplay(Replay):
         self._inner.restore(state["inner"])  # type: ignore[attr-defined]
         self._store.restore(state["store"])
         self.redrawn_items = int(state.get("redrawn_items", 0))
+
+    def schedule_state(self) -> Mapping[str, Any]:
+        return self._inner.schedule_state()
+
+    def restore_schedule_state(self, state: Mapping[str, Any]) -> None:
+        self._inner.restore_schedule_state(state)

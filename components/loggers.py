@@ -154,7 +154,8 @@ class TimeFilter(Logger):
 # "eval" rows are evaluations; any other label `x` gets `x/<key>`.
 #
 #   label    CSV key                       TensorBoard tag
-#   train    episode_return                charts/episodic_return
+#   train    episode_return                charts/episodic_return (charts/training_return with a score_key)
+#            <score_key> (Atari: raw_score) charts/episodic_return (the whole game, unclipped, as CleanRL)
 #            episode_length                charts/episodic_length
 #            steps_per_second              charts/SPS
 #            raw_score                     charts/raw_score       (Atari: unclipped game score)
@@ -162,6 +163,7 @@ class TimeFilter(Logger):
 #            any other key k               charts/k
 #   learner  learning_rate                 charts/learning_rate
 #            epsilon                       charts/epsilon
+#            beta                          charts/beta            (prioritized replay's importance exponent)
 #            learner_steps_per_second      charts/learner_SPS
 #            any other key k               losses/k  (loss, policy_loss, value_loss, td_error_abs, entropy,
 #                                          approx_kl, clip_fraction, explained_variance, grad_norm, q_mean...;
@@ -177,7 +179,7 @@ class TimeFilter(Logger):
 TENSORBOARD_TAGS: Mapping[str, Mapping[str, str | None]] = {
     "train": {"episode_return": "charts/episodic_return", "episode_length": "charts/episodic_length",
               "steps_per_second": "charts/SPS", "raw_score": "charts/raw_score", "lane": None},
-    "learner": {"learning_rate": "charts/learning_rate", "epsilon": "charts/epsilon",
+    "learner": {"learning_rate": "charts/learning_rate", "epsilon": "charts/epsilon", "beta": "charts/beta",
                 "learner_steps_per_second": "charts/learner_SPS"},
     "eval": {"epsilon": "charts/epsilon", "replay_size": "charts/replay_size",
              "train_seconds": "charts/train_seconds"},
@@ -200,15 +202,24 @@ def _label_kind(label: str) -> str | None:
     return None
 
 
-def tensorboard_tag(label: str, key: str) -> str | None:
+def tensorboard_tag(label: str, key: str, score_key: str | None = None) -> str | None:
     """The TensorBoard tag of CSV column `key` in rows of the logger `label`, or None (not logged).
 
     See the table above `TENSORBOARD_TAGS`: CleanRL/SB3-style `charts/`,
     `losses/` and `eval/` tags; counters are never logged (they are the step).
+    `score_key`: the training rows' column that holds an episode's real score,
+    when the environment reports one (Atari: `raw_score`, the whole game,
+    unclipped). It is then `charts/episodic_return`, as in CleanRL, and the
+    return the agent trained on (Atari: per life, clipped) is `charts/training_return`.
     """
     if _is_counter(key):
         return None
     kind = _label_kind(label)
+    if kind == "train" and score_key is not None:
+        if key == score_key:
+            return "charts/episodic_return"
+        if key == "episode_return":
+            return "charts/training_return"
     if kind is None:
         return f"{label}/{key}"
     table = TENSORBOARD_TAGS[kind]
@@ -379,9 +390,11 @@ class TensorBoardLogger(Logger):
     the earlier run's events from that step on. Thread-safe.
     """
 
-    def __init__(self, directory: str, label: str, purge_step: int | None = None) -> None:
+    def __init__(self, directory: str, label: str, purge_step: int | None = None,
+                 score_key: str | None = None) -> None:
         self.directory = directory
         self._label = label
+        self._score_key = score_key
         self._shared = _acquire_writer(directory, purge_step)
         self._rows = 0
         self._closed = False
@@ -396,7 +409,7 @@ class TensorBoardLogger(Logger):
             value = _to_scalar(value)
             if value is None or isinstance(value, str) or not isinstance(value, (int, float, np.number, bool)):
                 continue
-            tag = tensorboard_tag(self._label, key)
+            tag = tensorboard_tag(self._label, key, self._score_key)
             if tag is not None:
                 scalars.append((tag, float(value)))
         if scalars:
@@ -435,6 +448,7 @@ def make_logger_factory(
     tensorboard: bool | None = None,
     tensorboard_purge_step: int | None = None,
     progress: "ProgressBar | None" = None,
+    score_key: str | None = None,
 ) -> LoggerFactory:
     """Returns `factory(label)`: CSV under `directory` plus a time-filtered terminal line.
 
@@ -448,7 +462,7 @@ def make_logger_factory(
     `tensorboard` package imports; False: never; True: always, raising
     `TensorBoardUnavailable` (naming the `tensorboard` extra) here when it is
     missing. Without a `directory` nothing is written. A resumed run passes the
-    actor step it resumes from as `tensorboard_purge_step`.
+    actor step it resumes from as `tensorboard_purge_step`. `score_key`: see `tensorboard_tag`.
 
     `progress`: a `components.progress.ProgressBar` that gets the rows of the
     training labels ("train", "train_actor<i>") and of "eval"; terminal lines
@@ -466,7 +480,7 @@ def make_logger_factory(
         if directory is not None:
             sinks.append(CSVLogger(directory, label, append=append))
         if use_tensorboard:
-            sinks.append(TensorBoardLogger(directory, label, purge_step=tensorboard_purge_step))
+            sinks.append(TensorBoardLogger(directory, label, purge_step=tensorboard_purge_step, score_key=score_key))
         if progress is not None and _label_kind(label) in ("train", "eval"):
             sinks.append(_Unclosed(progress))
         if terminal_labels is None or label in terminal_labels:

@@ -4,13 +4,16 @@ Items are sampled with probability P(i) = p_i / sum_k p_k, where the learner
 sets p_i = (|priority_i| + epsilon)**alpha from, typically, the item's latest
 TD error, and new items get the largest p seen so far so each is likely to be
 seen at least once. The bias this introduces is corrected by importance
-weights w_i = (N * P(i))**-beta / max_batch w, with beta annealed towards 1.
+weights w_i = (N * P(i))**-beta / max_batch w, with beta annealed towards 1:
+`importance_weights(probabilities, beta)`, which the learner calls with the
+beta of its own step count (so a resumed run continues the schedule, as in Acme
+and Dopamine, whether or not the replay itself was checkpointed).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -21,7 +24,18 @@ from components.replay import ItemRing
 from components.sum_tree import SumTree
 from components.types import PrioritizedSample
 
-BetaSchedule = Callable[[int], float]
+
+
+def importance_weights(probabilities: ArrayLike, beta: float) -> np.ndarray:
+    """w_i = (N * P(i))**-beta / max_j w_j for a batch of sampling probabilities P(i), as float32.
+
+    N cancels in the normalisation, so w_i = (P(i) / min_j P(j))**-beta: the
+    rarest item in the batch gets weight 1 and the others less.
+    """
+    if not (_is_real(beta) and 0.0 <= beta <= 1.0):
+        raise ValueError(f"importance_weights: beta must be a number in [0, 1], got {_shown(beta)}.")
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    return ((probabilities / probabilities.min()) ** -float(beta)).astype(np.float32)
 
 
 class PrioritizedReplay(Replay, Saveable):
@@ -31,8 +45,10 @@ class PrioritizedReplay(Replay, Saveable):
     locking and rate-limiter reports. `sample` returns a `PrioritizedSample` whose `keys` are the
     int64 slot indices to pass back to `update_priorities`.
 
-    `beta` is a float in [0, 1] or a schedule called with the number of earlier
-    `sample` calls (e.g. `LinearSchedule(0.4, 1.0, steps)`).
+    The importance weights are the learner's (`importance_weights`), so the
+    beta schedule follows the learner's checkpointed step count. What a resumed
+    run keeps of the replay even when its items are not checkpointed is
+    `schedule_state()`: the largest priority so far, which new items get.
 
     Stale keys: a key names a slot, not an item. If the slot was overwritten
     between `sample` and `update_priorities`, the update sets the priority of
@@ -43,18 +59,14 @@ class PrioritizedReplay(Replay, Saveable):
     """
 
     def __init__(self, item_spec: Any, capacity: int, seed: int | None = None,
-                 rate_limiter: RateLimiter | None = None, *, alpha: float = 0.6,
-                 beta: float | BetaSchedule = 0.4, epsilon: float = 1e-6) -> None:
+                 rate_limiter: RateLimiter | None = None, *, alpha: float = 0.6, epsilon: float = 1e-6) -> None:
         self._ring = ItemRing(item_spec, capacity)
         _check_finite_at_least_zero("alpha", alpha)
         _check_finite_at_least_zero("epsilon", epsilon)
-        if not callable(beta):
-            _check_beta(beta)
-        self._alpha, self._beta, self._epsilon = float(alpha), beta, float(epsilon)
+        self._alpha, self._epsilon = float(alpha), float(epsilon)
         self._capacity = self._ring.capacity
         self._tree = SumTree(self._capacity)  # Slots never written keep priority 0: they are never sampled.
         self._max_priority = 1.0
-        self._samples = 0  # Number of sample() calls: the beta schedule's step.
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
         self.rate_limiter = rate_limiter
@@ -104,19 +116,14 @@ class PrioritizedReplay(Replay, Saveable):
             total = self._tree.total
             if total <= 0.0:
                 raise ValueError("Cannot sample: every held item has priority 0 (set epsilon > 0 to avoid this).")
-            beta = self._current_beta()
             targets = (np.arange(batch_size) + self._rng.random(batch_size)) * (total / batch_size)
             np.minimum(targets, total, out=targets)  # Rounding may overshoot by an ulp.
             keys = self._tree.find_prefix_sum(targets)
             probabilities = self._tree.get(keys) / total
-            weights = (self._ring.size * probabilities) ** -beta
-            weights /= weights.max()
             data = self._ring.gather(keys)
-            self._samples += 1
         if self.rate_limiter is not None:
             self.rate_limiter.on_sample(batch_size)
-        return PrioritizedSample(data=data, keys=keys,
-                                 probabilities=probabilities, weights=weights.astype(np.float32))
+        return PrioritizedSample(data=data, keys=keys, probabilities=probabilities)
 
     def update_priorities(self, keys: ArrayLike, priorities: ArrayLike) -> None:
         """Sets the priority of slots `keys` to (|priorities| + epsilon)**alpha.
@@ -151,7 +158,7 @@ class PrioritizedReplay(Replay, Saveable):
     def save(self) -> dict[str, Any]:
         with self._lock:
             return {**self._ring.save(), "priorities": self._tree.values(), "max_priority": self._max_priority,
-                    "samples": self._samples, "rng": self._rng.bit_generator.state}
+                    "rng": self._rng.bit_generator.state}
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Restores a `save`d state; the tree is rebuilt from the saved leaves, bit for bit."""
@@ -161,26 +168,23 @@ class PrioritizedReplay(Replay, Saveable):
         with self._lock:
             self._tree.set_all(state["priorities"])  # First: it checks the priorities before changing anything.
             self._ring.restore(state)
-            self._max_priority, self._samples = float(state["max_priority"]), int(state["samples"])
+            self._max_priority = float(state["max_priority"])
             self._rng.bit_generator.state = state["rng"]
 
-    def _current_beta(self) -> float:
-        if not callable(self._beta):
-            return float(self._beta)
-        beta = self._beta(self._samples)
-        _check_beta(beta, f" (from the schedule at sample call {self._samples})")
-        return float(beta)
+    def schedule_state(self) -> dict[str, Any]:
+        """What a resumed run keeps without the items: the max priority (new items start there)."""
+        with self._lock:
+            return {"max_priority": self._max_priority}
+
+    def restore_schedule_state(self, state: Mapping[str, Any]) -> None:
+        if "max_priority" in state:
+            with self._lock:
+                self._max_priority = float(state["max_priority"])
 
 
 def _check_finite_at_least_zero(name: str, value: float) -> None:
     if not (_is_real(value) and np.isfinite(value) and value >= 0):
         raise ValueError(f"PrioritizedReplay {name} must be finite and >= 0, got {_shown(value)}.")
-
-
-def _check_beta(beta: float, where: str = "") -> None:
-    if not (_is_real(beta) and 0.0 <= beta <= 1.0):
-        raise ValueError(f"PrioritizedReplay beta must be a number in [0, 1] or a schedule of the sample "
-                         f"count, got {_shown(beta)}{where}.")
 
 
 def _is_real(value: Any) -> bool:

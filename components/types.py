@@ -41,15 +41,14 @@ class PrioritizedSample(NamedTuple):
     """A batch from a prioritized replay: the items plus what the learner needs to correct and update.
 
     `keys` identify the sampled slots for `update_priorities(keys, priorities)`;
-    `probabilities` are the sampling probabilities P(i); `weights` are the
-    importance-sampling weights (N * P(i))**-beta divided by their maximum, so
-    they only ever scale a loss down.
+    `probabilities` are the sampling probabilities P(i), from which the learner
+    computes importance weights (`components.prioritized_replay.importance_weights`)
+    with the beta of its own, checkpointed, step count.
     """
 
     data: Any
     keys: Any
     probabilities: Any
-    weights: Any
 
 
 class Trajectory(NamedTuple):

@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping
 import dm_env
 
 from environments.batched import BatchedEnvironment, SyncBatchedEnvironment
+from environments.errors import EnvironmentCallError, qualified_name as _qualified
 from environments.validation import SpecCheckingWrapper
 from environments.wrappers import SinglePrecisionWrapper
 
@@ -94,12 +95,22 @@ def _make_python(target: str, seed: int, options: dict[str, Any], evaluation: bo
     factory = getattr(module, attribute, None)
     if not callable(factory):
         raise ValueError(f"Module {module_name!r} has no callable {attribute!r} (from python:{target}).")
-    parameters = inspect.signature(factory).parameters
+    signature = inspect.signature(factory)
+    parameters = signature.parameters
     if "seed" in parameters:
         options = {"seed": seed, **options}
     if "evaluation" in parameters:
         options = {"evaluation": evaluation, **options}
-    environment = factory(**options)
+    try:
+        signature.bind(**options)
+    except TypeError as error:
+        raise ValueError(f"python:{target} cannot take the options {sorted(options)} ({error}); its parameters "
+                         f"are {list(parameters)}. Pass them with --env_options=key=value,...") from None
+    try:
+        environment = factory(**options)
+    except Exception as error:  # noqa: BLE001 - the user's own factory: say where it failed.
+        raise EnvironmentCallError(f"python:{target}: the factory {_qualified(factory)}(**{options!r}) raised "
+                                   f"{type(error).__name__}: {error}") from error
     if not isinstance(environment, dm_env.Environment):
         raise TypeError(
             f"python:{target} returned {type(environment).__name__}, expected a dm_env.Environment "

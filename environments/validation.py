@@ -58,6 +58,7 @@ import numpy as np
 import tree
 from dm_env import specs
 
+from environments.errors import EnvironmentCallError, qualified_name
 from environments.wrappers import FixedSpecsWrapper
 
 CHECKED_STEPS = 100
@@ -70,6 +71,7 @@ _KIND_NAMES = {"b": "bool", "i": "signed integer", "u": "unsigned integer", "f":
 
 class EnvironmentSpecError(ValueError):
     """An environment's specs or timesteps, or an action given to it, do not fit the dm_env contract."""
+
 
 
 def environment_name(environment: Any) -> str:
@@ -412,8 +414,26 @@ class SpecCheckingWrapper(FixedSpecsWrapper):
         """How many times `step()` has been called."""
         return self._step_calls
 
+    def _call_failed(self, call: str, error: Exception) -> EnvironmentCallError:
+        return EnvironmentCallError(f"Environment {self._name!r}: {qualified_name(self._environment)}.{call} raised "
+                                    f"{type(error).__name__}: {error}")
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:
+        """The environment's own render(), with a message naming its class when it has none or it raises."""
+        render = getattr(self._environment, "render", None)
+        if not callable(render):
+            raise EnvironmentCallError(f"Environment {self._name!r}: {qualified_name(self._environment)} has no "
+                                       "render() method to take frames from.")
+        try:
+            return render(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - the user's code: say whose call failed.
+            raise self._call_failed("render()", error) from error
+
     def reset(self) -> dm_env.TimeStep:
-        timestep = self._environment.reset()
+        try:
+            timestep = self._environment.reset()
+        except Exception as error:  # noqa: BLE001 - the user's code: say whose call failed.
+            raise self._call_failed(f"reset() (after {self._step_calls} step() calls)", error) from error
         if self._step_calls < self._check_steps:
             self._check(timestep, "reset")
         return timestep
@@ -428,7 +448,11 @@ class SpecCheckingWrapper(FixedSpecsWrapper):
                 check_action(action, self._action_spec, self._name, f"given to step() call {self._step_calls + 1}")
         else:
             self._check_action(action)
-        timestep = self._environment.step(action)
+        try:
+            timestep = self._environment.step(action)
+        except Exception as error:  # noqa: BLE001 - the user's code: say whose call failed.
+            raise self._call_failed(f"step() call {self._step_calls + 1} (action {describe_value(action)})",
+                                    error) from error
         self._step_calls += 1
         if self._step_calls <= self._check_steps:
             self._check(timestep, "step")

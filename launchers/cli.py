@@ -41,13 +41,13 @@ def describe_failure(error: BaseException) -> str:
 def main(agent: str) -> None:
     """Runs the agent as the flags declare; the last stdout line is the summary as JSON."""
     from launchers.experiment import experiment_from_declaration
-    from launchers.nodes import check_resumable
+    from launchers.run_folder import check_run_dir
     from launchers.runners import run_experiment
 
     try:
         declaration = launcher_flags.declaration_from_flags(agent, get_agent(agent).config_class)
         experiment = experiment_from_declaration(declaration)
-        check_resumable(experiment)
+        check_run_dir(experiment)
     except (ValueError, TypeError) as error:
         raise app.UsageError(str(error)) from None
     print(f"[{agent}] training on {declaration['env']} for {declaration['num_steps']} steps; "

@@ -49,7 +49,8 @@ def evaluate_run(run_dir: str, episodes: int = 30, seed: int | None = None, vide
     from components.checkpointing import Checkpointer
     from components.specs import make_environment_spec
     from launchers.experiment import experiment_from_declaration, load_declaration
-    from launchers.nodes import Evaluator, check_checkpoint
+    from launchers.nodes import Evaluator
+    from launchers.run_folder import check_checkpoint
 
     declaration = {**load_declaration(run_dir), "run_dir": run_dir, "resume": False, "eval_episodes": episodes}
     experiment = experiment_from_declaration(declaration)
@@ -77,7 +78,7 @@ def evaluate_run(run_dir: str, episodes: int = 30, seed: int | None = None, vide
     finally:
         evaluator.close()
     result = {"run_dir": run_dir, "checkpoint": manifest["file"], "checkpoint_step": manifest["step"],
-              "episodes": row["eval_episodes"], "return_mean": row["eval_return_mean"],
+              "episodes": row["eval_return_count"], "return_mean": row["eval_return_mean"],
               "return_std": row["eval_return_std"], "return_min": row["eval_return_min"],
               "return_max": row["eval_return_max"]}
     if "eval_raw_score_mean" in row:

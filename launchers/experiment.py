@@ -50,6 +50,10 @@ class ExperimentConfig:
         `ale` backend builds all lanes at once this way).
       eval_every: Actor steps between greedy evaluations (0: only at the end).
       eval_episodes: Episodes per evaluation.
+      eval_max_steps: Steps after which an evaluation episode is cut (with a warning) and
+        counts with its return so far, so an environment without a time limit cannot hang
+        the run. The default is Atari's 108,000-frame cut-off (27,000 agent steps), the
+        longest episode of any built-in environment.
       run_dir: Folder for config.json, CSV logs and summary.json.
       device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
       torch_threads: Intra-op threads for torch (None: torch's default, one per core).
@@ -72,6 +76,8 @@ class ExperimentConfig:
       checkpoint_replay: Also checkpoint the replay (large for Atari), so a
         resumed run need not refill it.
       resume: Continue the run in `run_dir` from its newest readable checkpoint.
+      overwrite: Delete the run already in `run_dir` before starting (without it, and
+        without `resume`, a folder that holds a run is refused and left unchanged).
       tensorboard: Also write TensorBoard event files into `run_dir` (None: when
         the `tensorboard` package is installed).
       progress: Show a live progress bar (on a terminal; a line a minute otherwise).
@@ -83,6 +89,10 @@ class ExperimentConfig:
         run with a message naming the learner step and the loss term (the
         weights stay as they were, the last checkpoint stays good), 'skip'
         drops that update and counts it (`skipped_updates` in learner.csv).
+      score_key: The `episode_info` key that holds a training episode's real score, when the
+        environment reports one (Atari: 'raw_score', the whole game unclipped). TensorBoard's
+        charts/episodic_return then shows it, as CleanRL's does, and the return the agent
+        trained on (Atari: per life, clipped) goes to charts/training_return.
       declaration: The JSON-able description written to config.json (rerunnable).
     """
 
@@ -97,6 +107,7 @@ class ExperimentConfig:
     batched_environment_factory: Callable[[int, int], dm_env.Environment] | None = None
     eval_every: int = 5_000
     eval_episodes: int = 10
+    eval_max_steps: int = 27_000
     run_dir: str | None = None
     device: str = "auto"
     torch_threads: int | None = 1
@@ -109,15 +120,17 @@ class ExperimentConfig:
     checkpoint_every_minutes: float = 10.0
     checkpoint_replay: bool = False
     resume: bool = False
+    overwrite: bool = False
     tensorboard: bool | None = None
     progress: bool = True
     nan_policy: str = "raise"
     video_every: int = 0
     plots: bool = True
+    score_key: str | None = None
     declaration: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("num_steps", "num_envs", "eval_episodes", "learn_every", "num_actors"):
+        for name in ("num_steps", "num_envs", "eval_episodes", "eval_max_steps", "learn_every", "num_actors"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
         if self.eval_every < 0:
@@ -128,12 +141,19 @@ class ExperimentConfig:
             raise ValueError(f"checkpoint_every_minutes must be >= 0, got {self.checkpoint_every_minutes}.")
         if self.resume and self.run_dir is None:
             raise ValueError("resume needs the run_dir of the run to continue.")
+        if self.resume and self.overwrite:
+            raise ValueError("resume continues the run in run_dir and overwrite deletes it: give one of them.")
         if self.torch_threads is not None and self.torch_threads <= 0:
             raise ValueError(f"torch_threads must be > 0, got {self.torch_threads}.")
         if self.nan_policy not in NAN_POLICIES:
             raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {self.nan_policy!r}.")
         if self.launch not in LAUNCHES:
             raise ValueError(f"launch must be one of {LAUNCHES}, got {self.launch!r}.")
+        if self.learn_every != 1 and self.builder.on_policy:
+            raise ValueError(
+                f"learn_every={self.learn_every}: {type(self.builder).__name__} is on-policy, so it learns from "
+                "each rollout as soon as it is complete (with learn_every > 1 the actor would go on acting with "
+                "old weights, or overfill the rollout queue). Drop --learn_every.")
         if self.launch == "local" and self.num_actors != 1:
             raise ValueError(f"launch='local' runs one actor; num_actors={self.num_actors} needs "
                              "launch='threads' or 'ray'.")
@@ -150,6 +170,7 @@ DECLARATION_DEFAULTS: dict[str, Any] = {
     "env_backend": "auto",
     "eval_every": 5_000,
     "eval_episodes": 10,
+    "eval_max_steps": 27_000,
     "run_dir": None,
     "device": "auto",
     "torch_threads": 1,
@@ -163,6 +184,7 @@ DECLARATION_DEFAULTS: dict[str, Any] = {
     "checkpoint_every_minutes": 10.0,
     "checkpoint_replay": False,
     "resume": False,
+    "overwrite": False,
     "tensorboard": None,
     "progress": True,
     "nan_policy": "raise",
@@ -206,13 +228,15 @@ def experiment_from_declaration(declaration: Mapping[str, Any]) -> ExperimentCon
         batched_environment_factory=(functools.partial(_make_batched, env_name, backend, env_options)
                                      if backend in ("ale", "gym") else None),
         seed=decl["seed"], num_steps=decl["num_steps"], num_envs=decl["num_envs"],
-        eval_every=decl["eval_every"], eval_episodes=decl["eval_episodes"], run_dir=decl["run_dir"],
+        eval_every=decl["eval_every"], eval_episodes=decl["eval_episodes"], eval_max_steps=decl["eval_max_steps"],
+        run_dir=decl["run_dir"],
         device=decl["device"], torch_threads=decl["torch_threads"], log_interval=decl["log_interval"],
         stop_at_return=decl["stop_at_return"], learn_every=decl["learn_every"], launch=decl["launch"],
         num_actors=decl["num_actors"], ray_address=decl["ray_address"],
         checkpoint_every_minutes=decl["checkpoint_every_minutes"], checkpoint_replay=decl["checkpoint_replay"],
-        resume=decl["resume"], tensorboard=decl["tensorboard"], progress=decl["progress"],
-        nan_policy=decl["nan_policy"], video_every=decl["video_every"], plots=decl["plots"], declaration=decl,
+        resume=decl["resume"], overwrite=decl["overwrite"], tensorboard=decl["tensorboard"], progress=decl["progress"],
+        nan_policy=decl["nan_policy"], video_every=decl["video_every"], plots=decl["plots"],
+        score_key="raw_score" if env_name.startswith("atari:") else None, declaration=decl,
     )
 
 

@@ -27,6 +27,9 @@ _COMMON_HELP = {
                    "needs a crop, gym for flat gymnasium spaces, sync for everything else).",
     "eval_every": "Actor steps between greedy evaluations (0: evaluate only at the end).",
     "eval_episodes": "Episodes per evaluation.",
+    "eval_max_steps": "Steps after which an evaluation episode is cut, with a warning, and counts with its "
+                      "return so far (an environment without a time limit cannot hang the run). Default: "
+                      "Atari's 108,000-frame cut-off, 27,000 agent steps.",
     "run_dir": "Run folder (config.json, CSV logs, summary.json). Default: runs/<agent>_<env>_s<seed>_<time>.",
     "device": "Learner device: auto (CUDA when present), cpu or cuda.",
     "torch_threads": "torch intra-op threads. 1 by default: small networks gain little from more, and "
@@ -40,6 +43,8 @@ _COMMON_HELP = {
               "the distributed extra: pip install -e '.[distributed]').",
     "checkpoint_every_minutes": "Wall-clock minutes between checkpoints in RUN_DIR/checkpoints (0: only at the "
                                 "end); one is also written at the end and on Ctrl-C.",
+    "overwrite": "Delete the run already in --run_dir before starting. Without it (and without --resume), a run "
+                 "folder that holds a run is refused and left unchanged.",
     "checkpoint_replay": "Also checkpoint the replay, so a resumed run need not refill it (large for Atari).",
     "tensorboard": "Write TensorBoard event files into the run folder (default: when the tensorboard package is "
                    "installed; --tensorboard fails clearly without it, --notensorboard switches them off).",
@@ -56,7 +61,8 @@ _COMMON_HELP = {
                    "with this machine's CPUs).",
 }
 # What may change when a run is resumed (the rest must match its checkpoint).
-_RESUME_OVERRIDES = ("num_steps", "eval_every", "eval_episodes", "log_interval", "checkpoint_every_minutes",
+_RESUME_OVERRIDES = ("num_steps", "eval_every", "eval_episodes", "eval_max_steps", "log_interval",
+                     "checkpoint_every_minutes",
                      "stop_at_return", "device", "torch_threads", "tensorboard", "progress", "nan_policy",
                      "video_every", "plots")
 _ENV_OPTION_FLAGS = {
@@ -74,12 +80,17 @@ def define_common_flags(agent: str, **defaults: Any) -> None:
     flags.DEFINE_string("env", values["env"], _COMMON_HELP["env"])
     flags.DEFINE_string("observation_type", None, _ENV_OPTION_FLAGS["observation_type"])
     flags.DEFINE_integer("max_episode_length", None, _ENV_OPTION_FLAGS["max_episode_length"], lower_bound=1)
+    flags.DEFINE_list("env_options", [], "Options for the environment's factory as key=value pairs, e.g. "
+                      "--env_options=length=12,slippery=true: keyword arguments of a python:<module>:<factory> "
+                      "factory or of gymnasium.make, fields of environments.atari.AtariConfig. Values are read as "
+                      "int, float, true/false, none, or else kept as strings.")
     flags.DEFINE_integer("seed", values["seed"], _COMMON_HELP["seed"])
     flags.DEFINE_integer("num_steps", values["num_steps"], _COMMON_HELP["num_steps"], lower_bound=1)
     flags.DEFINE_integer("num_envs", values["num_envs"], _COMMON_HELP["num_envs"], lower_bound=1)
     flags.DEFINE_enum("env_backend", values["env_backend"], list(BACKENDS), _COMMON_HELP["env_backend"])
     flags.DEFINE_integer("eval_every", values["eval_every"], _COMMON_HELP["eval_every"], lower_bound=0)
     flags.DEFINE_integer("eval_episodes", values["eval_episodes"], _COMMON_HELP["eval_episodes"], lower_bound=1)
+    flags.DEFINE_integer("eval_max_steps", values["eval_max_steps"], _COMMON_HELP["eval_max_steps"], lower_bound=1)
     flags.DEFINE_string("run_dir", values["run_dir"], _COMMON_HELP["run_dir"])
     flags.DEFINE_enum("device", values["device"], ["auto", "cpu", "cuda"], _COMMON_HELP["device"])
     flags.DEFINE_integer("torch_threads", values["torch_threads"], _COMMON_HELP["torch_threads"], lower_bound=1)
@@ -91,6 +102,7 @@ def define_common_flags(agent: str, **defaults: Any) -> None:
     flags.DEFINE_string("ray_address", values["ray_address"], _COMMON_HELP["ray_address"])
     flags.DEFINE_float("checkpoint_every_minutes", values["checkpoint_every_minutes"],
                        _COMMON_HELP["checkpoint_every_minutes"], lower_bound=0)
+    flags.DEFINE_bool("overwrite", values["overwrite"], _COMMON_HELP["overwrite"])
     flags.DEFINE_bool("checkpoint_replay", values["checkpoint_replay"], _COMMON_HELP["checkpoint_replay"])
     flags.DEFINE_bool("tensorboard", values["tensorboard"], _COMMON_HELP["tensorboard"])
     flags.DEFINE_bool("progress", values["progress"], _COMMON_HELP["progress"])
@@ -100,6 +112,33 @@ def define_common_flags(agent: str, **defaults: Any) -> None:
     flags.DEFINE_bool("verbose", False, "Show the full traceback when a run fails (default: one readable message).")
     flags.DEFINE_string("resume", None, "A run folder to continue from its newest readable checkpoint, with its "
                         "config.json; --num_steps may raise the budget.")
+
+
+def _option_value(text: str) -> Any:
+    """An --env_options value: an int, a float, true/false, none, or the text itself."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_env_options(items: list[str]) -> dict[str, Any]:
+    """`['key=value', ...]` (the --env_options list) as a dict of typed values."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"--env_options takes key=value pairs separated by commas, e.g. "
+                             f"--env_options=length=12,slippery=true; got {item!r}.")
+        options[key.strip()] = _option_value(value)
+    return options
 
 
 def _field_type(config_class: type, field: dataclasses.Field) -> tuple[type, bool]:
@@ -196,7 +235,8 @@ def declaration_from_flags(agent: str, config_class: type) -> dict[str, Any]:
         base = load_declaration(FLAGS.resume)
         if base.get("agent", agent) != agent:
             raise ValueError(f"--resume holds a {base['agent']!r} run; resume it with launchers.{base['agent']}.")
-        given = [name for name in _COMMON_HELP if FLAGS[name].present and name not in _RESUME_OVERRIDES]
+        given = [name for name in (*_COMMON_HELP, "env_options") if FLAGS[name].present
+                 and name not in _RESUME_OVERRIDES]
         if given or FLAGS.preset:
             raise ValueError(f"--resume keeps the run's declaration; only {sorted(_RESUME_OVERRIDES)} may be "
                              f"given beside it, got {given + (['preset'] if FLAGS.preset else [])}.")
@@ -226,7 +266,8 @@ def declaration_from_flags(agent: str, config_class: type) -> dict[str, Any]:
     if gridworld_options and not declaration["env"].startswith("gridworld:"):
         raise ValueError(f"--{', --'.join(gridworld_options)}: only for gridworld environments, "
                          f"not {declaration['env']!r}.")
-    declaration["env_options"] = {**dict(declaration.get("env_options") or {}), **gridworld_options}
+    declaration["env_options"] = {**dict(declaration.get("env_options") or {}), **gridworld_options,
+                                  **parse_env_options(FLAGS.env_options)}
     agent_config = dict(base.get("agent_config", {}))
     from_flags = config_values_from_flags(config_class)
     agent_config.update({name: value for name, value in from_flags.items()

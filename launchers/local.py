@@ -16,7 +16,8 @@ from components.rate_limiters import RateLimiter
 from components.specs import make_environment_spec
 from launchers.experiment import ExperimentConfig
 from launchers.nodes import (Evaluator, RunCheckpoints, acting_diagnostics, begin_run, describe_replay, make_actor,
-                             make_environment, make_learner, write_summary)
+                             make_environment, make_learner)
+from launchers.run_folder import write_summary
 
 # Actor steps between looks at the checkpoint clock.
 CHECK_STEPS = 2_000
@@ -72,7 +73,7 @@ def _train(experiment: ExperimentConfig, environment, device: torch.device, coun
     replay = builder.make_replay(spec, experiment.seed, num_lanes=experiment.num_envs)
     print(f"[replay] {describe_replay(replay)}", flush=True)
     learner = make_learner(experiment, spec, replay, device, counter, logger_factory("learner"))
-    actor, policy = make_actor(experiment, spec, replay, learner, experiment.seed)
+    actor, policy = make_actor(experiment, spec, replay, learner, experiment.seed, counter)
     batch_size = builder.learner_batch_size(experiment.num_envs)
     learning_actor = LearningActor(actor, learner, replay.rate_limiter, batch_size, experiment.learn_every)
     train_loop = EnvironmentLoop(environment, learning_actor,

@@ -6,11 +6,8 @@ wait for each other; what each node is comes from the experiment's builder here.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import glob
 import inspect
-import json
 import os
 import random
 import time
@@ -31,6 +28,7 @@ from components.progress import ProgressBar
 from environments.registry import make_lanes
 from launchers.artifacts import VideoRecorder, write_curves, write_diagnostics
 from launchers.experiment import ExperimentConfig
+from launchers.run_folder import checkpoint_metadata, load_resume_state, prepare_run_dir
 
 
 def _lanes_of(observation: Any) -> list[Any]:
@@ -81,7 +79,9 @@ class _FirstObservations(Actor):
 class Evaluator:
     """Runs greedy episodes with the learner's latest weights and logs their returns.
 
-    Beside the return statistics, a row carries `eval_raw_score_*` when the
+    A row carries the run's counters (`eval_episodes` and `eval_steps` count every evaluation
+    so far, as in every CSV), the return statistics over this evaluation's `eval_return_count`
+    episodes, `eval_raw_score_*` when the
     environment reports raw game scores (Atari: whole games, unclipped),
     `eval_initial_value` (the agent's V of the episodes' first observations,
     when the builder can compute it) and whatever `diagnostics()` returns
@@ -118,11 +118,11 @@ class Evaluator:
         self._loop.reset()
         self._episodes_log.rows.clear()
         self._starts.observations.clear()
-        returns = np.asarray(self._loop.run(num_episodes=self._episodes))
+        returns = np.asarray(self._run_episodes())
         row = {**self._counter.get_counts(), "train_seconds": train_seconds,
                "eval_return_mean": float(returns.mean()),
                "eval_return_std": float(returns.std()), "eval_return_min": float(returns.min()),
-               "eval_return_max": float(returns.max()), "eval_episodes": len(returns)}
+               "eval_return_max": float(returns.max()), "eval_return_count": len(returns)}
         raw = np.asarray([r["raw_score"] for r in self._episodes_log.rows if r.get("raw_score") is not None])
         if len(raw):
             row.update(eval_raw_score_mean=float(raw.mean()), eval_raw_score_std=float(raw.std()),
@@ -137,6 +137,31 @@ class Evaluator:
         if self._video is not None:
             self._video.record_if_due(self._policy, row.get("actor_steps", 0))
         return row
+
+    def _run_episodes(self) -> list[float]:
+        """`eval_episodes` returns; an episode that reaches `eval_max_steps` is cut there (with a warning)
+        and counts with its return so far, so an environment without a time limit cannot hang a run."""
+        limit, returns, warned = self._experiment.eval_max_steps, [], False
+        while len(returns) < self._episodes:
+            longest = int(self._loop.episode_lengths.max())
+            chunk = limit - longest if warned or longest >= limit // 2 else limit // 2 - longest
+            returns += self._loop.run(num_episodes=self._episodes - len(returns), num_steps=max(chunk, 1))
+            lengths = self._loop.episode_lengths
+            if len(returns) >= self._episodes:
+                break
+            if lengths.max() >= limit:
+                lane = int(lengths.argmax())
+                returns.append(float(self._loop.episode_returns[lane]))
+                print(f"[eval] warning: an evaluation episode reached eval_max_steps={limit:,} without ending; it "
+                      "was cut there and counts with its return so far. Does the environment have a time limit? "
+                      "(--eval_max_steps changes the cut.)", flush=True)
+                self._loop.reset()
+                warned = False
+            elif not warned and lengths.max() >= limit // 2:
+                print(f"[eval] warning: an evaluation episode is still running after {int(lengths.max()):,} steps; "
+                      f"it will be cut at eval_max_steps={limit:,}.", flush=True)
+                warned = True
+        return returns[:self._episodes]
 
     @property
     def policy(self):
@@ -183,9 +208,13 @@ def make_run_logger_factory(experiment: ExperimentConfig, progress: ProgressBar 
                             resumed_step: int | None = None, always_print: Sequence[str] = ("eval",)):
     """The loggers every node of a run writes through: CSV (continued when resuming), TensorBoard
     (per `experiment.tensorboard`), terminal lines and, in the driver, the progress bar."""
+    # TensorBoard hides events at and after its purge step; the CSVs keep rows up to the resumed step, so
+    # the purge starts one step later (the evaluation written with the checkpoint stays, as in eval.csv).
+    purge_step = None if resumed_step is None else int(resumed_step) + 1
     return make_logger_factory(experiment.run_dir, experiment.log_interval, always_print=always_print,
                                append=experiment.resume, tensorboard=experiment.tensorboard,
-                               tensorboard_purge_step=resumed_step, progress=progress)
+                               tensorboard_purge_step=purge_step, progress=progress,
+                               score_key=experiment.score_key)
 
 
 def make_progress(experiment: ExperimentConfig, initial_steps: float = 0) -> ProgressBar:
@@ -212,7 +241,7 @@ def begin_run(experiment: ExperimentConfig) -> RunStart:
     device = resolve_device(experiment.device)
     prepare_run_dir(experiment)
     state, evaluations = load_resume_state(experiment)  # Before the loggers open (and continue) the CSV files.
-    resumed_step = state["counter"].get("actor_steps", 0) if state else None
+    resumed_step = int(state["counter"].get("actor_steps", 0)) if state else None
     progress = make_progress(experiment, resumed_step or 0)
     return RunStart(device, state, evaluations, progress, make_run_logger_factory(experiment, progress, resumed_step))
 
@@ -239,64 +268,32 @@ def make_learner(experiment: ExperimentConfig, spec, replay: Replay, device: tor
     return learner
 
 
-def make_actor(experiment: ExperimentConfig, spec, replay: Replay, learner, seed: int,
+def make_actor(experiment: ExperimentConfig, spec, replay: Replay, learner, seed: int, counter: Counter,
                variable_update_period: int | None = None) -> tuple[Actor, Any]:
-    """An acting node's actor (writing into `replay`, pulling weights from `learner`) and its policy."""
+    """An acting node's actor (writing into `replay`, pulling weights from `learner`) and its policy,
+    whose exploration schedule follows `counter`'s actor steps."""
     builder = experiment.builder
     networks = make_networks(experiment, spec)
-    policy = builder.make_policy(networks, spec, evaluation=False, seed=seed)
+    policy = builder.make_policy(networks, spec, evaluation=False, seed=seed,
+                                 actor_steps=lambda: counter.get("actor_steps"))
     period = variable_update_period or builder.config.variable_update_period
     return builder.make_actor(policy, builder.make_adder(replay), learner, networks, period), policy
 
 
-def prepare_run_dir(experiment: ExperimentConfig) -> None:
-    """Creates the run folder and writes the declaration to `config.json`."""
-    if experiment.run_dir is None:
-        return
-    os.makedirs(experiment.run_dir, exist_ok=True)
-    with open(os.path.join(experiment.run_dir, "config.json"), "w") as f:
-        # Written with resume off: rerunning a folder's config.json starts a new run.
-        json.dump({**experiment.declaration, "resume": False}, f, indent=2, sort_keys=True, default=str)
-
-
-def write_summary(experiment: ExperimentConfig, evaluations: list[dict[str, Any]], counter: Counter,
-                  train_seconds: float, wall_seconds: float, device: torch.device,
-                  **extra: Any) -> dict[str, Any]:
-    """The run's summary (returned, and written to `summary.json` in the run folder)."""
-    counts = counter.get_counts()
-    summary = {
-        "final_eval_return": evaluations[-1]["eval_return_mean"],
-        "best_eval_return": max(e["eval_return_mean"] for e in evaluations),
-        "actor_steps": int(counts.get("actor_steps", 0)),
-        "actor_episodes": int(counts.get("actor_episodes", 0)),
-        "learner_steps": int(counts.get("learner_steps", 0)),
-        "wall_seconds": round(wall_seconds, 3),
-        "train_seconds": round(train_seconds, 3),
-        "evaluations": [[int(e.get("actor_steps", 0)), e["eval_return_mean"], round(e["train_seconds"], 3)]
-                        for e in evaluations],
-        "device": str(device),
-        "run_dir": experiment.run_dir,
-        **extra,
-    }
-    if experiment.run_dir is not None:
-        with open(os.path.join(experiment.run_dir, "summary.json"), "w") as f:
-            json.dump(summary, f, indent=2)
-    return summary
-
-
-def run_state(learner: Learner, counter: Counter, policies: list[Any], replay: Replay | None,
-              train_seconds: float) -> dict[str, Any]:
+def run_state(learner: Learner, counter: Counter, policies: list[Any], replay: Replay,
+              train_seconds: float, with_replay: bool) -> dict[str, Any]:
     """Everything a resumed run needs: learner (networks, optimizer, schedules' step), counts, the
-    behaviour policies' state (e.g. epsilon's step and exploration RNG), global RNGs, and the replay
-    with its rate limiter when given."""
+    behaviour policies' state (e.g. epsilon's step and exploration RNG), global RNGs, the replay's
+    schedule state (e.g. its max priority) and, `with_replay`, the replay's items with its rate limiter."""
     state = {
         "learner": learner.save(),
         "counter": counter.save(),
         "policies": [p.save() if hasattr(p, "save") else None for p in policies],
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
         "train_seconds": train_seconds,
+        "replay_schedule": dict(replay.schedule_state()),
     }
-    if replay is not None:
+    if with_replay:
         state["replay"] = replay.save()
         limiter = getattr(replay, "rate_limiter", None)
         if limiter is not None and hasattr(limiter, "save"):
@@ -305,8 +302,9 @@ def run_state(learner: Learner, counter: Counter, policies: list[Any], replay: R
 
 
 def restore_run_state(state: Mapping[str, Any], learner: Learner, counter: Counter, policies: list[Any],
-                      replay: Replay | None) -> float:
-    """Restores what `run_state` saved (the replay only if it was saved); returns the train seconds so far."""
+                      replay: Replay) -> float:
+    """Restores what `run_state` saved (the replay's items only if they were saved); returns the train
+    seconds so far."""
     learner.restore(state["learner"])
     counter.restore(state["counter"])
     for policy, saved in zip(policies, state["policies"]):
@@ -315,79 +313,12 @@ def restore_run_state(state: Mapping[str, Any], learner: Learner, counter: Count
     torch.set_rng_state(state["rng"]["torch"])
     np.random.set_state(state["rng"]["numpy"])
     random.setstate(state["rng"]["python"])
-    if replay is not None and "replay" in state:
+    if "replay" in state:
         replay.restore(state["replay"])
         if "rate_limiter" in state:
             replay.rate_limiter.restore(state["rate_limiter"])
+    replay.restore_schedule_state(state.get("replay_schedule", {}))
     return float(state.get("train_seconds", 0.0))
-
-
-def checkpoint_metadata(experiment: ExperimentConfig) -> dict[str, Any]:
-    """What a checkpoint records about its run, so it is never restored into another agent or config."""
-    declaration = experiment.declaration
-    return {"agent": declaration.get("agent"), "agent_config": declaration.get("agent_config"),
-            "env": declaration.get("env")}
-
-
-def check_checkpoint(manifest: Mapping[str, Any], experiment: ExperimentConfig) -> None:
-    """Raises a clear error when a checkpoint comes from another agent, config or environment."""
-    expected = json.loads(json.dumps(checkpoint_metadata(experiment), default=str))
-    for key, value in expected.items():
-        saved = manifest.get(key)
-        if saved != value:
-            raise ValueError(f"The checkpoint in {experiment.run_dir} was written by a run with {key}={saved!r}; "
-                             f"this run has {key}={value!r}. Resume it with its own config.json.")
-
-
-def trim_logs(run_dir: str, actor_steps: float) -> list[dict[str, Any]]:
-    """Drops CSV rows logged after `actor_steps` (a resumed run logs them again); returns eval.csv's rows.
-
-    Rows without `actor_steps` (e.g. learner rows before any acting) are kept.
-    """
-    evaluations: list[dict[str, Any]] = []
-    for path in glob.glob(os.path.join(run_dir, "*.csv")):
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            fields, rows = reader.fieldnames or [], list(reader)
-        kept = [r for r in rows if r.get("actor_steps") in (None, "") or float(r["actor_steps"]) <= actor_steps]
-        if len(kept) != len(rows):
-            temporary = path + ".tmp"
-            with open(temporary, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=fields)
-                writer.writeheader()
-                writer.writerows(kept)
-            os.replace(temporary, path)
-        if os.path.basename(path) == "eval.csv":
-            evaluations = [{k: float(v) for k, v in r.items() if v not in (None, "")} for r in kept]
-    return evaluations
-
-
-def check_resumable(experiment: ExperimentConfig) -> None:
-    """For `resume`: fails early, with a clear message, when the run folder has no checkpoint of this run."""
-    if not experiment.resume:
-        return
-    manifests = Checkpointer(os.path.join(experiment.run_dir, "checkpoints")).manifests()
-    if not manifests:
-        raise ValueError(f"Cannot resume {experiment.run_dir!r}: it has no checkpoints/ckpt-*.json "
-                         "(was the run started with a run_dir, and did it get past its first checkpoint?).")
-    check_checkpoint(manifests[0], experiment)
-
-
-def load_resume_state(experiment: ExperimentConfig) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """For `resume`: the newest readable checkpoint's state and the evaluations logged up to it.
-
-    Call it before any logger opens the run's CSV files: rows logged after
-    the checkpoint are dropped, so the resumed run's rows continue the curve.
-    """
-    if not experiment.resume:
-        return None, []
-    check_resumable(experiment)
-    state, manifest = Checkpointer(os.path.join(experiment.run_dir, "checkpoints")).latest()
-    check_checkpoint(manifest, experiment)
-    evaluations = trim_logs(experiment.run_dir, state["counter"].get("actor_steps", 0))
-    print(f"[checkpoint] resuming {experiment.run_dir} from {manifest['file']} at actor step "
-          f"{int(manifest['step']):,}", flush=True)
-    return state, evaluations
 
 
 class RunCheckpoints:
@@ -398,7 +329,7 @@ class RunCheckpoints:
         self._experiment = experiment
         self._checkpointer = (Checkpointer(os.path.join(experiment.run_dir, "checkpoints"))
                               if experiment.run_dir is not None else None)
-        self._parts = (learner, counter, policies, replay if experiment.checkpoint_replay else None)
+        self._parts = (learner, counter, policies, replay)
         self._interval = experiment.checkpoint_every_minutes * 60.0
         self._last = time.monotonic()
         self.last_path: str | None = None
@@ -419,7 +350,7 @@ class RunCheckpoints:
         if self._checkpointer is None:
             return None
         learner, counter, policies, replay = self._parts
-        state = run_state(learner, counter, policies, replay, train_seconds)
+        state = run_state(learner, counter, policies, replay, train_seconds, self._experiment.checkpoint_replay)
         step = int(state["counter"].get("actor_steps", 0))
         self.last_path = self._checkpointer.save(state, step, checkpoint_metadata(self._experiment))
         self._last = time.monotonic()

@@ -8,7 +8,7 @@ training episodes' return (train.csv / train_actor*.csv `episode_return`, or
 the raw game score `raw_score` when the environment reports one), smoothed over
 episodes. Runs whose config.json declarations are equal except for `seed` and
 `run_dir` are one group: a mean line over the seeds with a shaded min-max (or
-+-std) band. Extra panels appear when a run logged the column: the learner's
++-std) band; a seed that stopped early keeps its last value to the group's end. Extra panels appear when a run logged the column: the learner's
 `loss` (the TD loss of value-based agents), `entropy` and `grad_norm`
 (learner.csv), and the agent's value of the evaluation episodes' first
 observations (eval.csv `eval_initial_value`).
@@ -150,7 +150,12 @@ def group_labels(groups: list[list[Run]]) -> list[str]:
 
 def _aggregate(curves: list[tuple[np.ndarray, np.ndarray]], band: str,
                grid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, low and high over seeds on a common x grid; each seed counts only inside its own x range."""
+    """Mean, low and high over seeds on a common x grid.
+
+    A seed counts from its first point on; after its last one it keeps its last value (a run that
+    stopped early, e.g. at `stop_at_return`, still counts with where it got), so the mean never jumps
+    because a seed left the group.
+    """
     curves = [(x, y) for x, y in curves if len(x)]
     if grid is None:
         grid = np.unique(np.concatenate([x for x, _ in curves]))
@@ -158,8 +163,8 @@ def _aggregate(curves: list[tuple[np.ndarray, np.ndarray]], band: str,
             grid = np.linspace(grid[0], grid[-1], _MAX_POINTS)
     values = np.full((len(curves), len(grid)), np.nan)
     for i, (x, y) in enumerate(curves):
-        inside = (grid >= x[0]) & (grid <= x[-1])
-        values[i, inside] = np.interp(grid[inside], x, y)
+        started = grid >= x[0]
+        values[i, started] = np.interp(grid[started], x, y)  # Beyond x[-1], np.interp holds y[-1].
     covered = np.isfinite(values).any(axis=0)
     grid, values = grid[covered], values[:, covered]
     mean = np.nanmean(values, axis=0)

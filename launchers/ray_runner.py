@@ -36,9 +36,9 @@ from components.loggers import close_tensorboard
 from components.environment_loop import EnvironmentLoop
 from components.specs import make_environment_spec
 from launchers.experiment import ExperimentConfig
-from launchers.nodes import (Evaluator, checkpoint_metadata, describe_replay, load_resume_state, make_environment,
-                             make_learner, make_networks, make_progress, make_run_logger_factory, prepare_run_dir,
-                             write_summary)
+from launchers.nodes import (Evaluator, describe_replay, make_environment, make_learner, make_networks, make_progress,
+                             make_run_logger_factory)
+from launchers.run_folder import checkpoint_metadata, load_resume_state, prepare_run_dir, write_summary
 from launchers.threads import POLL_SECONDS, NodeFailed, RunStopped, wait_for_room
 
 # Actor steps between an actor's batches of adder calls (and its chances to pull weights).
@@ -222,16 +222,21 @@ class ReplayNode:
     def update_priorities(self, keys: Any, priorities: Any) -> None:
         self._replay.update_priorities(keys, priorities)
 
-    def save(self) -> dict[str, Any]:
-        state = {"replay": self._replay.save()}
-        if hasattr(self._limiter, "save"):
-            state["rate_limiter"] = self._limiter.save()
+    def save(self, with_items: bool) -> dict[str, Any]:
+        """The checkpoint's replay entries: the schedule state, and the items and rate limiter `with_items`."""
+        state: dict[str, Any] = {"replay_schedule": dict(self._replay.schedule_state())}
+        if with_items:
+            state["replay"] = self._replay.save()
+            if hasattr(self._limiter, "save"):
+                state["rate_limiter"] = self._limiter.save()
         return state
 
     def restore(self, state: Mapping[str, Any]) -> None:
-        self._replay.restore(state["replay"])
-        if "rate_limiter" in state:
-            self._limiter.restore(state["rate_limiter"])
+        if "replay" in state:
+            self._replay.restore(state["replay"])
+            if "rate_limiter" in state:
+                self._limiter.restore(state["rate_limiter"])
+        self._replay.restore_schedule_state(state.get("replay_schedule", {}))
 
     def stop(self) -> None:
         self._stopped.set()
@@ -261,7 +266,8 @@ def _node_setup(experiment: ExperimentConfig) -> None:
 class LearnerNode:
     """The learner, stepping as fast as the replay node hands out batches, serving weights meanwhile."""
 
-    def __init__(self, experiment: ExperimentConfig, spec: Any, replay_node: Any, counter_node: Any) -> None:
+    def __init__(self, experiment: ExperimentConfig, spec: Any, replay_node: Any, counter_node: Any,
+                 resumed_step: int | None = None) -> None:
         from components.devices import resolve_device
 
         _node_setup(experiment)
@@ -269,7 +275,7 @@ class LearnerNode:
         self._stop = threading.Event()
         self._counter = SyncedCounter(counter_node)
         remote = _RemoteReplay(replay_node, self._stop.is_set)
-        logger = make_run_logger_factory(experiment)("learner")
+        logger = make_run_logger_factory(experiment, resumed_step=resumed_step)("learner")
         # make_learner samples through batch_iterator(replay, ...): hand it the remote replay's batches.
         self._learner = make_learner(experiment, spec, _BatchSource(remote), resolve_device(experiment.device),
                                      self._counter, logger)
@@ -326,7 +332,7 @@ class ActorNode:
     """
 
     def setup(self, experiment: ExperimentConfig, spec: Any, actor_id: int, replay_node: Any,
-              learner_node: Any, counter_node: Any, num_actors: int) -> None:
+              learner_node: Any, counter_node: Any, num_actors: int, resumed_step: int | None = None) -> None:
         _node_setup(experiment)
         self._experiment = experiment
         self._actor_id = actor_id
@@ -336,14 +342,16 @@ class ActorNode:
         self._adder.reset()  # A restarted actor starts its lanes afresh.
         builder = experiment.builder
         networks = make_networks(experiment, spec)
-        policy = builder.make_policy(networks, spec, evaluation=False, seed=experiment.seed + 1_000 * actor_id)
+        # The schedule follows the run's actor steps as this node last saw them (no round trip per step).
+        policy = builder.make_policy(networks, spec, evaluation=False, seed=experiment.seed + 1_000 * actor_id,
+                                     actor_steps=lambda: self._counter.cached_counts().get("actor_steps", 0))
         self._policy = policy
         self._actor = None
         period = max(builder.config.variable_update_period, SYNC_STEPS)
         actor = builder.make_actor(policy, self._adder, RemoteVariableSource(learner_node), networks, period)
         self._actor = actor
         label = "train" if num_actors == 1 else f"train_actor{actor_id}"
-        logger = make_run_logger_factory(experiment)(label)
+        logger = make_run_logger_factory(experiment, resumed_step=resumed_step)(label)
         self._loop = EnvironmentLoop(self._environment, actor, Counter(self._counter, "actor"), logger)
         self._stop = threading.Event()
 
@@ -384,9 +392,9 @@ class EvaluatorNode:
     """Greedy evaluations with the learner's latest weights, on request."""
 
     def __init__(self, experiment: ExperimentConfig, spec: Any, learner_node: Any, counter_node: Any,
-                 replay_node: Any) -> None:
+                 replay_node: Any, resumed_step: int | None = None) -> None:
         _node_setup(experiment)
-        logger = make_run_logger_factory(experiment)("eval")
+        logger = make_run_logger_factory(experiment, resumed_step=resumed_step)("eval")
         self._run_dir = experiment.run_dir
         ray = _ray()
         self._evaluator = Evaluator(experiment, spec, RemoteVariableSource(learner_node),
@@ -439,6 +447,7 @@ def run_ray(experiment: ExperimentConfig, on_start: Callable[[dict[str, Any]], N
 def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[str, Any]:
     num_actors = experiment.num_actors
     resumed_state, evaluations = load_resume_state(experiment)  # Before the nodes open the CSV files.
+    resumed_step = int(resumed_state["counter"].get("actor_steps", 0)) if resumed_state else None
     probe = make_environment(experiment, experiment.seed)
     try:
         spec = make_environment_spec(probe)
@@ -453,18 +462,19 @@ def _drive(ray, experiment: ExperimentConfig, start: float, on_start) -> dict[st
         experiment, spec, num_actors)
     print(f"[replay] {ray.get(replay_node.describe.remote())}", flush=True)
     learner_node = ray.remote(LearnerNode).options(num_cpus=cpus, num_gpus=gpus, max_concurrency=4).remote(
-        experiment, spec, replay_node, counter_node)
+        experiment, spec, replay_node, counter_node, resumed_step)
     ray.get(learner_node.ping.remote())
     actor_class = ray.remote(ActorNode).options(num_cpus=cpus, max_restarts=MAX_ACTOR_RESTARTS,
                                                 max_concurrency=2)
     actor_nodes = [actor_class.remote() for _ in range(num_actors)]
 
     def setup(i: int):
-        return actor_nodes[i].setup.remote(experiment, spec, i, replay_node, learner_node, counter_node, num_actors)
+        return actor_nodes[i].setup.remote(experiment, spec, i, replay_node, learner_node, counter_node, num_actors,
+                                           resumed_step)
 
     ray.get([setup(i) for i in range(num_actors)])
     evaluator_node = ray.remote(EvaluatorNode).options(num_cpus=0).remote(
-        experiment, spec, learner_node, counter_node, replay_node)
+        experiment, spec, learner_node, counter_node, replay_node, resumed_step)
     counts = SyncedCounter(counter_node)
     checkpoints = _RayCheckpoints(ray, experiment, learner_node, counter_node, actor_nodes, replay_node)
     seconds_before = checkpoints.restore(resumed_state)
@@ -567,8 +577,7 @@ class _RayCheckpoints:
                  "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                          "python": random.getstate()},
                  "train_seconds": train_seconds}
-        if self._experiment.checkpoint_replay:
-            state.update(ray.get(replay_node.save.remote()))
+        state.update(ray.get(replay_node.save.remote(self._experiment.checkpoint_replay)))
         self._last = time.monotonic()
         return self._checkpointer.save(state, int(state["counter"].get("actor_steps", 0)),
                                        checkpoint_metadata(self._experiment))
@@ -580,8 +589,8 @@ class _RayCheckpoints:
         if state is None:
             return 0.0
         ray.get([learner_node.restore.remote(state["learner"]), counter_node.restore.remote(state["counter"])])
-        if "replay" in state:
-            ray.get(replay_node.restore.remote({k: state[k] for k in ("replay", "rate_limiter") if k in state}))
+        ray.get(replay_node.restore.remote({k: state[k] for k in ("replay", "rate_limiter", "replay_schedule")
+                                            if k in state}))
         policies = list(state.get("policies", []))
         ray.get([node.restore_policy.remote(policies[i] if i < len(policies) else None)
                  for i, node in enumerate(actor_nodes)])

@@ -22,7 +22,8 @@ from components.loggers import close_tensorboard
 from components.specs import make_environment_spec
 from launchers.experiment import ExperimentConfig
 from launchers.nodes import (Evaluator, RunCheckpoints, acting_diagnostics, begin_run, describe_replay, make_actor,
-                             make_environment, make_learner, write_summary)
+                             make_environment, make_learner)
+from launchers.run_folder import write_summary
 
 # How long a waiting thread sleeps before it looks at the stop flag again.
 POLL_SECONDS = 0.05
@@ -157,7 +158,7 @@ def run_threads(experiment: ExperimentConfig) -> dict[str, Any]:
             # A frame replay keeps per-lane state: each actor writes to its own range of lanes.
             share = (replay.for_lanes(i * experiment.num_envs, experiment.num_envs)
                      if hasattr(replay, "for_lanes") else replay)
-            actor, policy = make_actor(experiment, spec, share, learner, experiment.seed + 1_000 * i)
+            actor, policy = make_actor(experiment, spec, share, learner, experiment.seed + 1_000 * i, counter)
             actors.append(actor)
             policies.append(policy)
             paced = PacedActor(actor, replay.rate_limiter, experiment.num_envs, run, counter, experiment.num_steps,

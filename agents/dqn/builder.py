@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -54,9 +54,8 @@ class DQNBuilder(ActorLearnerBuilder):
         frames = use_frame_replay(getattr(cfg, "frame_replay", "auto"), spec)
         item_spec = frame_transition_spec(spec) if frames else transition_spec(spec)
         if getattr(cfg, "prioritized", False):
-            beta = LinearSchedule(cfg.importance_sampling_exponent, 1.0, cfg.importance_sampling_anneal_steps)
             replay = PrioritizedReplay(item_spec, cfg.replay_capacity, seed=seed, rate_limiter=limiter,
-                                       alpha=cfg.priority_exponent, beta=beta)
+                                       alpha=cfg.priority_exponent)
         else:
             replay = UniformReplay(item_spec, cfg.replay_capacity, seed=seed, rate_limiter=limiter)
         return FrameStackReplay(replay, spec.observations, num_lanes, cfg.n_step) if frames else replay
@@ -78,8 +77,9 @@ class DQNBuilder(ActorLearnerBuilder):
         with torch.inference_mode():
             return q(torch.as_tensor(observations, device=device)).max(dim=-1).values.cpu().numpy()
 
-    def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int) -> Policy:
+    def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int,
+                    actor_steps: Callable[[], float] | None = None) -> Policy:
         cfg = self.config
         epsilon = cfg.eval_epsilon if evaluation else LinearSchedule(
             cfg.epsilon_start, cfg.epsilon_end, cfg.epsilon_decay_steps)
-        return EpsilonGreedyPolicy(networks["q"], num_actions_of(spec), epsilon, seed=seed)
+        return EpsilonGreedyPolicy(networks["q"], num_actions_of(spec), epsilon, seed=seed, steps=actor_steps)

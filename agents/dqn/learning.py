@@ -15,6 +15,8 @@ from agents.dqn.networks import DistributionalQNetwork
 from components.counting import Counter
 from components.learners import TorchLearner, autocast, make_adam
 from components.loggers import Logger
+from components.prioritized_replay import importance_weights
+from components.schedules import LinearSchedule
 from components.types import PrioritizedSample, Transition
 
 
@@ -23,8 +25,9 @@ class DQNLearner(TorchLearner):
 
     Scalar Q (Huber or MSE TD loss) or C51 (cross-entropy to the projected
     target distribution) when the network is a `DistributionalQNetwork`; with
-    a prioritized replay, losses are weighted by the importance weights and the
-    sampled items' priorities are set to their new TD errors (C51: their losses).
+    a prioritized replay, losses are weighted by the importance weights (beta
+    annealed over this learner's steps, which checkpoints keep) and the sampled
+    items' priorities are set to their new TD errors (C51: their losses).
     """
 
     def __init__(self, q_network: nn.Module, iterator: Iterator[Any], config: DQNConfig,
@@ -41,6 +44,7 @@ class DQNLearner(TorchLearner):
         self._distributional = isinstance(self._q, DistributionalQNetwork)
         self._update_priorities = priority_updater
         self._precision = config.precision
+        self._beta = LinearSchedule(config.importance_sampling_exponent, 1.0, config.importance_sampling_anneal_steps)
 
     def _forward(self, network: Callable[[torch.Tensor], torch.Tensor], observation: Any) -> torch.Tensor:
         """A network call, in bfloat16 autocast when asked (float32 out: the losses stay float32)."""
@@ -52,7 +56,8 @@ class DQNLearner(TorchLearner):
         sample = next(self._iterator)
         weights = None
         if isinstance(sample, PrioritizedSample):
-            weights = torch.as_tensor(sample.weights, device=self._device)
+            beta = self._beta(self.num_steps)
+            weights = torch.as_tensor(importance_weights(sample.probabilities, beta), device=self._device)
             sample, keys = sample.data, sample.keys
         batch: Transition = self._to_device(sample)
 
@@ -74,6 +79,7 @@ class DQNLearner(TorchLearner):
                    "td_error_abs": td_error.abs().mean()}
         if weights is not None:
             metrics["importance_weight_mean"] = weights.mean()
+            metrics["beta"] = torch.tensor(beta)
         return self._record(metrics)
 
     def _next_actions(self, batch: Transition, q_next_target: torch.Tensor) -> torch.Tensor:

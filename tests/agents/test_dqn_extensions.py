@@ -111,7 +111,7 @@ def test_c51_learner_fits_a_fixed_return_distribution():
 
 
 def _prioritized(size=64, seed=0) -> PrioritizedReplay:
-    replay = PrioritizedReplay(transition_spec(SPEC), 128, seed=seed, alpha=1.0, beta=0.5)
+    replay = PrioritizedReplay(transition_spec(SPEC), 128, seed=seed, alpha=1.0)
     replay.insert(_batch(size, seed))
     return replay
 
@@ -142,15 +142,17 @@ def test_prioritized_learner_writes_new_priorities_back(num_atoms):
 
 
 def test_importance_weights_scale_the_loss():
-    """The weighted loss equals mean(w_i * l_i) for the learner's own per-item losses."""
+    """The weighted loss equals mean(w_i * l_i), w_i = (P_i / min P)^-beta with beta of the learner's step."""
     torch.manual_seed(0)
     network = make_q_network(SPEC, (8,))
-    config = DQNConfig(prioritized=True, batch_size=8, min_replay_size=8, hidden_sizes=(8,), loss="mse")
+    config = DQNConfig(prioritized=True, batch_size=8, min_replay_size=8, hidden_sizes=(8,), loss="mse",
+                       importance_sampling_exponent=0.5, importance_sampling_anneal_steps=0)  # beta = 1.
     batch = _batch(8)
-    weights = np.linspace(0.1, 1.0, 8).astype(np.float32)
+    probabilities = np.linspace(0.1, 1.0, 8) / np.linspace(0.1, 1.0, 8).sum()
+    weights = (probabilities.min() / probabilities).astype(np.float32)
     from components.types import PrioritizedSample
 
-    sample = PrioritizedSample(batch, np.arange(8), np.full(8, 1 / 8), weights)
+    sample = PrioritizedSample(batch, np.arange(8), probabilities)
     learner = DQNLearner(network, itertools.repeat(sample), config, CPU)
     with torch.no_grad():
         t = learner._to_device(batch)

@@ -8,7 +8,8 @@ lane, so every count, return and logged row can be computed by hand:
 
 In a `SyncBatchedEnvironment`, the step after a lane's LAST is that lane's
 FIRST (a restart), so lane 0 ends on calls 3, 7, 11, ... and lane 1 on calls
-5, 11, 17, ... (every call counts one lane-step per lane).
+5, 11, 17, ... Every call counts one step per lane, except a lane's restart
+(lane 0 at calls 4, 8, 12, ..., lane 1 at 6, 12, ...), which is no environment step.
 """
 
 from __future__ import annotations
@@ -134,10 +135,10 @@ def make_loop(**kwargs):
 
 def test_step_budget_counts_lane_steps_and_episodes_per_lane():
     loop, env, _, root, logger = make_loop()
-    returns = loop.run(num_steps=22)  # 11 calls of 2 lanes.
+    returns = loop.run(num_steps=19)  # 11 calls of 2 lanes, less the restarts at calls 4, 6 and 8.
     # Episode ends: lane 0 at calls 3, 7, 11; lane 1 at calls 5, 11 (lane order within a call).
     assert returns == [LANE0_RETURN, LANE1_RETURN, LANE0_RETURN, LANE0_RETURN, LANE1_RETURN]
-    assert root.get_counts() == {"actor_steps": 22, "actor_episodes": 5}
+    assert root.get_counts() == {"actor_steps": 19, "actor_episodes": 5}
     assert [row["lane"] for row in logger.rows] == [0, 1, 0, 0, 1]
     assert [row["episode_length"] for row in logger.rows] == [3, 5, 3, 3, 5]
     # Each lane's environment was stepped on every call except its restarts.
@@ -147,21 +148,21 @@ def test_step_budget_counts_lane_steps_and_episodes_per_lane():
 
 def test_logged_rows_hold_episode_stats_and_counter_totals():
     loop, _, _, _, logger = make_loop()
-    loop.run(num_steps=22)
+    loop.run(num_steps=19)
     assert len(logger.rows) == 5
     for row in logger.rows:
         assert {"episode_return", "episode_length", "steps_per_second", "actor_steps", "actor_episodes"} <= set(row)
         assert row["steps_per_second"] > 0
         assert row["episode_return"] == (LANE0_RETURN if row["lane"] == 0 else LANE1_RETURN)
     # Counter totals as they stood after the step that ended the episode.
-    assert [row["actor_steps"] for row in logger.rows] == [6, 10, 14, 22, 22]
+    assert [row["actor_steps"] for row in logger.rows] == [6, 9, 12, 19, 19]
     assert [row["actor_episodes"] for row in logger.rows] == [1, 2, 3, 5, 5]
 
 
 def test_episode_budget_stops_after_that_many_episodes():
     loop, _, actor, root, _ = make_loop()
     assert loop.run(num_episodes=2) == [LANE0_RETURN, LANE1_RETURN]
-    assert root.get("actor_steps") == 10  # Calls 1..5 (lane 1 ends on call 5).
+    assert root.get("actor_steps") == 9  # Calls 1..5 (lane 1 ends on call 5), less lane 0's restart at 4.
     assert actor.calls.count("select_action") == 5
 
 
@@ -227,8 +228,8 @@ def test_plain_environment_runs_as_a_batch_of_one():
     loop = EnvironmentLoop(env, actor, Counter(root, "actor"))
     assert loop.environment.num_lanes == 1
     assert loop.run(num_episodes=2) == [LANE0_RETURN, LANE0_RETURN]
-    # 3 steps, 1 restart step, 3 steps: 7 lane-steps.
-    assert root.get_counts() == {"actor_steps": 7, "actor_episodes": 2}
+    # 3 steps, a restart (not an environment step), 3 steps.
+    assert root.get_counts() == {"actor_steps": 6, "actor_episodes": 2}
     for observation in actor.observations:
         assert observation.shape == (1, 2)
     for action, timestep in actor.observed:
@@ -241,7 +242,7 @@ def test_plain_environment_runs_as_a_batch_of_one():
 
 def test_actor_sees_lane_axis_and_calls_come_in_order():
     loop, _, actor, _, _ = make_loop()
-    loop.run(num_steps=8)  # 4 calls.
+    loop.run(num_steps=7)  # 4 calls (lane 0 restarts on the fourth).
     assert actor.calls == ["observe_first"] + ["select_action", "observe", "update"] * 4
     for observation in actor.observations:
         assert observation.shape == (2, 2)
@@ -337,3 +338,11 @@ def test_episode_rows_carry_the_environments_episode_info(recording_logger, rand
     rows = recording_logger.rows
     assert [row.get("raw_score") for row in rows] == [None, 200.0, None, 400.0]
     assert all(row["episode_return"] == 2.0 for row in rows)
+
+
+def test_an_episode_of_n_steps_costs_n_of_the_budget():
+    """A 1,000-step dm_control episode used to cost 1,001: the restart step after a LAST was counted."""
+    root = Counter()
+    loop = EnvironmentLoop(FixedLengthEnv(10), RecordingActor(), Counter(root, "actor"))
+    assert loop.run(num_steps=30) == [55.0, 55.0, 55.0]
+    assert root.get_counts() == {"actor_steps": 30, "actor_episodes": 3}

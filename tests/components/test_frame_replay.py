@@ -239,7 +239,7 @@ class FakePrioritizedReplay(Replay):
         keys = self._rng.integers(0, self.inner.size(), batch_size)
         data = tree_index(inner_items(self.inner), keys)
         probabilities = np.full(batch_size, 1.0 / self.inner.size())
-        return PrioritizedSample(data, keys, probabilities, np.ones(batch_size, np.float32) * 0.5)
+        return PrioritizedSample(data, keys, probabilities)
 
     def update_priorities(self, keys, priorities) -> None:
         self.updates.append((keys, priorities))
@@ -268,7 +268,6 @@ def test_prioritized_inner_replay_keeps_its_fields_and_gets_priority_updates():
         batch = frames.sample(16)
         assert isinstance(batch, PrioritizedSample)
         assert batch.keys.shape == batch.probabilities.shape == (16,)
-        np.testing.assert_array_equal(batch.weights, 0.5)
         for i, action in enumerate(batch.data.action.tolist()):
             np.testing.assert_array_equal(batch.data.observation[i], truth[action][0])
             np.testing.assert_array_equal(batch.data.next_observation[i], truth[action][1])

@@ -13,9 +13,8 @@ from dm_env import specs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.prioritized_replay import PrioritizedReplay
+from components.prioritized_replay import PrioritizedReplay, importance_weights
 from components.rate_limiters import RateLimiter
-from components.schedules import LinearSchedule
 from components.sum_tree import SumTree
 from components.types import PrioritizedSample
 
@@ -82,11 +81,12 @@ def test_sample_returns_a_prioritized_sample_of_whole_items():
     assert batch.data["observation"].shape == (32, OBS_SIZE)
     assert batch.keys.dtype == np.int64 and batch.keys.shape == (32,)
     assert batch.probabilities.dtype == np.float64 and batch.probabilities.shape == (32,)
-    assert batch.weights.dtype == np.float32 and batch.weights.shape == (32,)
     assert_consistent(batch.data)
     np.testing.assert_array_equal(batch.data["action"], batch.keys)  # Filled in order: slot k holds id k.
     np.testing.assert_allclose(batch.probabilities, 0.1)  # All at the initial max priority 1.
-    np.testing.assert_array_equal(batch.weights, 1.0)
+    weights = importance_weights(batch.probabilities, 0.4)
+    assert weights.dtype == np.float32 and weights.shape == (32,)
+    np.testing.assert_array_equal(weights, 1.0)
 
 
 def test_sampling_is_stratified_over_the_total_mass():
@@ -133,23 +133,32 @@ def test_probabilities_and_weights_match_the_formulas(priorities, alpha, beta, e
     p = (np.abs(np.array(priorities)) + epsilon) ** alpha
     if p.sum() == 0:
         return
-    replay = filled(len(priorities), priorities=priorities, seed=seed, alpha=alpha, beta=beta, epsilon=epsilon)
+    replay = filled(len(priorities), priorities=priorities, seed=seed, alpha=alpha, epsilon=epsilon)
     batch = replay.sample(batch_size)
     np.testing.assert_allclose(batch.probabilities, p[batch.keys] / p.sum(), rtol=1e-12)
     assert (p[batch.keys] > 0).all()
     raw = (len(priorities) * batch.probabilities) ** -beta
-    np.testing.assert_allclose(batch.weights, raw / raw.max(), rtol=1e-6)
-    assert batch.weights.max() == 1.0
+    weights = importance_weights(batch.probabilities, beta)
+    np.testing.assert_allclose(weights, raw / raw.max(), rtol=1e-6)
+    assert weights.max() == 1.0
 
 
-def test_beta_schedule_follows_the_number_of_sample_calls():
-    replay = filled(4, priorities=[1.0, 2.0, 3.0, 4.0], alpha=1.0, epsilon=0.0, beta=LinearSchedule(0.0, 1.0, 4))
-    for call in range(6):
-        batch = replay.sample(8)
-        beta = min(call / 4, 1.0)
-        raw = (4 * batch.probabilities) ** -beta
-        np.testing.assert_allclose(batch.weights, raw / raw.max(), rtol=1e-6)
-    assert batch.weights.min() == pytest.approx(1 / 4)  # beta = 1: weights ∝ 1 / p; p from 1 to 4.
+def test_importance_weights_at_beta_one_are_inverse_probabilities():
+    replay = filled(4, priorities=[1.0, 2.0, 3.0, 4.0], alpha=1.0, epsilon=0.0)
+    batch = replay.sample(8)
+    assert importance_weights(batch.probabilities, 1.0).min() == pytest.approx(1 / 4)  # p from 1 to 4.
+    np.testing.assert_array_equal(importance_weights(batch.probabilities, 0.0), 1.0)
+    with pytest.raises(ValueError, match=r"beta must be a number in \[0, 1\], got 1.5"):
+        importance_weights(batch.probabilities, 1.5)
+
+
+def test_schedule_state_carries_the_max_priority_to_a_fresh_replay():
+    replay = filled(4, priorities=[1.0, 7.0, 3.0, 4.0], alpha=1.0, epsilon=0.0)
+    fresh = PrioritizedReplay(ITEM_SPEC, capacity=4)
+    fresh.restore_schedule_state(pickle.loads(pickle.dumps(replay.schedule_state())))
+    assert fresh.max_priority == replay.max_priority == 7.0
+    fresh.insert(items([0]))  # A resumed run's first items start at the old max, as they would have.
+    assert leaf_priorities(fresh)[0] == 7.0
 
 
 # ----------------------------------------------------------------------------
@@ -206,8 +215,7 @@ def test_stale_keys_update_the_item_now_in_the_slot_without_corrupting_sums():
 
 def test_save_restore_gives_identical_future_samples():
     def make(seed):
-        return PrioritizedReplay(ITEM_SPEC, capacity=6, seed=seed, alpha=0.7,
-                                 beta=LinearSchedule(0.4, 1.0, 5))
+        return PrioritizedReplay(ITEM_SPEC, capacity=6, seed=seed, alpha=0.7)
 
     replay = make(3)
     replay.insert(items(range(8)))  # Wrapped: holds 2..7, next slot is 2.
@@ -220,7 +228,7 @@ def test_save_restore_gives_identical_future_samples():
     assert restored.size() == replay.size() == 6
     assert held_ids(restored) == held_ids(replay) == [2, 3, 4, 5, 6, 7]
     assert restored.max_priority == replay.max_priority
-    for step in range(4):  # Same rng, beta schedule step, tree and write position from here on.
+    for step in range(4):  # Same rng, tree and write position from here on.
         a, b = replay.sample(5), restored.sample(5)
         assert_same_samples(a, b)
         for r in (replay, restored):
@@ -267,16 +275,6 @@ def test_constructor_rejects_bad_arguments():
         PrioritizedReplay(ITEM_SPEC, capacity=4, alpha=-0.5)
     with pytest.raises(ValueError, match="epsilon must be finite and >= 0, got nan"):
         PrioritizedReplay(ITEM_SPEC, capacity=4, epsilon=float("nan"))
-    with pytest.raises(ValueError, match=r"beta must be a number in \[0, 1\].*got 1.5"):
-        PrioritizedReplay(ITEM_SPEC, capacity=4, beta=1.5)
-
-
-def test_a_schedule_giving_a_bad_beta_is_reported_with_its_step():
-    replay = filled(4, beta=lambda step: 0.5 if step < 2 else np.float64(2.0))
-    replay.sample(2)
-    replay.sample(2)
-    with pytest.raises(ValueError, match=r"got 2.0 \(from the schedule at sample call 2\)"):
-        replay.sample(2)
 
 
 def test_sample_errors():

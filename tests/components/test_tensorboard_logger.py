@@ -276,3 +276,27 @@ def test_missing_package_by_default_keeps_the_csv_files(tmp_path, monkeypatch):
     logger.write({"actor_steps": 1, "episode_return": 1.0})
     logger.close()
     assert os.listdir(tmp_path) == ["train.csv"]
+
+
+def test_atari_episodic_return_is_the_whole_game_raw_score(tmp_path, event_accumulator):
+    """As in CleanRL: charts/episodic_return is the unclipped game score, once per game; the clipped
+    per-life return the agent trained on keeps its own tag."""
+    assert tensorboard_tag("train", "raw_score", score_key="raw_score") == "charts/episodic_return"
+    assert tensorboard_tag("train_actor1", "episode_return", score_key="raw_score") == "charts/training_return"
+    assert tensorboard_tag("eval", "eval_return_mean", score_key="raw_score") == "eval/return_mean"
+    factory = make_logger_factory(str(tmp_path), terminal_labels=(), tensorboard=True, score_key="raw_score")
+    logger = factory("train")
+    logger.write({"actor_steps": 100, "episode_return": 3.0})  # A life lost: no game score yet.
+    logger.write({"actor_steps": 250, "episode_return": 2.0, "raw_score": 410.0})  # The game's last life.
+    logger.close()
+    scalars = event_accumulator(tmp_path)
+    assert scalars["charts/episodic_return"] == [(250, 410.0)]
+    assert scalars["charts/training_return"] == [(100, 3.0), (250, 2.0)]
+
+
+def test_atari_runs_declare_raw_score_as_their_score():
+    from launchers.experiment import experiment_from_declaration
+
+    pytest.importorskip("ale_py")
+    assert experiment_from_declaration({"env": "atari:Pong", "num_envs": 1}).score_key == "raw_score"
+    assert experiment_from_declaration({"env": "gridworld:simple"}).score_key is None

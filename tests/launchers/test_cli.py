@@ -182,6 +182,7 @@ BAD_INPUTS = {
     "unknown-launch": (["--launch=cluster"], ["launch", "cluster", "local", "threads", "ray"]),
     "resume-without-checkpoint": (["--resume=/nonexistent_run"], ["/nonexistent_run", "config.json"]),
     "unknown-nan-policy": (["--nan_policy=ignore"], ["nan_policy", "ignore", "raise", "skip"]),
+    "env-options-without-value": (["--env_options=slippery"], ["--env_options", "key=value", "slippery"]),
 }
 # Bad inputs to the policy-gradient launchers: name -> (module, args, words the message must contain).
 PG_BAD_INPUTS = {
@@ -193,6 +194,14 @@ PG_BAD_INPUTS = {
     "reinforce-negative-episodes": ("launchers.reinforce", ["--episodes_per_update=-1"],
                                     ["episodes_per_update", "-1"]),
     "ppo-unknown-squash": ("launchers.ppo", ["--squash=sigmoid"], ["squash", "sigmoid", "clip", "tanh"]),
+    # Crashed with "OnPolicyQueue is full" at step ~96 before it was refused.
+    "ppo-learn-every": ("launchers.ppo", ["--preset=classic", "--env=gym:CartPole-v1", "--learn_every=256"],
+                        ["learn_every=256", "on-policy", "--learn_every"]),
+    # Trained on stale rollouts, silently, before it was refused.
+    "a2c-learn-every": ("launchers.a2c", ["--env=gym:CartPole-v1", "--learn_every=2"],
+                        ["learn_every=2", "on-policy"]),
+    "a2c-normalised-frames": ("launchers.a2c", ["--env=atari:Pong", "--normalize_observations"],
+                              ["normalize_observations", "vector observations"]),
 }
 BUGS: dict[str, str] = {}  # Bad inputs still known to fail badly (none).
 CROSS_CHECKED = "unknown-prefix"  # Also launched as a real subprocess.

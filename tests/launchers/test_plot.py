@@ -111,10 +111,15 @@ def test_group_mean_and_band_over_seeds():
     np.testing.assert_allclose(high, [2.0, 5.0, 10.0])
     _, mean, low, high = plot._aggregate(curves, "std", grid=np.array([5.0]))
     np.testing.assert_allclose([low[0], high[0]], [3.0, 5.0])
-    # A seed counts only inside its own x range.
+    # A seed that stopped early (at 4, on 5.0) keeps its last value: at 8 the mean is (8 + 5) / 2, not 8.
     short = [(np.array([0.0, 10.0]), np.array([0.0, 10.0])), (np.array([0.0, 4.0]), np.array([5.0, 5.0]))]
-    _, mean, _, _ = plot._aggregate(short, "minmax", grid=np.array([2.0, 8.0]))
-    np.testing.assert_allclose(mean, [3.5, 8.0])
+    _, mean, low, _ = plot._aggregate(short, "minmax", grid=np.array([2.0, 8.0]))
+    np.testing.assert_allclose(mean, [3.5, 6.5])
+    np.testing.assert_allclose(low, [2.0, 5.0])
+    # A seed counts from its first point on.
+    late = [(np.array([0.0, 10.0]), np.array([0.0, 10.0])), (np.array([6.0, 10.0]), np.array([1.0, 1.0]))]
+    _, mean, _, _ = plot._aggregate(late, "minmax", grid=np.array([2.0, 8.0]))
+    np.testing.assert_allclose(mean, [2.0, 4.5])
 
 
 def test_smooth_is_a_trailing_mean():
