@@ -121,3 +121,16 @@ def test_subprocess_lanes_train_and_leave_no_workers_behind(tmp_path):
     assert summary["actor_steps"] >= 300 and summary["learner_steps"] > 0
     assert multiprocessing.active_children() == []
     assert json.loads((tmp_path / "run" / "config.json").read_text())["env_backend"] == "subprocess"
+
+
+def test_eval_rows_keep_the_cumulative_episode_count_and_name_the_per_evaluation_one(tmp_path):
+    import csv
+
+    run_local(experiment_from_declaration({
+        "agent": "dqn", "env": "gridworld:simple", "num_steps": 400, "eval_every": 200, "eval_episodes": 3,
+        "run_dir": str(tmp_path / "run"), "torch_threads": 1, "log_interval": 1e9, "progress": False,
+        "agent_config": {"min_replay_size": 100, "batch_size": 8, "hidden_sizes": (8,)}}))
+    with open(tmp_path / "run" / "eval.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["eval_episodes"]) for r in rows] == [3, 6]  # The counter, as in every other CSV.
+    assert [int(r["eval_return_count"]) for r in rows] == [3, 3]
