@@ -57,11 +57,13 @@ class A2CLearner(OnPolicyLearner):
     def step(self) -> dict[str, Any]:
         cfg = self._config
         rollouts: Trajectory = next(self._iterator)  # numpy, (B, T+1, ...) / (B, T, ...)
+        # The return recursions run time-major (T, B), in numpy: a rollout is a few dozen numbers.
+        valid, continues = trajectory_masks(rollouts.step_type.T)
+        if not valid.any():  # Only ignored steps (T=1 right after LAST): nothing to learn, nothing to log.
+            return {}
         batch = self._to_device(rollouts)
         log_prob, entropy, values = evaluate_rollouts(self._network, batch, entropy_grad=cfg.entropy_coef != 0)
 
-        # The return recursions run time-major (T, B), in numpy: a rollout is a few dozen numbers.
-        valid, continues = trajectory_masks(rollouts.step_type.T)
         rewards = rollouts.reward.T * cfg.reward_scale
         advantages, returns = gae(rewards, rollouts.discount.T, values.detach().T.cpu().numpy(), continues,
                                   cfg.discount, cfg.gae_lambda)

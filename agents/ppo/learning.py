@@ -40,6 +40,8 @@ class PPOLearner(OnPolicyLearner):
         batch_size, horizon = batch.reward.shape
 
         valid, continues = trajectory_masks(batch.step_type.T)
+        if not bool(valid.any()):  # Only ignored steps: nothing to learn, nothing to log.
+            return {}
         with torch.no_grad():
             _, old_values = self._network(batch.observation.flatten(0, 1))
             old_values = old_values.view(batch_size, horizon + 1)

@@ -88,6 +88,16 @@ def test_a2c_ignored_step_does_not_change_the_loss():
     assert losses[0] == pytest.approx(losses[1], rel=1e-6)
 
 
+def test_a2c_skips_a_batch_of_only_ignored_steps():
+    """One-step rollouts right after a LAST hold no action that counted: no update, no zero-loss log row."""
+    net = network()
+    learner = A2CLearner(net, itertools.repeat(rollouts([LAST, FIRST])), A2CConfig(rollout_length=1), CPU)
+    before = [p.detach().clone() for p in net.parameters()]
+    assert learner.step() == {}
+    assert learner.num_steps == 0 and learner.variables_version == 0
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
 def test_a2c_learning_rate_decays_linearly_to_zero():
     config = A2CConfig(rollout_length=3, learning_rate=1e-3, learning_rate_decay_steps=4)
     learner = A2CLearner(network(), itertools.repeat(rollouts([MID, MID, MID, MID])), config, CPU)
