@@ -55,7 +55,7 @@ def soak(env: str, minutes: float, capacity: int, sample_seconds: float, num_env
         builder = experiment.builder
         replay = builder.make_replay(spec, 0, num_lanes=num_envs)
         learner = make_learner(experiment, spec, replay, torch.device("cpu"), counter, NoOpLogger())
-        actor, _ = make_actor(experiment, spec, replay, learner, 0, counter)
+        actor, _ = make_actor(experiment, spec, builder.make_adder(replay), learner, 0, counter)
         learning = LearningActor(actor, learner, replay.rate_limiter, builder.learner_batch_size(num_envs))
         loop = EnvironmentLoop(environment, learning, Counter(counter, "actor"), NoOpLogger())
         samples: list[dict[str, float]] = []

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from components.actor_critic import CategoricalDistribution
-from components.core import Actor, Adder, Nest
+from components.core import Actor, Adder, Nest, Saveable
 from components.types import PolicyOutput
 from components.variable_utils import VariableClient
 from environments import nests
@@ -19,7 +19,7 @@ from environments import nests
 Policy = Callable[[Nest], np.ndarray]
 
 
-class EpsilonGreedyPolicy:
+class EpsilonGreedyPolicy(Saveable):
     """Greedy actions from a Q network, each replaced by a uniform one with probability epsilon.
 
     `epsilon` is a number or a schedule `f(step) -> epsilon`. The step is
@@ -100,7 +100,7 @@ class FeedForwardActor(Actor):
             self._client.update(wait)
 
 
-class StochasticPolicy:
+class StochasticPolicy(Saveable):
     """Samples actions from a policy network on a batch of observations (leading lane axis).
 
     `network(observations)` returns an action distribution (see

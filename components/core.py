@@ -17,6 +17,10 @@ Nest = Any  # A dm-tree nest of numpy arrays (or torch tensors inside learners).
 T = TypeVar("T")
 
 
+class RunStopped(Exception):
+    """Raised inside a node (a thread, a process) to leave its loop once the run is stopping."""
+
+
 class Actor(abc.ABC):
     """Selects actions for a batch of lanes and observes what they lead to."""
 
@@ -52,6 +56,11 @@ class Adder(abc.ABC):
     def reset(self) -> None:
         """Drops any partial sequence (e.g. before a new run)."""
 
+    def flush(self) -> bool:
+        """Hands on what the adder buffers (an adder forwarding to another process); False once the run
+        is stopping. Adders that write at once have nothing to do."""
+        return True
+
 
 class Replay(abc.ABC, Generic[T]):
     """Holds items and hands out batches of them."""
@@ -80,6 +89,15 @@ class Replay(abc.ABC, Generic[T]):
 
     def restore_schedule_state(self, state: Mapping[str, Any]) -> None:
         """Restores what `schedule_state` returned."""
+
+    def for_lanes(self, first_lane: int, num_lanes: int) -> "Replay[T]":
+        """The view one actor of several writes through, lanes `first_lane`..: itself, unless the replay
+        keeps per-lane state (a frame replay does)."""
+        return self
+
+    def describe(self) -> str:
+        """Capacity (and memory, where known), for the start-up log."""
+        return f"{type(self).__name__}: capacity {self.capacity:,} items."
 
 
 class VariableSource(abc.ABC):

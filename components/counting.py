@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Mapping
+import time
+from typing import Callable, Mapping
 
 from components.core import Saveable
 
@@ -55,3 +56,49 @@ class Counter(Saveable):
             raise ValueError("Restore the root counter, not a prefixed child.")
         with self._lock:
             self._counts = dict(state)
+
+
+class BatchedCounter(Counter):
+    """A counter whose totals live elsewhere (another process): increments go out in batches.
+
+    `send(increments) -> totals` adds a dict of increments to the shared totals
+    and returns them; it is called at most every `interval` seconds (and on
+    `flush`). `get` and `cached_counts()` read the last totals plus what this
+    side added since, with no call (at most `interval` old); `get_counts()`
+    flushes first.
+    """
+
+    def __init__(self, send: Callable[[dict[str, float]], dict[str, float]], interval: float = 0.25) -> None:
+        super().__init__()
+        self._send, self._interval = send, interval
+        self._pending: dict[str, float] = {}
+        self._totals: dict[str, float] = {}
+        self._sent = 0.0
+
+    def _add(self, counts: dict[str, float]) -> dict[str, float]:
+        with self._lock:
+            for key, value in counts.items():
+                self._pending[key] = self._pending.get(key, 0) + value
+        if time.monotonic() - self._sent > self._interval:
+            self.flush()
+        return self.cached_counts()
+
+    def flush(self) -> None:
+        """Sends the pending increments now."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        self._sent = time.monotonic()
+        totals = self._send(pending)
+        with self._lock:
+            self._totals = dict(totals)
+
+    def cached_counts(self) -> dict[str, float]:
+        with self._lock:
+            return {k: self._totals.get(k, 0) + self._pending.get(k, 0) for k in {*self._totals, *self._pending}}
+
+    def get_counts(self) -> dict[str, float]:
+        self.flush()
+        return self.cached_counts()
+
+    def get(self, name: str, default: float = 0) -> float:
+        return self.cached_counts().get(self._key(name), default)

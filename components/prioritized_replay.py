@@ -88,6 +88,10 @@ class PrioritizedReplay(Replay, Saveable):
     def size(self) -> int:
         return self._ring.size
 
+    def describe(self) -> str:
+        return (f"{type(self).__name__}: capacity {self.capacity:,} items, {self.nbytes / 1e6:,.1f} MB preallocated "
+                f"({self.nbytes / self.capacity:,.0f} B/item).")
+
     def insert(self, items: Any) -> None:
         """Writes a batch of items over the oldest slots, each with the current max priority."""
         leaves = self._ring.check(items)

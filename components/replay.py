@@ -141,6 +141,10 @@ class UniformReplay(Replay):
             self.rate_limiter.on_sample(batch_size)
         return items
 
+    def describe(self) -> str:
+        return (f"{type(self).__name__}: capacity {self.capacity:,} items, {self.nbytes / 1e6:,.1f} MB preallocated "
+                f"({self.nbytes / self.capacity:,.0f} B/item).")
+
     def save(self) -> dict[str, Any]:
         with self._lock:
             return {**self._ring.save(), "rng": self._rng.bit_generator.state}

@@ -49,7 +49,7 @@ def evaluate_run(run_dir: str, episodes: int = 30, seed: int | None = None, vide
     from components.checkpointing import Checkpointer
     from components.specs import make_environment_spec
     from launchers.experiment import experiment_from_declaration, load_declaration
-    from launchers.nodes import Evaluator
+    from launchers.evaluator import Evaluator
     from launchers.run_folder import check_checkpoint
 
     declaration = {**load_declaration(run_dir), "run_dir": run_dir, "resume": False, "eval_episodes": episodes}

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from typing import Any, Mapping
 
 import dm_env
-import torch
 
 from components.core import Actor, Learner
 from components.counting import Counter
 from components.environment_loop import EnvironmentLoop
-from components.loggers import close_tensorboard
 from components.rate_limiters import RateLimiter
 from components.specs import make_environment_spec
+from launchers.evaluator import Evaluator
 from launchers.experiment import ExperimentConfig
-from launchers.nodes import (Evaluator, RunCheckpoints, acting_diagnostics, begin_run, describe_replay, make_actor,
-                             make_environment, make_learner)
-from launchers.run_folder import write_summary
+from launchers.nodes import acting_diagnostics, make_actor, make_environment, make_learner
+from launchers.run import Nodes, Run
+from launchers.run_state import components_state, restore_components
 
-# Actor steps between looks at the checkpoint clock.
+# Actor steps between the driver's looks at the checkpoint clock.
 CHECK_STEPS = 2_000
 
 
@@ -59,77 +57,60 @@ class LearningActor(Actor):
             self._actor.update(wait)
 
 
-def _train(experiment: ExperimentConfig, environment, device: torch.device, counter: Counter,
-           logger_factory, resumed: tuple[dict[str, Any] | None, list[dict[str, Any]]]
-           ) -> tuple[list[dict[str, Any]], float, float]:
-    """Builds the agent around `environment` and runs the train/evaluate/checkpoint cycle.
+class LocalNodes(Nodes):
+    """The actor, replay, learner and evaluator in this process; acting pauses while evaluating."""
 
-    Returns the evaluations, the training seconds (wall clock, carried over a resume) and the
-    CPU seconds this process spent in the training loop in this invocation (unlike wall time,
-    CPU time does not count the time other processes, or a VM's neighbours, took the core).
-    """
-    builder = experiment.builder
-    spec = make_environment_spec(environment)
-    replay = builder.make_replay(spec, experiment.seed, num_lanes=experiment.num_envs)
-    print(f"[replay] {describe_replay(replay)}", flush=True)
-    learner = make_learner(experiment, spec, replay, device, counter, logger_factory("learner"))
-    actor, policy = make_actor(experiment, spec, replay, learner, experiment.seed, counter)
-    batch_size = builder.learner_batch_size(experiment.num_envs)
-    learning_actor = LearningActor(actor, learner, replay.rate_limiter, batch_size, experiment.learn_every)
-    train_loop = EnvironmentLoop(environment, learning_actor,
-                                 Counter(counter, "actor"), logger_factory("train"))
-    evaluator = Evaluator(experiment, spec, learner, counter, logger_factory("eval"),
-                          lambda: acting_diagnostics(replay, policy))
-    checkpoints = RunCheckpoints(experiment, learner, counter, [policy], replay)
-    state, evaluations = resumed
-    train_seconds = checkpoints.restore(state)
-    actor.update(wait=True)  # Act with the restored weights.
+    def __init__(self, run: Run) -> None:
+        experiment, loggers = run.experiment, run.loggers
+        self._experiment = experiment
+        self._counter = Counter()
+        self._environment = make_environment(experiment, experiment.seed)
+        try:
+            spec = make_environment_spec(self._environment)
+            builder = experiment.builder
+            self._replay = builder.make_replay(spec, experiment.seed, num_lanes=experiment.num_envs)
+            print(f"[replay] {self._replay.describe()}", flush=True)
+            self._learner = make_learner(experiment, spec, self._replay, run.device, self._counter,
+                                         loggers("learner"))
+            self._actor, self._policy = make_actor(experiment, spec, builder.make_adder(self._replay), self._learner,
+                                                   experiment.seed, self._counter)
+            learning = LearningActor(self._actor, self._learner, self._replay.rate_limiter,
+                                     builder.learner_batch_size(experiment.num_envs), experiment.learn_every)
+            self._loop = EnvironmentLoop(self._environment, learning, Counter(self._counter, "actor"),
+                                         loggers("train"))
+            self._evaluator = Evaluator(experiment, spec, self._learner, self._counter, loggers("eval"),
+                                        lambda: acting_diagnostics(self._replay, self._policy))
+        except BaseException:
+            self._environment.close()  # Worker processes must not outlive a failed start.
+            raise
 
-    train_cpu_seconds = 0.0
-    eval_every = experiment.eval_every or experiment.num_steps
-    next_eval = (int(counter.get("actor_steps")) // eval_every + 1) * eval_every
-    try:
-        while (done := int(counter.get("actor_steps"))) < experiment.num_steps:
-            train_start, cpu_start = time.perf_counter(), time.process_time()
-            target_steps = min(next_eval, experiment.num_steps)
-            train_loop.run(num_steps=min(target_steps - done, CHECK_STEPS))
-            train_seconds += time.perf_counter() - train_start
-            train_cpu_seconds += time.process_time() - cpu_start
-            done = int(counter.get("actor_steps"))
-            if done >= target_steps:
-                evaluations.append(evaluator.evaluate(train_seconds))
-                next_eval += eval_every
-                target = experiment.stop_at_return
-                if target is not None and evaluations[-1]["eval_return_mean"] >= target:
-                    break
-            if checkpoints.due():
-                checkpoints.save(train_seconds)
-        if not evaluations:  # A resumed run that had already spent its budget.
-            evaluations.append(evaluator.evaluate(train_seconds))
-        checkpoints.save(train_seconds)
-        evaluator.write_artifacts()
-    except KeyboardInterrupt:
-        checkpoints.save(train_seconds)
-        raise
-    finally:
-        evaluator.close()
-    return evaluations, train_seconds, train_cpu_seconds
+    def counts(self) -> dict[str, float]:
+        return self._counter.get_counts()
+
+    def advance(self, target_steps: int) -> None:
+        self._loop.run(num_steps=min(target_steps - self.actor_steps(), CHECK_STEPS))
+
+    def evaluate(self, train_seconds: float) -> dict[str, Any]:
+        return self._evaluator.evaluate(train_seconds)
+
+    def get_state(self, with_replay: bool) -> dict[str, Any]:
+        return components_state(self._learner, self._counter, [self._policy], self._replay, with_replay)
+
+    def set_state(self, state: Mapping[str, Any] | None) -> None:
+        if state is not None:
+            restore_components(state, self._learner, self._counter, [self._policy], self._replay)
+        self._actor.update(wait=True)  # Act with the (restored) learner's weights.
+
+    def write_artifacts(self) -> None:
+        self._evaluator.write_artifacts()
+
+    def close(self) -> None:
+        try:
+            self._evaluator.close()
+        finally:
+            self._environment.close()
 
 
 def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
     """Trains until `num_steps` actor steps, evaluating every `eval_every`; returns the summary."""
-    start = time.perf_counter()
-    run = begin_run(experiment)
-    device, progress, logger_factory = run.device, run.progress, run.logger_factory
-    resumed = (run.resumed_state, run.evaluations)
-    counter = Counter()
-    environment = make_environment(experiment, experiment.seed)
-    try:
-        evaluations, train_seconds, train_cpu_seconds = _train(experiment, environment, device, counter,
-                                                               logger_factory, resumed)
-    finally:  # Worker processes and log files must not outlive a failed run.
-        environment.close()
-        progress.close()
-        close_tensorboard(experiment.run_dir)
-    return write_summary(experiment, evaluations, counter, train_seconds, time.perf_counter() - start, device,
-                         train_cpu_seconds=round(train_cpu_seconds, 3))
+    return Run(experiment).drive(LocalNodes)

@@ -18,7 +18,6 @@ from typing import Any, Mapping
 import torch
 
 from components.checkpointing import Checkpointer
-from components.counting import Counter
 from launchers.experiment import ExperimentConfig
 
 # What marks a folder as holding a run (anything a run writes).
@@ -137,11 +136,10 @@ def load_resume_state(experiment: ExperimentConfig) -> tuple[dict[str, Any] | No
     return state, evaluations
 
 
-def write_summary(experiment: ExperimentConfig, evaluations: list[dict[str, Any]], counter: Counter,
-                  train_seconds: float, wall_seconds: float, device: torch.device,
+def write_summary(experiment: ExperimentConfig, evaluations: list[dict[str, Any]], counts: Mapping[str, float],
+                  train_seconds: float, wall_seconds: float, device: torch.device | str,
                   **extra: Any) -> dict[str, Any]:
     """The run's summary (returned, and written to `summary.json` in the run folder)."""
-    counts = counter.get_counts()
     summary = {
         "final_eval_return": evaluations[-1]["eval_return_mean"],
         "best_eval_return": max(e["eval_return_mean"] for e in evaluations),

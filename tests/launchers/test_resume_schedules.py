@@ -85,16 +85,16 @@ def test_the_max_priority_survives_a_resume_without_the_replay():
     from environments.registry import make_environment
     from components.specs import make_environment_spec
     from components.types import transition_spec
-    from launchers.nodes import restore_run_state, run_state
+    from launchers.run_state import components_state, restore_components
 
     spec = transition_spec(make_environment_spec(make_environment("gridworld:simple")))
     replay = PrioritizedReplay(spec, 16, alpha=1.0, epsilon=0.0)
     replay.insert(_zeros(spec, 4))
     replay.update_priorities(np.arange(4), [0.5, 9.0, 2.0, 1.0])
-    state = run_state(_StubLearner(), Counter(), [], replay, 1.0, with_replay=False)
+    state = components_state(_StubLearner(), Counter(), [], replay, with_replay=False)
     assert "replay" not in state
     fresh = PrioritizedReplay(spec, 16, alpha=1.0, epsilon=0.0)
-    restore_run_state(state, _StubLearner(), Counter(), [], fresh)
+    restore_components(state, _StubLearner(), Counter(), [], fresh)
     assert fresh.size() == 0 and fresh.max_priority == 9.0
 
 
