@@ -32,6 +32,11 @@ class ActorLearnerBuilder(abc.ABC):
     #: Whether the learner must see each rollout right after it is acted (on-policy): runners then learn
     #: after every actor step, and `learn_every` > 1 is refused.
     on_policy: bool = False
+    #: The config dataclass the builder takes (launchers make one flag per field, and rebuild it from
+    #: config.json). A subclass of a built-in builder inherits its parent's.
+    config_class: type | None = None
+    #: Whether the agent learns action values (plots then call its loss the TD loss).
+    value_based: bool = False
 
     def __init__(self, config: Any) -> None:
         self.config = config

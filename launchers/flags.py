@@ -9,106 +9,48 @@ from typing import Any, Mapping
 
 from absl import flags
 
-from environments.registry import BACKENDS
 from launchers.experiment import DECLARATION_DEFAULTS
+from launchers.run_fields import Declaration, base_type, flag_fields, resumable_fields
 from launchers.presets import describe_presets, preset_declaration
 
 FLAGS = flags.FLAGS
 
-# Declaration fields that are flags, with their help text.
-_COMMON_HELP = {
-    "env": "Environment name: gridworld:<task>, gym:<id>, atari:<Game> or python:<module>:<factory>.",
-    "seed": "Random seed for networks, replay, exploration and environments.",
-    "num_steps": "Training budget in actor steps (environment steps summed over lanes).",
-    "num_envs": "Environment lanes stepped together by the actor (one network call per step).",
-    "env_backend": "How lanes are stepped: sync (in process), subprocess (worker processes, frames through "
-                   "shared memory), ale (atari only: ale-py's native vector engine), gym (gym:<id> with flat "
-                   "spaces, batched in process) or auto (ale for Atari, subprocess/sync when an Atari option "
-                   "needs a crop, gym for flat gymnasium spaces, sync for everything else).",
-    "eval_every": "Actor steps between greedy evaluations (0: evaluate only at the end).",
-    "eval_episodes": "Episodes per evaluation.",
-    "eval_max_steps": "Steps after which an evaluation episode is cut, with a warning, and counts with its "
-                      "return so far (an environment without a time limit cannot hang the run). Default: "
-                      "Atari's 108,000-frame cut-off, 27,000 agent steps.",
-    "run_dir": "Run folder (config.json, CSV logs, summary.json). Default: runs/<agent>_<env>_s<seed>_<time>.",
-    "device": "Learner device: auto (CUDA when present), cpu or cuda.",
-    "torch_threads": "torch intra-op threads. 1 by default: small networks gain little from more, and "
-                     "busy-waiting threads collapse when cores are shared; raise it for large CPU networks.",
-    "log_interval": "Seconds between progress lines on the terminal.",
-    "learn_every": "Actor steps between learning bursts (1: learn after every step; larger values, e.g. 256 "
-                   "like SB3's train_freq, run the same learner steps in bursts, which is faster on a CPU).",
-    "stop_at_return": "Stop early once an evaluation's mean return reaches this (default: run the full budget).",
-    "launch": "Runner: local (one loop, acting and learning interleaved), threads (actor threads, a learner "
-              "thread and an evaluator thread sharing one replay) or ray (the same nodes as Ray actors; needs "
-              "the distributed extra: pip install -e '.[distributed]').",
-    "checkpoint_every_minutes": "Wall-clock minutes between checkpoints in RUN_DIR/checkpoints (0: only at the "
-                                "end); one is also written at the end and on Ctrl-C.",
-    "overwrite": "Delete the run already in --run_dir before starting. Without it (and without --resume), a run "
-                 "folder that holds a run is refused and left unchanged.",
-    "checkpoint_replay": "Also checkpoint the replay, so a resumed run need not refill it (large for Atari).",
-    "tensorboard": "Write TensorBoard event files into the run folder (default: when the tensorboard package is "
-                   "installed; --tensorboard fails clearly without it, --notensorboard switches them off).",
-    "progress": "Show a live progress bar on an interactive terminal (a plain line a minute in logs); "
-                "--progress=false switches it off.",
-    "nan_policy": "A NaN or inf loss or gradient: raise (stop, naming the learner step and loss term; the "
-                  "weights and the last checkpoint stay good) or skip (drop the update, count it).",
-    "video_every": "Actor steps between recorded greedy evaluation episodes, written to RUN_DIR/videos as MP4 "
-                   "(GIF without ffmpeg); 0: no videos.",
-    "plots": "Write curves.png and diagnostics/ (predicted values vs returns; GridWorld policy and Q maps) "
-             "into the run folder at the end.",
-    "num_actors": "Acting nodes under --launch=threads or ray, each stepping its own --num_envs lanes.",
-    "ray_address": "--launch=ray only: the address of a Ray cluster to join (default: start a local one "
-                   "with this machine's CPUs).",
-}
-# What may change when a run is resumed (the rest must match its checkpoint).
-_RESUME_OVERRIDES = ("num_steps", "eval_every", "eval_episodes", "eval_max_steps", "log_interval",
-                     "checkpoint_every_minutes",
-                     "stop_at_return", "device", "torch_threads", "tensorboard", "progress", "nan_policy",
-                     "video_every", "plots")
 _ENV_OPTION_FLAGS = {
     "observation_type": "gridworld only: state_index, agent_onehot, grid (default) or agent_goal_pos.",
     "max_episode_length": "gridworld only: steps before an episode is truncated (default 200).",
 }
 
 
+def _define_run_flag(field: dataclasses.Field, default: Any) -> None:
+    """One flag for a run field: its type, bounds, choices and help all come from the field."""
+    base, _ = base_type(Declaration, field)
+    help_text, minimum, choices = field.metadata["help"], field.metadata["minimum"], field.metadata["choices"]
+    if choices:
+        flags.DEFINE_enum(field.name, default, list(choices), help_text)
+    elif base is bool:
+        flags.DEFINE_bool(field.name, default, help_text)
+    elif base is int:
+        flags.DEFINE_integer(field.name, default, help_text, lower_bound=minimum)
+    elif base is float:
+        flags.DEFINE_float(field.name, default, help_text, lower_bound=minimum)
+    else:
+        flags.DEFINE_string(field.name, default, help_text)
+
+
 def define_common_flags(agent: str, **defaults: Any) -> None:
-    """Defines the launcher flags; `defaults` override DECLARATION_DEFAULTS for this agent."""
+    """Defines the launcher flags; `defaults` override the run fields' defaults for this agent."""
     values = {**DECLARATION_DEFAULTS, **defaults}
     flags.DEFINE_string("config", None, "A run folder or its config.json to rerun; flags given beside it override it.")
     flags.DEFINE_string("preset", None, "A named set of config values, runner settings and environment options; "
                         "flags given beside it override it. " + (describe_presets(agent) or "(none for this agent)"))
-    flags.DEFINE_string("env", values["env"], _COMMON_HELP["env"])
+    for field in flag_fields():
+        _define_run_flag(field, values[field.name])
     flags.DEFINE_string("observation_type", None, _ENV_OPTION_FLAGS["observation_type"])
     flags.DEFINE_integer("max_episode_length", None, _ENV_OPTION_FLAGS["max_episode_length"], lower_bound=1)
     flags.DEFINE_list("env_options", [], "Options for the environment's factory as key=value pairs, e.g. "
                       "--env_options=length=12,slippery=true: keyword arguments of a python:<module>:<factory> "
                       "factory or of gymnasium.make, fields of environments.atari.AtariConfig. Values are read as "
                       "int, float, true/false, none, or else kept as strings.")
-    flags.DEFINE_integer("seed", values["seed"], _COMMON_HELP["seed"])
-    flags.DEFINE_integer("num_steps", values["num_steps"], _COMMON_HELP["num_steps"], lower_bound=1)
-    flags.DEFINE_integer("num_envs", values["num_envs"], _COMMON_HELP["num_envs"], lower_bound=1)
-    flags.DEFINE_enum("env_backend", values["env_backend"], list(BACKENDS), _COMMON_HELP["env_backend"])
-    flags.DEFINE_integer("eval_every", values["eval_every"], _COMMON_HELP["eval_every"], lower_bound=0)
-    flags.DEFINE_integer("eval_episodes", values["eval_episodes"], _COMMON_HELP["eval_episodes"], lower_bound=1)
-    flags.DEFINE_integer("eval_max_steps", values["eval_max_steps"], _COMMON_HELP["eval_max_steps"], lower_bound=1)
-    flags.DEFINE_string("run_dir", values["run_dir"], _COMMON_HELP["run_dir"])
-    flags.DEFINE_enum("device", values["device"], ["auto", "cpu", "cuda"], _COMMON_HELP["device"])
-    flags.DEFINE_integer("torch_threads", values["torch_threads"], _COMMON_HELP["torch_threads"], lower_bound=1)
-    flags.DEFINE_float("log_interval", values["log_interval"], _COMMON_HELP["log_interval"], lower_bound=0)
-    flags.DEFINE_float("stop_at_return", values["stop_at_return"], _COMMON_HELP["stop_at_return"])
-    flags.DEFINE_integer("learn_every", values["learn_every"], _COMMON_HELP["learn_every"], lower_bound=1)
-    flags.DEFINE_enum("launch", values["launch"], ["local", "threads", "ray"], _COMMON_HELP["launch"])
-    flags.DEFINE_integer("num_actors", values["num_actors"], _COMMON_HELP["num_actors"], lower_bound=1)
-    flags.DEFINE_string("ray_address", values["ray_address"], _COMMON_HELP["ray_address"])
-    flags.DEFINE_float("checkpoint_every_minutes", values["checkpoint_every_minutes"],
-                       _COMMON_HELP["checkpoint_every_minutes"], lower_bound=0)
-    flags.DEFINE_bool("overwrite", values["overwrite"], _COMMON_HELP["overwrite"])
-    flags.DEFINE_bool("checkpoint_replay", values["checkpoint_replay"], _COMMON_HELP["checkpoint_replay"])
-    flags.DEFINE_bool("tensorboard", values["tensorboard"], _COMMON_HELP["tensorboard"])
-    flags.DEFINE_bool("progress", values["progress"], _COMMON_HELP["progress"])
-    flags.DEFINE_enum("nan_policy", values["nan_policy"], ["raise", "skip"], _COMMON_HELP["nan_policy"])
-    flags.DEFINE_integer("video_every", values["video_every"], _COMMON_HELP["video_every"], lower_bound=0)
-    flags.DEFINE_bool("plots", values["plots"], _COMMON_HELP["plots"])
     flags.DEFINE_bool("verbose", False, "Show the full traceback when a run fails (default: one readable message).")
     flags.DEFINE_string("resume", None, "A run folder to continue from its newest readable checkpoint, with its "
                         "config.json; --num_steps may raise the budget.")
@@ -164,11 +106,11 @@ def _optional_parser(base: type):
 
 def define_config_flags(config_class: type) -> None:
     """One flag per config field, named like the field, defaulting to the field's default."""
-    docs = _attribute_docs(config_class)
+    docs = config_field_help(config_class)
     for field in dataclasses.fields(config_class):
         base, optional = _field_type(config_class, field)
         default = field.default
-        help_text = docs.get(field.name, field.name)
+        help_text = docs[field.name]
         if base is tuple:
             flags.DEFINE_list(field.name, [str(v) for v in default], help_text + " (comma-separated)")
         elif optional:
@@ -184,11 +126,21 @@ def define_config_flags(config_class: type) -> None:
             flags.DEFINE_string(field.name, default, help_text)
 
 
+def config_field_help(config_class: type) -> dict[str, str]:
+    """Each config field's help: its metadata's "help", else its entry in the 'Attributes:' section of the
+    docstring of the class or of the nearest parent that documents it (a subclassed config keeps its parent's
+    help), else its name."""
+    docs: dict[str, str] = {}
+    for klass in reversed(config_class.__mro__):
+        docs.update(_attribute_docs(klass))
+    return {f.name: f.metadata.get("help") or docs.get(f.name, f.name) for f in dataclasses.fields(config_class)}
+
+
 def _attribute_docs(config_class: type) -> dict[str, str]:
-    """Field descriptions from the 'Attributes:' section of the config's docstring."""
+    """Field descriptions from the 'Attributes:' section of one class's own docstring."""
     docs: dict[str, str] = {}
     current = None
-    for line in (config_class.__doc__ or "").splitlines():
+    for line in (config_class.__dict__.get("__doc__") or "").splitlines():
         stripped = line.strip()
         name, sep, rest = stripped.partition(":")
         if sep and name.isidentifier() and line.startswith("      ") and not line.startswith("        "):
@@ -224,31 +176,47 @@ def config_values_from_flags(config_class: type, only_present: bool = False) -> 
     return values
 
 
+def launcher_command(agent: str) -> str:
+    """The command that runs `agent`: its own launcher for a built-in one, else launchers.train."""
+    from launchers.agent_registry import BUILT_IN
+
+    return f"python -m launchers.{agent}" if agent in BUILT_IN else f"python -m launchers.train --agent={agent}"
+
+
+def _check_agent(base: Mapping[str, Any], agent: str, flag: str) -> None:
+    """A --config/--resume declaration must name this launcher's agent."""
+    if not base.get("agent"):
+        raise ValueError(f"--{flag}: its config.json names no agent, so the run cannot be rebuilt (a run folder "
+                         "written before agents were recorded); start a new run instead.")
+    if base["agent"] != agent:
+        raise ValueError(f"--{flag} holds a {base['agent']!r} run, not {agent!r}; use "
+                         f"{launcher_command(base['agent'])} --{flag}=...")
+
+
 def declaration_from_flags(agent: str, config_class: type) -> dict[str, Any]:
     """The run declaration from the flags, on top of --config when given."""
     from launchers.experiment import load_declaration
 
     base: Mapping[str, Any] = {}
+    common = [field.name for field in flag_fields()]
     if FLAGS.resume and FLAGS.config:
         raise ValueError("--resume continues a run with its own config.json; drop --config.")
     if FLAGS.resume:
         base = load_declaration(FLAGS.resume)
-        if base.get("agent", agent) != agent:
-            raise ValueError(f"--resume holds a {base['agent']!r} run; resume it with launchers.{base['agent']}.")
-        given = [name for name in (*_COMMON_HELP, "env_options") if FLAGS[name].present
-                 and name not in _RESUME_OVERRIDES]
+        _check_agent(base, agent, "resume")
+        resumable = resumable_fields()
+        given = [name for name in (*common, "env_options") if FLAGS[name].present and name not in resumable]
         if given or FLAGS.preset:
-            raise ValueError(f"--resume keeps the run's declaration; only {sorted(_RESUME_OVERRIDES)} may be "
+            raise ValueError(f"--resume keeps the run's declaration; only {sorted(resumable)} may be "
                              f"given beside it, got {given + (['preset'] if FLAGS.preset else [])}.")
-        declaration = {**DECLARATION_DEFAULTS, **base, "agent": agent, "run_dir": FLAGS.resume, "resume": True}
-        for name in _RESUME_OVERRIDES:
+        declaration = {**DECLARATION_DEFAULTS, **base, "run_dir": FLAGS.resume, "resume": True}
+        for name in resumable:
             if FLAGS[name].present:
                 declaration[name] = FLAGS[name].value
         return declaration
     if FLAGS.config:
         base = load_declaration(FLAGS.config)
-        if base.get("agent", agent) != agent:
-            raise ValueError(f"--config holds a {base['agent']!r} run; rerun it with launchers.{base['agent']}.")
+        _check_agent(base, agent, "config")
     rerun = bool(FLAGS.config)
     if FLAGS.preset:  # Preset values sit above the flag defaults and below flags given explicitly.
         env = FLAGS.env if FLAGS["env"].present or not rerun else base.get("env", FLAGS.env)
@@ -257,7 +225,7 @@ def declaration_from_flags(agent: str, config_class: type) -> dict[str, Any]:
                   for name in ("env_options", "agent_config")}
         base = {**base, **preset, **merged}
     declaration: dict[str, Any] = {**DECLARATION_DEFAULTS, **base, "agent": agent}
-    for name in _COMMON_HELP:
+    for name in common:
         if FLAGS[name].present or name not in base:
             declaration[name] = FLAGS[name].value
     if rerun and not FLAGS["run_dir"].present:

@@ -30,7 +30,9 @@ def make_environment(experiment: ExperimentConfig, seed: int) -> dm_env.Environm
     """The batched training environment of one actor: `num_envs` lanes on the chosen backend."""
     if experiment.batched_environment_factory is not None:
         return experiment.batched_environment_factory(experiment.num_envs, seed)
-    return make_lanes(experiment.environment_factory, experiment.num_envs, seed, experiment.env_backend)
+    # auto with a factory of the user's own: lanes in process.
+    backend = "sync" if experiment.env_backend == "auto" else experiment.env_backend
+    return make_lanes(experiment.environment_factory, experiment.num_envs, seed, backend)
 
 
 def environment_spec(experiment: ExperimentConfig) -> EnvironmentSpec:

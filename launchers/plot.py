@@ -36,7 +36,6 @@ DPI = 100
 GROUP_IGNORES = ("seed", "run_dir")  # Declaration fields that do not split runs into groups.
 BANDS = ("minmax", "std")
 _RUN_FILES = "train.csv, train_actor*.csv, eval.csv or learner.csv"
-_VALUE_BASED = ("dqn", "nfq")
 _MAX_POINTS = 400  # Grid points of a group's mean curve.
 
 
@@ -245,9 +244,19 @@ def _main_panel(axis, runs, groups, labels, colors, x: str, band: str, window: i
         axis.legend(loc="best", fontsize=7)
 
 
+def _value_based(agent: str | None) -> bool:
+    """Whether the run's agent learns action values (its builder's `value_based`); False if it cannot be found."""
+    from launchers.agent_registry import get_agent
+
+    try:
+        return bool(agent) and get_agent(agent).builder_class.value_based
+    except (ValueError, TypeError):
+        return False
+
+
 def _extra_panels(runs: Sequence[Run]) -> list[tuple[str, str, str, int]]:
     """(table, column, title, smoothing window) of each extra panel the runs have data for."""
-    value_based = all(run.config.get("agent") in _VALUE_BASED for run in runs if run.config)
+    value_based = all(_value_based(run.config.get("agent")) for run in runs if run.config)
     candidates = [("learner", "loss", "TD loss" if value_based else "loss", 10),
                   ("learner", "entropy", "policy entropy", 10),
                   ("learner", "grad_norm", "gradient norm (before clipping)", 10),

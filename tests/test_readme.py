@@ -12,21 +12,41 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
-def test_compose_an_agent_example_trains(tmp_path):
-    blocks = _python_blocks()
-    agent_block = next(b for b in blocks if "class MeanBootstrapBuilder" in b)
-    run_block = next(b for b in blocks if "run_local(ExperimentConfig(" in b)
-    namespace: dict = {}
-    exec(agent_block, namespace)
+def test_compose_an_agent_example_trains_from_python(tmp_path, monkeypatch):
+    """my_agents.py as written, run through make_experiment (smaller budget, gridworld)."""
+    import json
+
+    (tmp_path / "my_agents.py").write_text(_block("python", "# my_agents.py"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run_block = _block("python", "make_experiment(")
     run_block = (run_block.replace("gym:CartPole-v1", "gridworld:simple")
                  .replace("num_steps=50_000, eval_every=5_000", "num_steps=1_200, eval_every=0, eval_episodes=1")
+                 .replace("DQNConfig(learning_rate=5e-4)", "DQNConfig(learning_rate=5e-4, min_replay_size=200)")
                  .replace('"runs/mine"', repr(str(tmp_path / "mine"))))
-    run_block = run_block.replace("DQNConfig(learning_rate=5e-4)", "DQNConfig(learning_rate=5e-4, min_replay_size=200)")
+    namespace: dict = {}
     exec(run_block, namespace)
-    summary = namespace["summary"]
-    assert summary["learner_steps"] > 0
-    assert (tmp_path / "mine" / "learner.csv").exists()
+    assert namespace["summary"]["learner_steps"] > 0
+    config = json.loads((tmp_path / "mine" / "config.json").read_text())
+    assert config["agent"] == "my_agents:MeanBootstrapBuilder"
+    assert config["env"] == "gridworld:simple" and config["agent_config"]["min_replay_size"] == 200
 
+
+def test_compose_an_agent_example_trains_from_the_cli(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "my_agents.py").write_text(_block("python", "# my_agents.py"))
+    command = _block("bash", "--agent=my_agents:MeanBootstrapBuilder").strip().split()
+    assert command[:3] == ["python", "-m", "launchers.train"]
+    command = [arg.replace("gym:CartPole-v1", "gridworld:simple").replace("50000", "600") for arg in command]
+    env = {**os.environ, "PYTHONPATH": str(README.parent)}
+    done = subprocess.run([sys.executable, *command[1:], "--min_replay_size=200", "--eval_every=0",
+                           "--eval_episodes=1", f"--run_dir={tmp_path / 'run'}", "--noprogress", "--noplots"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["actor_steps"] == 600
 
 
 def _block(language: str, marker: str) -> str:

@@ -8,6 +8,7 @@ from agents.on_policy import OnPolicyBuilder
 
 
 class A2CBuilder(OnPolicyBuilder):
+    config_class = A2CConfig
     learner_class = A2CLearner
 
     def __init__(self, config: A2CConfig) -> None:

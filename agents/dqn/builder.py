@@ -38,6 +38,9 @@ def use_frame_replay(mode: str, spec: EnvironmentSpec) -> bool:
 class DQNBuilder(ActorLearnerBuilder):
     """Value-based agents share this wiring; NFQ swaps in its own learner."""
 
+    config_class = DQNConfig
+    value_based = True
+
     actor_network_names = ("q",)
 
     def __init__(self, config: DQNConfig) -> None:

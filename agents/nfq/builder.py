@@ -20,6 +20,8 @@ from components.specs import EnvironmentSpec
 class NFQBuilder(DQNBuilder):
     """Same replay, adder and actor as DQN; a plain Q network and no target network in the learner."""
 
+    config_class = NFQConfig
+
     def __init__(self, config: NFQConfig) -> None:
         super().__init__(config)
 

@@ -17,6 +17,7 @@ from components.specs import EnvironmentSpec
 
 
 class PPOBuilder(OnPolicyBuilder):
+    config_class = PPOConfig
     learner_class = PPOLearner
 
     def __init__(self, config: PPOConfig) -> None:

@@ -21,6 +21,8 @@ from components.specs import EnvironmentSpec
 class REINFORCEBuilder(OnPolicyBuilder):
     """Episodes instead of fixed-length rollouts; the learner takes `episodes_per_update` of them."""
 
+    config_class = REINFORCEConfig
+
     def __init__(self, config: REINFORCEConfig) -> None:
         super().__init__(config)
 

@@ -298,5 +298,5 @@ def test_atari_runs_declare_raw_score_as_their_score():
     from launchers.experiment import experiment_from_declaration
 
     pytest.importorskip("ale_py")
-    assert experiment_from_declaration({"env": "atari:Pong", "num_envs": 1}).score_key == "raw_score"
-    assert experiment_from_declaration({"env": "gridworld:simple"}).score_key is None
+    assert experiment_from_declaration({"agent": "dqn", "env": "atari:Pong", "num_envs": 1}).score_key == "raw_score"
+    assert experiment_from_declaration({"agent": "dqn", "env": "gridworld:simple"}).score_key is None

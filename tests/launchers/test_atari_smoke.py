@@ -52,7 +52,7 @@ def test_ale_backend_refuses_non_atari_environments(tmp_path):
     from launchers.experiment import experiment_from_declaration
 
     with pytest.raises(ValueError, match=r"atari:<Game>.*gridworld:simple"):
-        experiment_from_declaration({"env": "gridworld:simple", "env_backend": "ale", "num_envs": 2,
+        experiment_from_declaration({"agent": "dqn", "env": "gridworld:simple", "env_backend": "ale", "num_envs": 2,
                                      "run_dir": str(tmp_path / "run")})
 
 

@@ -154,7 +154,7 @@ def test_frame_replay_gives_each_actor_its_own_lanes():
 def test_local_rejects_several_actors(tmp_path):
     with pytest.raises(ValueError, match="num_actors=2 needs launch='threads' or 'ray'"):
         _experiment(tmp_path, agent="dqn", num_actors=2)
-    with pytest.raises(ValueError, match="launch must be one of"):
+    with pytest.raises(ValueError, match="launch must be one of local, threads, ray"):
         _experiment(tmp_path, agent="dqn", launch="cluster")
 
 

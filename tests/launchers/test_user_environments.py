@@ -65,4 +65,4 @@ def test_env_options_reach_a_python_factory(tmp_path):
 
 def test_an_option_the_factory_does_not_take_is_a_clear_error():
     with pytest.raises(ValueError, match=r"cannot take the options \['colour', 'seed'\].*--env_options"):
-        experiment_from_declaration({"env": f"{ENVS}:make_corridor", "env_options": {"colour": "red"}})
+        experiment_from_declaration({"agent": "dqn", "env": f"{ENVS}:make_corridor", "env_options": {"colour": "red"}})
