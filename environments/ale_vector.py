@@ -53,6 +53,7 @@ from dm_env import specs
 
 from environments.atari import (DISCOUNT_SPEC, REWARD_SPEC, AtariConfig, action_spec_for,
                                 observation_spec_for, resolve_game)
+from environments.auto_reset import FIRST, end_of_episode
 from environments.batched import BatchedEnvironment
 
 # Per-lane modes.
@@ -240,12 +241,10 @@ class AleVectorBatchedEnvironment(BatchedEnvironment):
         self._lives[lanes] = lives
         if self._serve:
             self._serve_next[lanes] = life_lost
-        if self._config.episodic_life:
-            last = game_end | life_lost
-            discount = np.where((running & terminated) | life_lost, 0.0, 1.0).astype(np.float32)
-        else:
-            last = game_end
-            discount = np.where(running & terminated, 0.0, 1.0).astype(np.float32)
+        # A lost life ends an episode (discount 0) under episodic_life; auto_reset's rule maps the flags.
+        last = game_end | life_lost if self._config.episodic_life else game_end
+        ended = (running & terminated) | (life_lost if self._config.episodic_life else False)
+        step_type, discount = end_of_episode(ended, last & ~ended)
 
         reward = np.sign(raw_reward) if self._config.clip_rewards else raw_reward
         reward = np.where(first | after_dead_start, 0.0, reward).astype(np.float32)
@@ -260,9 +259,8 @@ class AleVectorBatchedEnvironment(BatchedEnvironment):
         new_mode[dead_start] = _DEAD_START
         self._mode[lanes] = new_mode
 
-        step_type = np.where(first, dm_env.StepType.FIRST,
-                             np.where(last, dm_env.StepType.LAST, dm_env.StepType.MID)).astype(np.int8)
-        return lanes, dm_env.TimeStep(step_type, reward, discount, self._observation(obs))
+        step_type = np.where(first, FIRST, step_type).astype(np.int8)
+        return lanes, dm_env.TimeStep(step_type, reward, discount.astype(np.float32), self._observation(obs))
 
     def observation_spec(self) -> specs.BoundedArray:
         return self._observation_spec

@@ -1,10 +1,12 @@
 """Batched environments: N lanes stepped together, each lane a valid dm_env sequence.
 
 A batched timestep holds arrays with a leading lane axis: `step_type` (N,),
-`reward` (N,), `discount` (N,) and observations (N, ...). A lane whose step is
-FIRST carries reward 0 and discount 1 (dm_env's None does not fit in an array).
-After a lane's LAST, the next `step` restarts that lane (its action is ignored)
-and reports FIRST, so callers never call `reset` mid-run. Specs are per lane.
+`reward` (N,), `discount` (N,) and observations (N, ...). What a lane does when
+its episode ends is `environments.auto_reset`'s rule, the same on every backend:
+its LAST carries the final observation (discount 0 if terminated, 1 if
+truncated), and its next `step` restarts it (action ignored) and reports FIRST
+with reward 0 and discount 1, so callers never call `reset` mid-run. Specs are
+per lane.
 
 A lane environment may define `episode_info() -> dict[str, float]`: extra
 values about the episode that just ended (Atari's raw game score, say), asked
@@ -21,6 +23,7 @@ import numpy as np
 import tree
 
 from environments import nests
+from environments.auto_reset import LaneResets, stack_timesteps
 
 
 class BatchedEnvironment(dm_env.Environment):
@@ -34,14 +37,6 @@ class BatchedEnvironment(dm_env.Environment):
     def episode_info(self, lane: int) -> dict[str, float]:
         """Extra values about the episode that just ended in `lane` (none by default)."""
         return {}
-
-
-def _stack(lane_steps: Sequence[dm_env.TimeStep], reward_dtype: np.dtype, discount_dtype: np.dtype) -> dm_env.TimeStep:
-    step_types = np.array([ts.step_type for ts in lane_steps], dtype=np.int8)
-    rewards = np.array([0.0 if ts.reward is None else ts.reward for ts in lane_steps], dtype=reward_dtype)
-    discounts = np.array([1.0 if ts.discount is None else ts.discount for ts in lane_steps], dtype=discount_dtype)
-    observations = nests.map_structure(lambda *xs: np.stack(xs), *[ts.observation for ts in lane_steps])
-    return dm_env.TimeStep(step_types, rewards, discounts, observations)
 
 
 class SyncBatchedEnvironment(BatchedEnvironment):
@@ -60,7 +55,7 @@ class SyncBatchedEnvironment(BatchedEnvironment):
                 )
         self._reward_dtype = np.dtype(first.reward_spec().dtype)
         self._discount_dtype = np.dtype(first.discount_spec().dtype)
-        self._last = np.ones(len(self._envs), dtype=bool)  # Every lane starts by resetting.
+        self._resets = LaneResets(len(self._envs))
 
     @classmethod
     def from_factory(cls, factory: Callable[[int], dm_env.Environment], num_lanes: int, seed: int = 0) -> "SyncBatchedEnvironment":
@@ -77,23 +72,18 @@ class SyncBatchedEnvironment(BatchedEnvironment):
 
     def reset(self) -> dm_env.TimeStep:
         steps = [env.reset() for env in self._envs]
-        self._last[:] = False
-        return _stack(steps, self._reward_dtype, self._discount_dtype)
+        self._resets.reset_all()
+        return stack_timesteps(steps, self._reward_dtype, self._discount_dtype)
 
     def step(self, action) -> dm_env.TimeStep:
         leaf = tree.flatten(action)[0]
         if np.ndim(leaf) == 0 or len(leaf) != len(self._envs):
             raise ValueError(f"Expected a batch of {len(self._envs)} actions (one per lane), got {action!r}.")
-        steps = []
         flat = isinstance(action, np.ndarray)
-        for i, env in enumerate(self._envs):
-            if self._last[i]:
-                ts = env.reset()
-            else:
-                ts = env.step(action[i] if flat else nests.map_structure(lambda a: a[i], action))
-            self._last[i] = ts.last()
-            steps.append(ts)
-        return _stack(steps, self._reward_dtype, self._discount_dtype)
+        steps = [env.reset() if restart else env.step(action[i] if flat else nests.map_structure(lambda a: a[i], action))
+                 for i, (env, restart) in enumerate(zip(self._envs, self._resets.restarting()))]
+        self._resets.record([step.step_type for step in steps])
+        return stack_timesteps(steps, self._reward_dtype, self._discount_dtype)
 
     def observation_spec(self):
         return self._envs[0].observation_spec()

@@ -62,6 +62,7 @@ import numpy as np
 import tree
 
 from environments import nests
+from environments.auto_reset import LaneResets, batch_timestep
 from environments.batched import BatchedEnvironment
 from environments.validation import EnvironmentSpecError
 
@@ -287,7 +288,7 @@ class SubprocessBatchedEnvironment(BatchedEnvironment):
         except BaseException:
             self.close(graceful=False)
             raise
-        self._last = np.ones(num_lanes, dtype=bool)  # Every lane starts by resetting.
+        self._resets = LaneResets(num_lanes)
 
     # -- Messaging --------------------------------------------------------------
 
@@ -363,15 +364,10 @@ class SubprocessBatchedEnvironment(BatchedEnvironment):
         )
 
     def _timestep(self, replies: Sequence[tuple[int, Any, Any]]) -> dm_env.TimeStep:
-        step_types = np.array([r[0] for r in replies], dtype=np.int8)
-        rewards = np.array([0.0 if r[1] is None else r[1] for r in replies], dtype=self._reward_dtype)
-        discounts = np.array([1.0 if r[2] is None else r[2] for r in replies], dtype=self._discount_dtype)
         leaves = [array.copy() for array in self._resources.arrays]
-        if self._nested:
-            observation = tree.unflatten_as(self._observation_spec, leaves)
-        else:
-            observation = leaves[0]
-        return dm_env.TimeStep(step_types, rewards, discounts, observation)
+        observation = tree.unflatten_as(self._observation_spec, leaves) if self._nested else leaves[0]
+        step_types, rewards, discounts = zip(*replies)
+        return batch_timestep(step_types, rewards, discounts, observation, self._reward_dtype, self._discount_dtype)
 
     # -- dm_env.Environment -----------------------------------------------------
 
@@ -381,21 +377,17 @@ class SubprocessBatchedEnvironment(BatchedEnvironment):
 
     def reset(self) -> dm_env.TimeStep:
         replies = self._request({lane: ("reset", None) for lane in range(self._num_lanes)}, "resetting")
-        self._last[:] = False
+        self._resets.reset_all()
         return self._timestep(replies)
 
     def step(self, action) -> dm_env.TimeStep:
         leaf = tree.flatten(action)[0]
         if np.ndim(leaf) == 0 or len(leaf) != self._num_lanes:
             raise ValueError(f"Expected a batch of {self._num_lanes} actions (one per lane), got {action!r}.")
-        commands = {}
-        for lane in range(self._num_lanes):
-            if self._last[lane]:
-                commands[lane] = ("reset", None)
-            else:
-                commands[lane] = ("step", nests.map_structure(lambda a: a[lane], action))
+        commands = {lane: ("reset", None) if restart else ("step", nests.map_structure(lambda a: a[lane], action))
+                    for lane, restart in enumerate(self._resets.restarting())}
         replies = self._request(commands, "stepping")
-        self._last[:] = [r[0] == dm_env.StepType.LAST for r in replies]
+        self._resets.record([reply[0] for reply in replies])
         return self._timestep(replies)
 
     def observation_spec(self):
