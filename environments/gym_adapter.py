@@ -227,6 +227,14 @@ def _from_gym_observation(space: spaces.Space, spec: specs.Array, value: Any) ->
     return np.asarray(value, dtype=spec.dtype)
 
 
+def gym_actions(space: spaces.Space, actions: np.ndarray) -> Sequence[Any]:
+    """A batch of dm_env actions (leading lane axis) in a flat space's form: a Discrete's start added (Python
+    ints), a Box's dtype."""
+    if isinstance(space, spaces.Discrete):
+        return (actions + int(space.start)).tolist()
+    return actions.astype(space.dtype, copy=False)
+
+
 class GymnasiumEnvironment(dm_env.Environment):
     """A `gymnasium.Env` exposed through the `dm_env.Environment` interface.
 

@@ -5,10 +5,13 @@
   atari:<Game>                 an ale-py game with Nature-DQN preprocessing (e.g. atari:Breakout)
   python:<module>:<factory>    your own factory, called as factory(seed=..., **options)
 
-Every environment comes wrapped in single precision (float32 / int32), around
-`environments.validation.SpecCheckingWrapper`: malformed specs, timesteps that
-do not fit them, non-finite rewards and actions outside the action spec raise
-`EnvironmentSpecError` naming the environment.
+Every environment comes wrapped in single precision (float32 / int32); its specs
+are checked when it is built (`environments.spec_checks.check_specs`).
+`check=True` puts `environments.validation.SpecCheckingWrapper` inside that
+cast, so every action and timestep is checked against the environment's own
+specs (`check_env=full`). Batched lanes (`make_lanes`, `make_batched_environment`)
+always check their batch of actions and rewards cheaply (`CheckedLanes`); the
+run driver checks one extra lane at start-up (`check_environment`).
 `evaluation=True` asks for the evaluation flavour where one exists (Atari:
 the full game with all lives and unclipped rewards); factories that take an
 `evaluation` argument receive it, others ignore it.
@@ -31,8 +34,9 @@ import dm_env
 
 from environments.batched import BatchedEnvironment, SyncBatchedEnvironment
 from environments.errors import EnvironmentCallError, qualified_name as _qualified
-from environments.validation import SpecCheckingWrapper
-from environments.wrappers import SinglePrecisionWrapper
+from environments.spec_checks import check_specs
+from environments.validation import CHECK_MODES, CheckedLanes, SpecCheckingWrapper, checked_lane_factory
+from environments.wrappers import NamedEnvironment, SinglePrecisionWrapper
 
 PREFIXES = ("gridworld", "gym", "atari", "python")
 EXAMPLES = "gridworld:simple, gym:CartPole-v1, atari:Breakout, python:my_pkg.envs:make_env"
@@ -128,17 +132,25 @@ _FACTORIES: dict[str, Callable[[str, int, dict[str, Any], bool], dm_env.Environm
 
 
 def make_environment(name: str, seed: int = 0, evaluation: bool = False, render: bool = False,
-                     **options: Any) -> dm_env.Environment:
+                     check: bool = False, **options: Any) -> dm_env.Environment:
     """Builds one environment lane from its registry name; `options` go to its factory.
 
-    `render=True`: `render()` returns (H, W, 3) uint8 frames (see the module docstring).
+    `render=True`: `render()` returns (H, W, 3) uint8 frames. `check=True`: every action and timestep is
+    checked against the specs (see the module docstring).
     """
     prefix, rest = _split(name)
     options = dict(options)
     if render:
         options = _render_options(prefix, rest, options)
-    # The checks see the environment's own values, before single precision casts them (environments.validation).
-    return SinglePrecisionWrapper(SpecCheckingWrapper(_FACTORIES[prefix](rest, seed, options, evaluation), name))
+    environment = _FACTORIES[prefix](rest, seed, options, evaluation)
+    try:
+        if check:  # Inside the cast: the checks see the environment's own values (environments.validation).
+            return SinglePrecisionWrapper(SpecCheckingWrapper(environment, name))
+        check_specs(environment, name)
+        return SinglePrecisionWrapper(NamedEnvironment(environment, name))
+    except BaseException:
+        environment.close()
+        raise
 
 
 def _render_options(prefix: str, rest: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -204,43 +216,65 @@ def _gym_batchable(env_id: str, options: Mapping[str, Any]) -> bool:
 
 
 def make_lanes(factory: Callable[[int], dm_env.Environment], num_envs: int, seed: int,
-               backend: str = "sync") -> BatchedEnvironment:
+               backend: str = "sync", name: str | None = None, check_env: str = "startup") -> BatchedEnvironment:
     """`num_envs` lanes from `factory(seed + i)`, stepped in process ('sync') or in worker processes
-    ('subprocess', observations through shared memory; the factory must be picklable)."""
+    ('subprocess', observations through shared memory; the factory must be picklable), their actions and
+    rewards checked once per batch (`check_env='full'`: every lane's every step, see the module docstring)."""
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}.")
+    full = _full_checks(check_env)
+    if full:
+        factory = checked_lane_factory(factory)
     if backend == "subprocess":
         from environments.subprocess_batched import SubprocessBatchedEnvironment
 
-        return SubprocessBatchedEnvironment(factory, num_envs, seed)
-    if backend != "sync":
-        raise ValueError(f"Unknown environment backend {backend!r}; expected sync or subprocess "
-                         "(or auto, resolved with resolve_backend).")
-    return SyncBatchedEnvironment.from_factory(factory, num_envs, seed)
+        lanes = SubprocessBatchedEnvironment(factory, num_envs, seed)
+    elif backend == "sync":
+        lanes = SyncBatchedEnvironment.from_factory(factory, num_envs, seed)
+    else:
+        raise ValueError(f"Unknown environment backend {backend!r} for lanes from an environment factory; expected "
+                         "sync or subprocess (ale and gym build their own lanes from an atari:/gym: name).")
+    return CheckedLanes(lanes, name or _factory_name(factory), full)
+
+
+def _full_checks(check_env: str) -> bool:
+    if check_env not in CHECK_MODES:
+        raise ValueError(f"Unknown check_env {check_env!r}; expected one of {', '.join(CHECK_MODES)}.")
+    return check_env == "full"
+
+
+def _factory_name(factory: Any) -> str:
+    if isinstance(factory, functools.partial) and factory.func is make_environment and factory.args:
+        return factory.args[0]
+    return _qualified(factory)
 
 
 def make_batched_environment(name: str, num_envs: int = 1, seed: int = 0, backend: str = "auto",
-                             evaluation: bool = False, **options: Any) -> BatchedEnvironment:
+                             evaluation: bool = False, check_env: str = "startup",
+                             **options: Any) -> BatchedEnvironment:
     """Builds `num_envs` lanes of a registry environment, lane i seeded with `seed + i`.
 
     Backends: 'sync' and 'subprocess' (any environment), 'ale' (atari:<Game> only,
     on ale-py's native vector engine), 'gym' (gym:<id> with flat spaces, batched
-    in process), 'auto' (see `resolve_backend`).
+    in process), 'auto' (see `resolve_backend`). `check_env`: see `make_lanes`.
     """
     prefix, rest = _split(name)  # Fail on a bad name before building anything.
     backend = resolve_backend(backend, name, num_envs, options)
+    full = _full_checks(check_env)
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs}.")
     if backend == "gym":
         from environments.gym_batched import GymnasiumBatchedEnvironment
 
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}.")
-        return GymnasiumBatchedEnvironment([_gym_make(rest, options) for _ in range(num_envs)], seed, name)
+        return CheckedLanes(GymnasiumBatchedEnvironment([_gym_make(rest, options) for _ in range(num_envs)], seed,
+                                                        name), name, full)
     if backend == "ale":
         from environments.ale_vector import AleVectorBatchedEnvironment
         from environments.atari import AtariConfig
 
         if evaluation:
             options = {"episodic_life": False, "clip_rewards": False, **options}
-        return AleVectorBatchedEnvironment(rest, num_envs, AtariConfig(**options), seed=seed)
-    factory = functools.partial(make_environment, name, evaluation=evaluation, **options)
-    return make_lanes(factory, num_envs, seed, backend)
+        return CheckedLanes(AleVectorBatchedEnvironment(rest, num_envs, AtariConfig(**options), seed=seed), name,
+                            full)
+    factory = functools.partial(make_environment, name, evaluation=evaluation, check=full, **options)
+    return make_lanes(factory, num_envs, seed, backend, name, check_env)

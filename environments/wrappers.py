@@ -1,8 +1,7 @@
-"""`dm_env.Environment` wrappers: a passthrough base, dtype narrowing, step limits.
+"""`dm_env.Environment` wrappers: a passthrough base, failures named, dtype narrowing.
 
-Wrappers compose: `StepLimitWrapper(SinglePrecisionWrapper(env), 500)`. Each one
-exposes the wrapped env as `.environment` and delegates unknown attributes
-(e.g. `render`, `gym_env`, `last_info`) to it.
+Each wrapper exposes the wrapped env as `.environment` and delegates unknown
+attributes (e.g. `render`, `gym_env`, `last_info`) to it.
 """
 
 from __future__ import annotations
@@ -14,7 +13,8 @@ import numpy as np
 import tree
 from dm_env import specs
 
-from environments import nests
+from environments import nests, spec_checks
+from environments.errors import EnvironmentCallError, qualified_name
 
 
 class EnvironmentWrapper(dm_env.Environment):
@@ -55,6 +55,55 @@ class EnvironmentWrapper(dm_env.Environment):
 
     def close(self) -> None:
         self._environment.close()
+
+
+class NamedEnvironment(EnvironmentWrapper):
+    """An environment under its registry name, whose own reset(), step() and render() failures are re-raised
+    as `EnvironmentCallError` naming its class and the call (its error as the cause). Costs a try per call."""
+
+    def __init__(self, environment: dm_env.Environment, name: str | None = None) -> None:
+        super().__init__(environment)
+        self._name = name or spec_checks.environment_name(environment)
+        self._step_calls = 0
+
+    @property
+    def environment_name(self) -> str:
+        """The name messages use for this environment."""
+        return self._name
+
+    @property
+    def step_calls(self) -> int:
+        """How many times `step()` has been called."""
+        return self._step_calls
+
+    def _call_failed(self, call: str, error: Exception) -> EnvironmentCallError:
+        return EnvironmentCallError(f"Environment {self._name!r}: {qualified_name(self._environment)}.{call} raised "
+                                    f"{type(error).__name__}: {error}")
+
+    def reset(self) -> dm_env.TimeStep:
+        try:
+            return self._environment.reset()
+        except Exception as error:  # noqa: BLE001 - the user's code: say whose call failed.
+            raise self._call_failed(f"reset() (after {self._step_calls} step() calls)", error) from error
+
+    def step(self, action: Any) -> dm_env.TimeStep:
+        self._step_calls += 1
+        try:
+            return self._environment.step(action)
+        except Exception as error:  # noqa: BLE001 - the user's code: say whose call failed.
+            raise self._call_failed(f"step() call {self._step_calls} (action {spec_checks.describe_value(action)})",
+                                    error) from error
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:
+        """The environment's own render(), with a message naming its class when it has none or it raises."""
+        render = getattr(self._environment, "render", None)
+        if not callable(render):
+            raise EnvironmentCallError(f"Environment {self._name!r}: {qualified_name(self._environment)} has no "
+                                       "render() method to take frames from.")
+        try:
+            return render(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - the user's code: say whose call failed.
+            raise self._call_failed("render()", error) from error
 
 
 # ----------------------------------------------------------------------------
@@ -184,11 +233,12 @@ class SinglePrecisionWrapper(FixedSpecsWrapper):
 
     An action the cast would change in kind (a float for an integer spec) or
     cannot cast (wrong structure, a string) raises
-    `environments.validation.EnvironmentSpecError` naming the action spec.
+    `environments.spec_checks.EnvironmentSpecError` naming the action spec.
     """
 
-    def __init__(self, environment: dm_env.Environment) -> None:
+    def __init__(self, environment: dm_env.Environment, name: str | None = None) -> None:
         super().__init__(environment)
+        self._name = name or spec_checks.environment_name(environment)
         self._inner_action_spec = environment.action_spec()
         self._observation_spec = tree.map_structure(narrow_spec, environment.observation_spec())
         self._action_spec = tree.map_structure(narrow_spec, self._inner_action_spec)
@@ -198,6 +248,11 @@ class SinglePrecisionWrapper(FixedSpecsWrapper):
         self._cast_observation = _caster(self._observation_spec)
         self._cast_reward = _caster(self._reward_spec)
         self._cast_discount = _caster(self._discount_spec)
+
+    @property
+    def environment_name(self) -> str:
+        """The name messages use for this environment (its registry name, when it has one)."""
+        return self._name
 
     def reset(self) -> dm_env.TimeStep:
         return self._convert_timestep(self._environment.reset())
@@ -211,65 +266,15 @@ class SinglePrecisionWrapper(FixedSpecsWrapper):
 
     def _action_error(self, action: Any, error: Exception) -> Exception:
         """The error for an action that cannot be cast to the inner env's action spec."""
-        from environments import validation  # Imported here: validation imports this module.
-
-        name = validation.environment_name(self._environment)
-        calls = getattr(self._environment, "step_calls", None)  # Kept by SpecCheckingWrapper.
-        where = f"given to step() call {calls + 1}" if isinstance(calls, int) else ""
+        name = self._name
         try:
-            validation.check_action(action, self._action_spec, name, where)
-        except validation.EnvironmentSpecError as explained:
+            spec_checks.check_action(action, self._action_spec, name)
+        except spec_checks.EnvironmentSpecError as explained:
             return explained
-        return validation.EnvironmentSpecError(
+        return spec_checks.EnvironmentSpecError(
             f"Environment {name!r}: action given to step() cannot be cast to the action spec "
-            f"{self._inner_action_spec!r} ({type(error).__name__}: {error}); got {validation.describe_value(action)}.")
+            f"{self._inner_action_spec!r} ({type(error).__name__}: {error}); got {spec_checks.describe_value(action)}.")
 
     def _convert_timestep(self, timestep: dm_env.TimeStep) -> dm_env.TimeStep:
         return dm_env.TimeStep(timestep.step_type, self._cast_reward(timestep.reward),
                                self._cast_discount(timestep.discount), self._cast_observation(timestep.observation))
-
-
-# ----------------------------------------------------------------------------
-# Step limit.
-# ----------------------------------------------------------------------------
-
-
-class StepLimitWrapper(EnvironmentWrapper):
-    """Ends every episode after at most `step_limit` steps (a truncation).
-
-    The LAST step produced at the limit carries the discount the inner env
-    gave for that step, so it is 0 only if the inner env also terminated
-    there. The following `step()` starts a new episode (resetting the inner
-    env), as dm_env requires.
-    """
-
-    def __init__(self, environment: dm_env.Environment, step_limit: int) -> None:
-        if step_limit <= 0:
-            raise ValueError(f"step_limit must be a positive integer, got {step_limit!r}.")
-        super().__init__(environment)
-        self._step_limit = int(step_limit)
-        self._elapsed_steps = 0
-        self._needs_reset = True
-
-    @property
-    def step_limit(self) -> int:
-        return self._step_limit
-
-    def reset(self) -> dm_env.TimeStep:
-        self._elapsed_steps = 0
-        self._needs_reset = False
-        return self._environment.reset()
-
-    def step(self, action: Any) -> dm_env.TimeStep:
-        if self._needs_reset:
-            return self.reset()
-        timestep = self._environment.step(action)
-        if timestep.first():  # The inner env restarted on its own.
-            self._elapsed_steps = 0
-            return timestep
-        self._elapsed_steps += 1
-        if self._elapsed_steps >= self._step_limit and not timestep.last():
-            timestep = timestep._replace(step_type=dm_env.StepType.LAST)
-        if timestep.last():
-            self._needs_reset = True
-        return timestep

@@ -17,8 +17,8 @@ from torch import nn
 from agents.builders import ActorLearnerBuilder
 from components.devices import resolve_device
 from components.specs import EnvironmentSpec, make_environment_spec
+from environments.errors import qualified_name
 from environments.registry import make_batched_environment, make_environment, resolve_backend
-from environments.validation import probe_environment
 from launchers.agent_registry import agent_reference, get_agent
 from launchers.run_fields import Declaration, RunSettings, declaration_defaults
 
@@ -39,8 +39,11 @@ class ExperimentConfig(RunSettings):
         environment (None: `environment_factory`). Atari uses it to score the
         full game, unclipped.
       batched_environment_factory: `factory(num_envs, seed)` for the training
-        lanes; when set it replaces environment_factory + env_backend (the
-        `ale` and `gym` backends build all lanes at once this way).
+        lanes; when set it replaces environment_factory + env_backend. The
+        `ale` and `gym` backends build all lanes at once this way: with either
+        backend it is derived from an `atari:`/`gym:` environment_factory
+        (`functools.partial(make_environment, name)`), and refused for a
+        factory of your own, whose lanes only sync and subprocess can step.
       score_key: The `episode_info` key that holds a training episode's real score, when the
         environment reports one (Atari: 'raw_score', the whole game unclipped). TensorBoard's
         charts/episodic_return then shows it, as CleanRL's does, and the return the agent
@@ -65,12 +68,28 @@ class ExperimentConfig(RunSettings):
                 f"learn_every={self.learn_every}: {type(self.builder).__name__} is on-policy, so it learns from "
                 "each rollout as soon as it is complete (with learn_every > 1 the actor would go on acting with "
                 "old weights, or overfill the rollout queue). Drop --learn_every.")
+        if self.batched_environment_factory is None and self.env_backend in ("ale", "gym"):
+            object.__setattr__(self, "batched_environment_factory", self._backend_lanes())
         # The declaration always holds this run's settings (also after dataclasses.replace).
         # env_backend stays as declared (e.g. auto, resolved again when the declaration is rerun).
         declaration = dict(self.declaration) or declaration_of(self)
         declaration.update({f.name: getattr(self, f.name) for f in dataclasses.fields(RunSettings)
                             if f.name != "env_backend" or "env_backend" not in declaration})
         object.__setattr__(self, "declaration", declaration)
+
+
+    def _backend_lanes(self) -> Callable[[int, int], dm_env.Environment]:
+        """The ale or gym backend's lanes of the environment the factory names (a user's factory is refused:
+        these backends cannot build lanes with it)."""
+        prefix = "atari" if self.env_backend == "ale" else "gym"
+        name, options = environment_name_of(self.environment_factory)
+        if name is None or not name.startswith(prefix + ":"):
+            raise ValueError(
+                f"env_backend={self.env_backend!r} builds its own lanes from a {prefix}:<name> environment, so it "
+                f"cannot step the lanes of environment_factory={qualified_name(self.environment_factory)}. Use "
+                "env_backend='sync' or 'subprocess' (or 'auto'), which build every lane with your factory, or "
+                f"functools.partial(environments.registry.make_environment, '{prefix}:...') as the factory.")
+        return functools.partial(_make_batched, name, self.env_backend, options, check_env=self.check_env)
 
 
 # The declaration's fields besides the agent's config, with their defaults (from launchers.run_fields).
@@ -112,9 +131,9 @@ def experiment_from_declaration(declaration: Mapping[str, Any],
     env_name, env_options = settings.env, dict(settings.env_options)
     backend = resolve_backend(settings.env_backend, env_name, settings.num_envs, env_options)
     builder = builder or entry.builder_class(config)
-    # One reset and one valid step: a malformed environment fails here, before any run starts.
-    check_compatible(builder, probe_environment(make_environment(env_name, settings.seed, **env_options)),
-                     entry.name, env_name)
+    # The specs (checked when it is built) against the agent's networks, before any run starts; the run
+    # driver steps one lane through launchers.nodes.check_run_environment.
+    check_compatible(builder, make_environment(env_name, settings.seed, **env_options), entry.name, env_name)
     run_settings = {f.name: getattr(settings, f.name) for f in dataclasses.fields(RunSettings)}
     return ExperimentConfig(
         builder=builder,
@@ -123,8 +142,6 @@ def experiment_from_declaration(declaration: Mapping[str, Any],
         evaluation_environment_factory=(
             functools.partial(_make_batched, env_name, backend, {**env_options, "evaluation": True}, 1)
             if backend == "ale" else functools.partial(make_environment, env_name, evaluation=True, **env_options)),
-        batched_environment_factory=(functools.partial(_make_batched, env_name, backend, env_options)
-                                     if backend in ("ale", "gym") else None),
         score_key="raw_score" if env_name.startswith("atari:") else None,
         declaration=dataclasses.asdict(settings),
         **{**run_settings, "env_backend": backend},
@@ -173,8 +190,9 @@ def declaration_of(experiment: ExperimentConfig) -> dict[str, Any]:
             "agent_config": _config_dict(experiment.builder), "env": env, "env_options": env_options}
 
 
-def _make_batched(name: str, backend: str, options: Mapping[str, Any], num_envs: int, seed: int):
-    return make_batched_environment(name, num_envs, seed, backend, **options)
+def _make_batched(name: str, backend: str, options: Mapping[str, Any], num_envs: int, seed: int,
+                  check_env: str = "startup"):
+    return make_batched_environment(name, num_envs, seed, backend, check_env=check_env, **options)
 
 
 def check_compatible(builder: ActorLearnerBuilder, environment: dm_env.Environment, agent: str, env: str) -> None:

@@ -7,6 +7,7 @@ builder, here.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any, Mapping, Sequence
 
@@ -21,18 +22,40 @@ from components.forwarding import POLL_SECONDS, PacedAdder, replay_calls
 from components.learners import TorchLearner
 from components.loggers import Logger
 from components.specs import EnvironmentSpec, make_environment_spec
-from environments.registry import make_lanes
+from environments.errors import qualified_name
+from environments.registry import make_environment as registry_environment, make_lanes
+from environments.validation import CheckedLanes, check_environment
 from launchers.experiment import ExperimentConfig
 from launchers.run_state import policy_states, replay_state, restore_policies, restore_replay
 
 
 def make_environment(experiment: ExperimentConfig, seed: int) -> dm_env.Environment:
-    """The batched training environment of one actor: `num_envs` lanes on the chosen backend."""
+    """The batched training environment of one actor: `num_envs` lanes on the chosen backend, checked as
+    `check_env` says (environments.validation)."""
+    name = experiment.declaration.get("env") or qualified_name(experiment.environment_factory)
     if experiment.batched_environment_factory is not None:
-        return experiment.batched_environment_factory(experiment.num_envs, seed)
+        lanes = experiment.batched_environment_factory(experiment.num_envs, seed)
+        return lanes if isinstance(lanes, CheckedLanes) else CheckedLanes(lanes, name, experiment.check_env == "full")
+    factory = experiment.environment_factory
+    if experiment.check_env == "full" and _names_registry_environment(factory):
+        factory = functools.partial(factory, check=True)  # Checked inside the single-precision cast.
     # auto with a factory of the user's own: lanes in process.
     backend = "sync" if experiment.env_backend == "auto" else experiment.env_backend
-    return make_lanes(experiment.environment_factory, experiment.num_envs, seed, backend)
+    return make_lanes(factory, experiment.num_envs, seed, backend, name, experiment.check_env)
+
+
+def _names_registry_environment(factory: Any) -> bool:
+    return isinstance(factory, functools.partial) and factory.func is registry_environment
+
+
+def check_run_environment(experiment: ExperimentConfig) -> None:
+    """Steps one extra lane of the run's environment `CHECKED_STEPS` times with random actions, checking every
+    timestep against the specs (environments.validation.check_environment), before the run starts."""
+    factory = experiment.environment_factory
+    if _names_registry_environment(factory):
+        factory = functools.partial(factory, check=True)
+    name = experiment.declaration.get("env") or qualified_name(experiment.environment_factory)
+    check_environment(factory(experiment.seed), name, seed=experiment.seed)
 
 
 def environment_spec(experiment: ExperimentConfig) -> EnvironmentSpec:

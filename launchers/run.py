@@ -23,6 +23,7 @@ from components.devices import resolve_device
 from components.loggers import close_tensorboard, make_logger_factory
 from components.progress import ProgressBar
 from launchers.experiment import ExperimentConfig
+from launchers.nodes import check_run_environment
 from launchers.run_folder import checkpoint_metadata, load_resume_state, prepare_run_dir, write_summary
 from launchers.run_state import restore_rng, rng_state
 
@@ -106,6 +107,7 @@ class Run:
         seed_process(experiment)
         self.experiment = experiment
         self.device = resolve_device(experiment.device)
+        check_run_environment(experiment)  # A broken environment fails here, before the run folder is touched.
         prepare_run_dir(experiment)
         # Before any logger opens (and continues) the CSV files: rows past the checkpoint are dropped.
         self.resumed_state, self.evaluations = load_resume_state(experiment)

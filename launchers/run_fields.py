@@ -15,6 +15,7 @@ import typing
 from typing import Any, Mapping, Sequence
 
 from environments.registry import BACKENDS
+from environments.validation import CHECK_MODES, CHECKED_STEPS
 
 
 def run_field(default: Any = dataclasses.MISSING, help: str = "", *, minimum: float | None = None,
@@ -55,6 +56,12 @@ class RunSettings:
                 "in process) or auto (ale for Atari, subprocess/sync when an Atari option needs a crop, gym for flat "
                 "gymnasium spaces, sync for everything else, and for your own environment factory).",
         choices=BACKENDS)
+    check_env: str = run_field(
+        "startup", f"How the environment is checked against its specs: startup (one extra lane stepped "
+                   f"{CHECKED_STEPS} times with random actions before the run, every timestep checked; then only "
+                   "the batch of actions against the action spec and the rewards for NaN/inf, once per step) or "
+                   "full (every lane's every action and timestep, for debugging an environment; slower).",
+        choices=CHECK_MODES, resumable=True)
     eval_every: int = run_field(5_000, "Actor steps between greedy evaluations (0: evaluate only at the end).",
                                 minimum=0, resumable=True)
     eval_episodes: int = run_field(10, "Episodes per evaluation.", minimum=1, resumable=True)

@@ -53,16 +53,23 @@ def test_skip_policy_drops_the_update_and_counts_it():
     assert learner.save()["skipped_updates"] == 3
 
 
-def _run_with_nan_rewards(tmp_path, agent: str, env: str, **agent_config):
-    """Trains `agent` on `env` whose rewards are all NaN (the env checks are outside: the learner must catch it)."""
+def _run_with_nan_rewards(tmp_path, agent: str, env: str, monkeypatch=None, **agent_config):
+    """Trains `agent` on `env` whose rewards are all NaN. With `monkeypatch`, the environment checks (start-up
+    and per batch) are switched off, so the NaN reaches the learner, which must catch it."""
     import dataclasses
     import functools
 
     import numpy as np
 
     from environments.registry import make_environment
+    from environments.validation import CheckedLanes
+    from launchers import run
     from launchers.experiment import experiment_from_declaration
     from launchers.local import run_local
+
+    if monkeypatch is not None:
+        monkeypatch.setattr(run, "check_run_environment", lambda experiment: None)
+        monkeypatch.setattr(CheckedLanes, "_checked", lambda self, timestep, kind: timestep)
 
     class NaNRewards:
         def __init__(self, name, seed):
@@ -82,14 +89,24 @@ def _run_with_nan_rewards(tmp_path, agent: str, env: str, **agent_config):
                                   env_backend="sync", batched_environment_factory=None))
 
 
-def test_a_run_with_nan_rewards_stops_naming_the_learner_step(tmp_path):
+def test_a_run_with_nan_rewards_stops_naming_the_learner_step(tmp_path, monkeypatch):
     """End to end: rewards turned NaN reach the learner, which stops the run before touching the weights."""
     with pytest.raises(NonFiniteLossError, match=r"Learner step 1: non-finite loss, td_error"):
-        _run_with_nan_rewards(tmp_path, "dqn", "gridworld:simple", min_replay_size=100)
+        _run_with_nan_rewards(tmp_path, "dqn", "gridworld:simple", monkeypatch, min_replay_size=100)
+
+
+def test_nan_rewards_stop_a_run_at_start_up_naming_the_environment(tmp_path):
+    """With the environment checks on (always), NaN rewards never reach a learner: the run fails before it
+    writes its run folder."""
+    from environments.validation import EnvironmentSpecError
+
+    with pytest.raises(EnvironmentSpecError, match=r"reward at step\(\) call 1.*not finite"):
+        _run_with_nan_rewards(tmp_path / "run", "dqn", "gridworld:simple", min_replay_size=100)
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("agent", ["a2c", "ppo", "reinforce"])
-def test_policy_gradient_learners_name_the_non_finite_term(tmp_path, agent):
+def test_policy_gradient_learners_name_the_non_finite_term(tmp_path, agent, monkeypatch):
     """NaN rewards reach the returns; the learner names them and leaves the weights as they were."""
     with pytest.raises(NonFiniteLossError, match=r"Learner step 1: non-finite .*returns"):
-        _run_with_nan_rewards(tmp_path, agent, "gym:CartPole-v1")
+        _run_with_nan_rewards(tmp_path, agent, "gym:CartPole-v1", monkeypatch)

@@ -5,8 +5,8 @@
   (CartPole, Pendulum, MountainCarContinuous, FrozenLake, Blackjack's Tuple
   observation, and a tiny custom env with Dict observations and actions, built
   through `python:<module>:<factory>`); Atari (a short Breakout); and a lane of
-  a sync batch. Every one is built by `registry.make_environment`, so the spec
-  checks (`environments.validation`) run under the mixin too.
+  a sync batch. Every one is built by `registry.make_environment(check=True)`,
+  so the per-step spec checks (`environments.validation`) run under the mixin too.
 * `gymnasium.utils.env_checker.check_env` on `DmEnvToGymnasium` around
   registry environments: every GridWorld task and observation type, CartPole,
   Pendulum and Blackjack. Only the warnings listed in `_ACCEPTED_WARNINGS` may
@@ -96,7 +96,8 @@ class _RegistryConformance(test_utils.EnvironmentTestMixin):
     num_actions_in_sequence = 20
 
     def make_object_under_test(self):
-        return registry.make_environment(self.env_name, seed=0, **self.options)
+        # check=True: the per-step spec checks (environments.validation) run under the mixin too.
+        return registry.make_environment(self.env_name, seed=0, check=True, **self.options)
 
     def make_action_sequence(self):
         # Random spec-valid actions (the default repeats one) so episodes end in several ways.
@@ -105,10 +106,13 @@ class _RegistryConformance(test_utils.EnvironmentTestMixin):
         for _ in range(self.num_actions_in_sequence):
             yield _random_action(spec, rng)
 
-    def test_registry_wraps_with_spec_checks(self):
-        inner = self.environment.environment
-        self.assertIsInstance(inner, SpecCheckingWrapper)
-        self.assertEqual(inner.environment_name, self.env_name)
+    def test_registry_checks_every_step_only_when_asked(self):
+        self.assertIsInstance(self.environment.environment, SpecCheckingWrapper)
+        self.assertEqual(self.environment.environment_name, self.env_name)
+        plain = registry.make_environment(self.env_name, seed=0, **self.options)
+        self.assertNotIsInstance(plain.environment, SpecCheckingWrapper)
+        self.assertEqual(plain.environment_name, self.env_name)
+        plain.close()
 
 
 def _random_action(spec, rng: np.random.Generator):

@@ -1,8 +1,11 @@
 """Fault injection: broken environments and bad actions fail at the boundary, with messages that say what and where.
 
 Every faulty environment here is built the way a user's would be, through
-`registry.make_environment("python:<module>:<factory>")`, so the registry's
-spec checks (`environments.validation.SpecCheckingWrapper`) are in the way.
+`registry.make_environment("python:<module>:<factory>")`. Three layers of
+checks are tested (`environments.validation`): the start-up check
+(`check_environment`, 100 random steps of one extra lane), the cheap checks of
+every batch (`CheckedLanes`: actions and rewards), and per-step checking of
+every lane (`check=True`, the run field `check_env=full`).
 Subprocess cases check that failures name the lane, that no worker is left
 running or as a zombie, and that no shared memory block is left in /dev/shm.
 """
@@ -23,12 +26,7 @@ from dm_env import specs
 
 from environments import registry
 from environments.subprocess_batched import SubprocessBatchedEnvironment
-from environments.validation import (
-    CHECKED_STEPS,
-    EnvironmentSpecError,
-    SpecCheckingWrapper,
-    probe_environment,
-)
+from environments.validation import CHECKED_STEPS, EnvironmentSpecError, check_environment
 
 _ROOT = str(pathlib.Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # Workers and python: factories import this module by name.
@@ -223,6 +221,11 @@ def _lane_factory(**kwargs):
     return functools.partial(registry.make_environment, FAULTY, **kwargs)
 
 
+def _checked(name: str = FAULTY, **kwargs) -> dm_env.Environment:
+    """A registry environment checked on every step (check_env=full)."""
+    return registry.make_environment(name, check=True, **kwargs)
+
+
 @pytest.fixture
 def no_leaks():
     """Around subprocess tests: no worker left, no zombie, no shared memory block left behind."""
@@ -271,18 +274,32 @@ def test_subprocess_exception_names_the_lane(no_leaks):
 # ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("at", [3, CHECKED_STEPS + 50])  # Within the fully checked steps, and long after.
 @pytest.mark.parametrize("fault", ["nan_reward", "inf_reward"])
-def test_non_finite_reward_names_the_step(fault, at):
-    env = registry.make_environment(FAULTY, fault=fault, at=at)
-    with pytest.raises(EnvironmentSpecError, match=rf"'{FAULTY}': reward at step\(\) call {at}\b") as info:
-        _run(env, at + 2)
+def test_non_finite_reward_names_the_step_when_every_step_is_checked(fault):
+    env = _checked(fault=fault, at=CHECKED_STEPS + 50)
+    with pytest.raises(EnvironmentSpecError, match=rf"'{FAULTY}': reward at step\(\) call {CHECKED_STEPS + 50}\b") \
+            as info:
+        _run(env, CHECKED_STEPS + 52)
     assert "not finite" in str(info.value)
     assert ("nan" if fault == "nan_reward" else "inf") in str(info.value)
 
 
-def test_nan_reward_in_a_subprocess_lane_names_the_lane_and_the_step(no_leaks):
-    env = SubprocessBatchedEnvironment(_lane_factory(fault="nan_reward", at=4, bad_seed=0), 2)
+@pytest.mark.parametrize("backend", ["sync", "subprocess"])
+@pytest.mark.parametrize("fault", ["nan_reward", "inf_reward"])
+def test_every_batch_checks_its_rewards_naming_lane_and_step(fault, backend, no_leaks):
+    """Long after the start-up check, without per-step checking: the batch's rewards are still checked."""
+    env = registry.make_batched_environment(FAULTY, 2, backend=backend, fault=fault, at=CHECKED_STEPS + 50,
+                                            bad_seed=1)
+    try:
+        with pytest.raises(EnvironmentSpecError, match=rf"'{FAULTY}': reward at step\(\) call {CHECKED_STEPS + 50}"
+                                                       r" of lane 1 is not finite"):
+            _run(env, CHECKED_STEPS + 52, np.ones(2, np.int64))
+    finally:
+        env.close()
+
+
+def test_nan_reward_in_a_checked_subprocess_lane_names_the_lane_and_the_step(no_leaks):
+    env = SubprocessBatchedEnvironment(_lane_factory(check=True, fault="nan_reward", at=4, bad_seed=0), 2)
     with pytest.raises(EnvironmentSpecError, match=r"Lane 0, while stepping: .*reward at step\(\) call 4"):
         _run(env, 6, np.ones(2, np.int64))
     assert env.closed
@@ -294,7 +311,7 @@ def test_nan_reward_in_a_subprocess_lane_names_the_lane_and_the_step(no_leaks):
 
 
 def test_wrong_observation_shape_at_reset_fails_there():
-    env = registry.make_environment(FAULTY, reset_fault="wrong_shape")
+    env = _checked(reset_fault="wrong_shape")
     with pytest.raises(EnvironmentSpecError) as info:
         env.reset()
     message = str(info.value)
@@ -303,7 +320,7 @@ def test_wrong_observation_shape_at_reset_fails_there():
 
 
 def test_wrong_observation_shape_at_the_first_step():
-    env = registry.make_environment(FAULTY, fault="wrong_shape", at=1)
+    env = _checked(fault="wrong_shape", at=1)
     env.reset()
     with pytest.raises(EnvironmentSpecError, match=r"observation at step\(\) call 1, step 1 of its episode is "
                                                    r"invalid: shape \(5,\) is not the spec's \(4,\)"):
@@ -311,7 +328,7 @@ def test_wrong_observation_shape_at_the_first_step():
 
 
 def test_wrong_observation_dtype_at_the_first_step():
-    env = registry.make_environment(FAULTY, fault="wrong_dtype", at=1)
+    env = _checked(fault="wrong_dtype", at=1)
     env.reset()
     with pytest.raises(EnvironmentSpecError, match=r"observation at step\(\) call 1.*dtype complex64 \(complex\) "
                                                    r"is not of the spec's kind \(float32, float\)"):
@@ -319,7 +336,7 @@ def test_wrong_observation_dtype_at_the_first_step():
 
 
 def test_float_image_under_a_uint8_spec_is_caught_before_the_cast():
-    env = registry.make_environment(f"python:{_MODULE}:make_image")
+    env = _checked(f"python:{_MODULE}:make_image")
     with pytest.raises(EnvironmentSpecError, match=r"dtype float64 \(float\) is not of the spec's kind \(uint8"):
         env.reset()
 
@@ -329,7 +346,7 @@ def test_float_image_under_a_uint8_spec_is_caught_before_the_cast():
     ("first_midway", r"step_type at step\(\) call 2.* is FIRST in the middle of an episode"),
 ])
 def test_bad_discounts_and_step_types(fault, message):
-    env = registry.make_environment(FAULTY, fault=fault, at=2)
+    env = _checked(fault=fault, at=2)
     with pytest.raises(EnvironmentSpecError, match=message):
         _run(env, 3)
 
@@ -340,20 +357,32 @@ def test_bad_discounts_and_step_types(fault, message):
 ])
 def test_bad_resets(reset_fault, message):
     with pytest.raises(EnvironmentSpecError, match=message):
-        registry.make_environment(FAULTY, reset_fault=reset_fault).reset()
+        _checked(reset_fault=reset_fault).reset()
 
 
 def test_step_after_last_must_start_a_new_episode():
-    env = registry.make_environment(FAULTY, length=3)
+    env = _checked(length=3)
     _run(env, 3)  # Fine up to its LAST (batched lanes call reset() after a LAST, so they never hit the rule below).
     with pytest.raises(EnvironmentSpecError, match=r"step_type at step\(\) call 4 is LAST; step\(\) on a fresh "
                                                    r"environment or after a LAST step must start a new episode"):
         env.step(0)
 
 
-def test_timesteps_are_no_longer_checked_after_the_first_steps():
-    env = registry.make_environment(FAULTY, fault="wrong_shape", at=CHECKED_STEPS + 1)
-    _run(env, CHECKED_STEPS + 1)  # The wrong shape goes through: the checks cost nothing in steady state.
+@pytest.mark.parametrize("fault", ["wrong_shape", "wrong_dtype", "bad_discount", "first_midway"])
+def test_the_start_up_check_finds_a_fault_within_its_steps(fault):
+    with pytest.raises(EnvironmentSpecError, match=rf"at step\(\) call {CHECKED_STEPS}\b"):
+        check_environment(_checked(fault=fault, at=CHECKED_STEPS), FAULTY)
+    check_environment(_checked(fault=fault, at=CHECKED_STEPS + 1), FAULTY)  # Its reach: CHECKED_STEPS steps.
+
+
+def test_the_start_up_check_sees_values_before_the_cast():
+    with pytest.raises(EnvironmentSpecError, match=r"dtype float64 \(float\) is not of the spec's kind \(uint8"):
+        check_environment(_checked(f"python:{_MODULE}:make_image"))
+
+
+def test_the_start_up_check_wraps_an_environment_without_checks():
+    with pytest.raises(EnvironmentSpecError, match=r"'plain': observation at step\(\) call 7"):
+        check_environment(FaultyEnv(0, fault="wrong_shape", at=7), name="plain")
 
 
 # ----------------------------------------------------------------------------
@@ -370,7 +399,7 @@ def test_timesteps_are_no_longer_checked_after_the_first_steps():
     ("left", r"dtype <U4 .* is not of the spec's kind"),
 ])
 def test_discrete_action_outside_the_spec(action, message):
-    env = registry.make_environment(FAULTY)
+    env = _checked()
     env.reset()
     with pytest.raises(EnvironmentSpecError, match=message) as info:
         env.step(action)
@@ -384,33 +413,39 @@ def test_discrete_action_outside_the_spec(action, message):
     ([0.0], r"shape \(1,\) is not the spec's \(2,\)"),
 ])
 def test_continuous_action_outside_the_spec(action, message):
-    env = registry.make_environment(f"python:{_MODULE}:make_continuous")
+    env = _checked(f"python:{_MODULE}:make_continuous")
     env.reset()
     with pytest.raises(EnvironmentSpecError, match=message):
         env.step(np.asarray(action, np.float32))
 
 
 def test_action_at_the_narrowed_float32_bound_is_accepted():
-    env = registry.make_environment(f"python:{_MODULE}:make_continuous")
+    env = _checked(f"python:{_MODULE}:make_continuous")
     spec = env.action_spec()  # float32 bounds, rounded from float64 -0.1 and 0.3.
     env.reset()
     env.step(np.broadcast_to(spec.minimum, spec.shape))
     env.step(np.broadcast_to(spec.maximum, spec.shape))
 
 
-def test_actions_are_checked_after_the_first_steps_too():
-    env = registry.make_environment(FAULTY)
-    _run(env, CHECKED_STEPS + 5)
-    with pytest.raises(EnvironmentSpecError, match=rf"action given to step\(\) call {CHECKED_STEPS + 6}"):
-        env.step(7)
+@pytest.mark.parametrize("backend", ["sync", "subprocess"])
+def test_every_batch_checks_its_actions(backend, no_leaks):
+    env = registry.make_batched_environment(FAULTY, 2, backend=backend)
+    try:
+        _run(env, CHECKED_STEPS + 5, np.ones(2, np.int64))
+        with pytest.raises(EnvironmentSpecError, match=rf"action given to step\(\) call {CHECKED_STEPS + 6} for "
+                                                       r"lane 1 is invalid: value 9 is outside"):
+            env.step(np.array([0, 9]))
+    finally:
+        env.close()
 
 
-def test_subprocess_lane_rejects_an_action_outside_the_spec(no_leaks):
-    env = SubprocessBatchedEnvironment(_lane_factory(), 2)
+def test_a_float_batch_for_a_discrete_spec_is_refused():
+    env = registry.make_batched_environment(f"python:{_MODULE}:make_continuous", 2, backend="sync")
     env.reset()
-    with pytest.raises(EnvironmentSpecError, match=r"Lane 1, while stepping: .*action .*value 9 is outside"):
-        env.step(np.array([0, 9]))
-    assert env.closed
+    env.step(np.zeros((2, 2), np.float32))  # In bounds.
+    with pytest.raises(EnvironmentSpecError, match=r"lane 0 is invalid: value 0.5 at index \(1,\) is outside"):
+        env.step(np.array([[0.0, 0.5], [0.0, 0.0]], np.float32))
+    env.close()
 
 
 # ----------------------------------------------------------------------------
@@ -446,25 +481,18 @@ class _Closing(FaultyEnv):
         type(self).closed = True
 
 
-def test_probe_catches_a_broken_first_step_and_closes_the_environment():
-    with pytest.raises(EnvironmentSpecError, match=r"observation at step\(\) call 1 \(probe, action"):
-        probe_environment(_Closing(0, fault="wrong_shape", at=1), name="my-env")
+def test_the_start_up_check_closes_the_environment_after_a_fault():
+    _Closing.closed = False
+    with pytest.raises(EnvironmentSpecError, match=r"'my-env': observation at step\(\) call 1"):
+        check_environment(_Closing(0, fault="wrong_shape", at=1), name="my-env")
     assert _Closing.closed
 
 
-@pytest.mark.parametrize("name, options", [
-    ("gridworld:simple", {}), ("gym:CartPole-v1", {}), ("gym:Pendulum-v1", {}),
-    (f"python:{_MODULE}:make_continuous", {}),
-])
-def test_probe_passes_on_good_environments(name, options):
-    env = registry.make_environment(name, **options)
-    assert probe_environment(env) is env
-    env.close()
-
-
-def test_probe_works_without_the_registry_wrapper():
-    env = SpecCheckingWrapper(FaultyEnv(0), name="plain")
-    assert probe_environment(env.environment, name="plain") is env.environment
+@pytest.mark.parametrize("name", ["gridworld:simple", "gym:CartPole-v1", "gym:Pendulum-v1", "gym:Blackjack-v1",
+                                  f"python:{_MODULE}:make_continuous", "atari:Pong"])
+def test_the_start_up_check_passes_good_environments(name):
+    check_environment(_checked(name), name)
+    check_environment(registry.make_environment(name), name)
 
 
 # ----------------------------------------------------------------------------

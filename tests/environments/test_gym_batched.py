@@ -10,7 +10,7 @@ from gymnasium import spaces
 
 from environments.gym_batched import GymnasiumBatchedEnvironment
 from environments.registry import make_batched_environment, resolve_backend
-from environments.validation import EnvironmentSpecError
+from environments.validation import CheckedLanes, EnvironmentSpecError
 
 LAST = int(dm_env.StepType.LAST)
 
@@ -26,7 +26,7 @@ def _random_actions(env, rng: np.random.Generator) -> np.ndarray:
 def test_gym_lanes_match_sync_lanes_exactly(name, lanes, steps):
     sync = make_batched_environment(name, lanes, seed=7, backend="sync")
     fast = make_batched_environment(name, lanes, seed=7, backend="gym")
-    assert isinstance(fast, GymnasiumBatchedEnvironment)
+    assert isinstance(fast.environment, GymnasiumBatchedEnvironment)  # Inside the batch checks of every backend.
     for method in ("observation_spec", "action_spec", "reward_spec", "discount_spec"):
         assert getattr(fast, method)() == getattr(sync, method)(), method
     rng = np.random.default_rng(0)
@@ -117,14 +117,24 @@ class _Faulty(gymnasium.Env):
         return observation, reward, False, False, {}
 
 
-@pytest.mark.parametrize("fault, at, match", [
-    ("nan_reward", 150, r"reward at step\(\) call 150 of lane 1 is not finite"),  # After the full checks.
-    ("shape", 150, r"observation.*shape \(4,\).*\(3,\)"),
-    ("bounds", 5, r"observation.*outside the spec's bounds"),  # Inside the first check_steps steps.
+@pytest.mark.parametrize("fault, at, full, match", [
+    ("nan_reward", 150, False, r"reward at step\(\) call 150 of lane 1 is not finite"),  # Checked on every step.
+    ("shape", 150, False, r"lane 1 gave an observation of shape \(4,\).*Box"),
+    ("bounds", 5, True, r"observation at step\(\) call 5 of lane 1.*outside the spec's bounds"),  # check_env=full
 ])
-def test_faults_are_reported_with_lane_and_step(fault, at, match):
-    env = GymnasiumBatchedEnvironment([_Faulty("none", 10**9), _Faulty(fault, at)], seed=0, name="faulty")
+def test_faults_are_reported_with_lane_and_step(fault, at, full, match):
+    lanes = GymnasiumBatchedEnvironment([_Faulty("none", 10**9), _Faulty(fault, at)], seed=0, name="faulty")
+    env = CheckedLanes(lanes, "faulty", full=full)
     env.reset()
     with pytest.raises(EnvironmentSpecError, match=match):
         for _ in range(200):
             env.step(np.zeros(2, np.int32))
+
+
+def test_out_of_bounds_observations_pass_the_cheap_checks():
+    """Without check_env=full only actions and rewards are checked per step (the start-up check covers the rest)."""
+    env = CheckedLanes(GymnasiumBatchedEnvironment([_Faulty("bounds", 5)], seed=0, name="faulty"), "faulty")
+    env.reset()
+    for _ in range(10):
+        timestep = env.step(np.zeros(1, np.int32))
+    assert timestep.observation.max() == 5.0

@@ -15,7 +15,6 @@ from dm_env import specs, test_utils
 from environments.wrappers import (
     EnvironmentWrapper,
     SinglePrecisionWrapper,
-    StepLimitWrapper,
 )
 
 _BIG_INT = np.iinfo(np.int64).max
@@ -114,16 +113,6 @@ class SinglePrecisionConformanceTest(test_utils.EnvironmentTestMixin, absltest.T
         return SinglePrecisionWrapper(NestedEnv(terminate_at=3))
 
 
-class StepLimitConformanceTest(test_utils.EnvironmentTestMixin, absltest.TestCase):
-    def make_object_under_test(self):
-        return StepLimitWrapper(NestedEnv(), step_limit=4)
-
-
-class StackedConformanceTest(test_utils.EnvironmentTestMixin, absltest.TestCase):
-    def make_object_under_test(self):
-        return StepLimitWrapper(SinglePrecisionWrapper(NestedEnv(terminate_at=6)), 4)
-
-
 # ----------------------------------------------------------------------------
 # EnvironmentWrapper.
 # ----------------------------------------------------------------------------
@@ -146,10 +135,10 @@ def test_base_wrapper_passes_through_and_delegates() -> None:
 
 
 def test_wrapper_copy_does_not_recurse() -> None:
-    env = StepLimitWrapper(SinglePrecisionWrapper(NestedEnv()), 3)
+    env = EnvironmentWrapper(SinglePrecisionWrapper(NestedEnv()))
     clone = copy.deepcopy(env)
-    assert clone.step_limit == 3
     assert clone.environment.environment.custom_attribute == "inner"
+    assert clone.observation_spec() == env.observation_spec()
 
 
 # ----------------------------------------------------------------------------
@@ -217,55 +206,6 @@ def test_single_precision_extreme_bounds() -> None:
     np.testing.assert_array_equal(spec["wide_int"].maximum, [info.max, 7])
     assert spec["wide_float"].minimum == -np.inf and spec["wide_float"].maximum == np.inf
     assert spec["wide_float"].dtype == np.float32
-
-
-# ----------------------------------------------------------------------------
-# StepLimitWrapper.
-# ----------------------------------------------------------------------------
-
-_INNER_ACTION = _action(dtype=np.float64, int_dtype=np.int64)
-
-
-def test_step_limit_truncates_with_inner_discount() -> None:
-    inner = NestedEnv(mid_discount=0.9)
-    env = StepLimitWrapper(inner, step_limit=3)
-    steps = [env.step(_INNER_ACTION) for _ in range(5)]
-    assert _step_types(steps) == ["FIRST", "MID", "MID", "LAST", "FIRST"]
-    assert steps[3].discount == np.float64(0.9)  # A truncation, not a termination.
-    assert inner.num_resets == 2  # The step after the limit reset the inner env.
-    after = [env.step(_INNER_ACTION) for _ in range(3)]
-    assert _step_types(after) == ["MID", "MID", "LAST"]  # The counter restarted.
-
-
-def test_step_limit_after_inner_termination() -> None:
-    env = StepLimitWrapper(NestedEnv(terminate_at=2), step_limit=5)
-    env.reset()
-    steps = [env.step(_INNER_ACTION) for _ in range(6)]
-    assert _step_types(steps) == ["MID", "LAST", "FIRST", "MID", "LAST", "FIRST"]
-    assert steps[1].discount == 0.0 and steps[4].discount == 0.0
-
-
-def test_step_limit_termination_at_limit_keeps_zero_discount() -> None:
-    env = StepLimitWrapper(NestedEnv(terminate_at=3), step_limit=3)
-    env.reset()
-    steps = [env.step(_INNER_ACTION) for _ in range(3)]
-    assert _step_types(steps) == ["MID", "MID", "LAST"]
-    assert steps[-1].discount == 0.0
-
-
-def test_step_limit_reset_restarts_count() -> None:
-    env = StepLimitWrapper(NestedEnv(), step_limit=2)
-    env.reset()
-    env.step(_INNER_ACTION)
-    env.reset()  # Mid-episode reset.
-    assert env.step(_INNER_ACTION).mid()
-    assert env.step(_INNER_ACTION).last()
-
-
-@pytest.mark.parametrize("bad_limit", [0, -3])
-def test_bad_step_limit_raises(bad_limit: int) -> None:
-    with pytest.raises(ValueError, match=rf"step_limit must be a positive integer, got {bad_limit}"):
-        StepLimitWrapper(NestedEnv(), bad_limit)
 
 
 if __name__ == "__main__":
