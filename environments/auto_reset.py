@@ -35,6 +35,13 @@ def end_of_episode(terminated: Any, truncated: Any) -> tuple[np.ndarray, np.ndar
     return step_types, np.where(terminated, 0.0, 1.0)
 
 
+def lane_end(terminated: bool, truncated: bool) -> tuple[int, float]:
+    """`end_of_episode` for one lane's step, in Python scalars (the per-lane loops of in-process backends)."""
+    if terminated:
+        return LAST, 0.0
+    return (LAST, 1.0) if truncated else (MID, 1.0)
+
+
 class LaneResets:
     """Which lanes restart on the next `step()`: every lane at first, then those whose last step was LAST."""
 

@@ -30,6 +30,7 @@ import tree
 from dm_env import specs
 
 from environments import nests
+from environments.auto_reset import LAST, lane_end
 from gymnasium import spaces
 
 # A nest (dm-tree structure) of `specs.Array` leaves.
@@ -282,16 +283,10 @@ class GymnasiumEnvironment(dm_env.Environment):
         observation, reward, terminated, truncated, info = self._env.step(gym_action)
         self._last_info = info
         observation = self._convert_observation(observation)
-        reward = np.asarray(reward, dtype=REWARD_SPEC.dtype)
-        if terminated:
-            self._needs_reset = True
-            discount = np.asarray(0.0, dtype=DISCOUNT_SPEC.dtype)
-            return dm_env.TimeStep(dm_env.StepType.LAST, reward, discount, observation)
-        discount = np.asarray(1.0, dtype=DISCOUNT_SPEC.dtype)
-        if truncated:
-            self._needs_reset = True
-            return dm_env.truncation(reward, observation, discount)
-        return dm_env.transition(reward, observation, discount)
+        step_type, discount = lane_end(terminated, truncated)
+        self._needs_reset = step_type == LAST
+        return dm_env.TimeStep(dm_env.StepType(step_type), np.asarray(reward, dtype=REWARD_SPEC.dtype),
+                               np.asarray(discount, dtype=DISCOUNT_SPEC.dtype), observation)
 
     def _fast_discrete_action(self, action: Any) -> int | None:
         """An in-range integer action as the Discrete space's int; None sends it to the checked path."""

@@ -23,7 +23,7 @@ import numpy as np
 from dm_env import specs
 from gymnasium import spaces
 
-from environments.auto_reset import FIRST, LaneResets, end_of_episode
+from environments.auto_reset import FIRST, LaneResets, lane_end
 from environments.batched import BatchedEnvironment
 from environments.gym_adapter import DISCOUNT_SPEC, REWARD_SPEC, GymnasiumEnvironment, gym_actions
 from environments.spec_checks import EnvironmentSpecError
@@ -104,20 +104,18 @@ class GymnasiumBatchedEnvironment(BatchedEnvironment):
         actions = gym_actions(self._action_space, np.asarray(action))
         n = self.num_lanes
         # Python lists in the per-lane loop (numpy's per-element access costs more), arrays after it.
-        rewards, terminated, truncated = [0.0] * n, [False] * n, [False] * n
+        step_types, rewards, discounts = [FIRST] * n, [0.0] * n, [1.0] * n
         observations = self._new_batch()
-        restarting = self._resets.restarting()
-        for i, env in enumerate(self._envs):
-            if restarting[i]:
+        for i, (env, restart) in enumerate(zip(self._envs, self._resets.restarting())):
+            if restart:
                 self._write(observations, i, self._reset_lane(i))
                 continue
-            observation, rewards[i], terminated[i], truncated[i], _ = env.step(actions[i])
+            observation, rewards[i], terminated, truncated, _ = env.step(actions[i])
+            step_types[i], discounts[i] = lane_end(terminated, truncated)
             self._write(observations, i, observation)
-        step_types, discounts = end_of_episode(terminated, truncated)
-        step_types[restarting] = FIRST
         self._resets.record(step_types)
-        return dm_env.TimeStep(step_types, np.asarray(rewards, self._reward_spec.dtype),
-                               discounts.astype(self._discount_spec.dtype), observations)
+        return dm_env.TimeStep(np.array(step_types, np.int8), np.array(rewards, self._reward_spec.dtype),
+                               np.array(discounts, self._discount_spec.dtype), observations)
 
     def observation_spec(self) -> specs.Array:
         return self._observation_spec

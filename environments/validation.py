@@ -27,6 +27,7 @@ Every failure raises `EnvironmentSpecError` (a `ValueError`).
 from __future__ import annotations
 
 import functools
+import math
 import operator
 from typing import Any, Callable
 
@@ -179,6 +180,12 @@ def checked_lane_factory(factory: Callable[[int], dm_env.Environment]) -> Callab
     return functools.partial(_spec_checked, factory)
 
 
+def _in_range(values: list[int], limit: int) -> bool:
+    """Whether every (integer) action is in [0, limit): min and max of a Python list, cheaper than numpy's for
+    the few lanes of a batch."""
+    return not values or (min(values) >= 0 and max(values) < limit)
+
+
 class CheckedLanes(BatchedEnvironment):
     """A batched environment whose actions and rewards are checked once per batch; with `full`, every lane's
     timestep too (see the module docstring)."""
@@ -215,8 +222,7 @@ class CheckedLanes(BatchedEnvironment):
         shape, kinds = (self._n,) + spec.shape, compatible_kinds(spec.dtype)
         if isinstance(spec, specs.DiscreteArray):
             limit = spec.num_values
-            return lambda a: a.shape == shape and a.dtype.kind in kinds and (a.size == 0 or (
-                a.min() >= 0 and a.max() < limit))
+            return lambda a: a.shape == shape and a.dtype.kind in kinds and _in_range(a.tolist(), limit)
         if isinstance(spec, specs.BoundedArray):
             low, high = loosened_bounds(spec)
             return lambda a: a.shape == shape and a.dtype.kind in kinds and bool(((a >= low) & (a <= high)).all())
@@ -250,7 +256,9 @@ class CheckedLanes(BatchedEnvironment):
 
     def _checked(self, timestep: dm_env.TimeStep, kind: str) -> dm_env.TimeStep:
         rewards = np.asarray(timestep.reward)
-        if not np.isfinite(rewards).all():
+        # A sum is finite when every term is (a Python sum of a short list is the cheapest test); an overflow
+        # of finite rewards goes on to the exact test.
+        if not math.isfinite(sum(rewards.ravel().tolist())) and not np.isfinite(rewards).all():
             lane = int(np.flatnonzero(~np.isfinite(rewards.reshape(self._n, -1)).any(axis=1))[0])
             raise EnvironmentSpecError(f"Environment {self._name!r}: reward at step() call {self._step_calls} of "
                                        f"lane {lane} is not finite: {rewards[lane]}.")
