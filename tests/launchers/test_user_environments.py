@@ -66,3 +66,79 @@ def test_env_options_reach_a_python_factory(tmp_path):
 def test_an_option_the_factory_does_not_take_is_a_clear_error():
     with pytest.raises(ValueError, match=r"cannot take the options \['colour', 'seed'\].*--env_options"):
         experiment_from_declaration({"agent": "dqn", "env": f"{ENVS}:make_corridor", "env_options": {"colour": "red"}})
+
+
+# ----------------------------------------------------------------------------
+# A user's environment factory on every backend.
+# ----------------------------------------------------------------------------
+
+
+def _corridor_lanes(seed: int):
+    from tests.launchers.user_envs import make_corridor
+
+    return make_corridor(seed)
+
+
+def _experiment(factory, backend: str, **settings):
+    from agents.dqn.builder import DQNBuilder
+    from agents.dqn.config import DQNConfig
+    from launchers.experiment import ExperimentConfig
+
+    return ExperimentConfig(builder=DQNBuilder(DQNConfig(min_replay_size=20, batch_size=8, hidden_sizes=(8,))),
+                            environment_factory=factory, env_backend=backend, num_envs=2, **settings)
+
+
+@pytest.mark.parametrize("backend", ["auto", "sync", "subprocess"])
+def test_every_lane_comes_from_the_users_factory(backend):
+    from launchers.nodes import make_environment as training_lanes
+    from tests.launchers.user_envs import Corridor
+
+    lanes = training_lanes(_experiment(_corridor_lanes, backend), seed=5)
+    try:
+        if backend != "subprocess":
+            assert all(isinstance(lane, Corridor) for lane in lanes.environment.lanes)
+        timestep = lanes.reset()
+        assert timestep.observation.shape == (2,) + Corridor(5).observation_spec().shape
+        lanes.step(lanes.action_spec().generate_value().repeat(2))
+    finally:
+        lanes.close()
+
+
+@pytest.mark.parametrize("backend, prefix", [("gym", "gym"), ("ale", "atari")])
+def test_backends_that_build_their_own_lanes_refuse_a_users_factory(backend, prefix):
+    with pytest.raises(ValueError, match=rf"env_backend='{backend}' builds its own lanes from a {prefix}:<name> "
+                                         r"environment, so it cannot step the lanes of environment_factory="
+                                         r".*_corridor_lanes.*Use env_backend='sync' or 'subprocess'"):
+        _experiment(_corridor_lanes, backend)
+
+
+def test_backends_that_build_their_own_lanes_take_a_factory_that_names_their_environment():
+    import functools
+
+    from environments.gym_batched import GymnasiumBatchedEnvironment
+    from launchers.nodes import make_environment as training_lanes
+
+    experiment = _experiment(functools.partial(make_environment, "gym:CartPole-v1"), "gym")
+    lanes = training_lanes(experiment, seed=0)
+    try:
+        assert isinstance(lanes.environment, GymnasiumBatchedEnvironment) and lanes.num_lanes == 2
+    finally:
+        lanes.close()
+
+
+def test_a_users_broken_environment_stops_the_run_at_start_up(tmp_path):
+    from environments.validation import EnvironmentSpecError
+    from tests.launchers.user_envs import Corridor
+
+    class WrongShape(Corridor):
+        def step(self, action):
+            timestep = super().step(action)
+            return timestep._replace(observation=timestep.observation[:-1]) if self.t == 7 else timestep
+
+    with pytest.warns(UserWarning, match="no importable name"):  # A local class: config.json cannot name it.
+        experiment = _experiment(lambda seed: WrongShape(50), "sync", run_dir=str(tmp_path / "run"),
+                                 num_steps=100, progress=False)
+    with pytest.raises(EnvironmentSpecError, match=r"observation at step\(\) call 7, step 7 of its episode is "
+                                                   r"invalid: shape \(1,\) is not the spec's \(2,\)"):
+        run_local(experiment)
+    assert not (tmp_path / "run").exists()
