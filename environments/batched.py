@@ -80,8 +80,8 @@ class SyncBatchedEnvironment(BatchedEnvironment):
         if np.ndim(leaf) == 0 or len(leaf) != len(self._envs):
             raise ValueError(f"Expected a batch of {len(self._envs)} actions (one per lane), got {action!r}.")
         flat = isinstance(action, np.ndarray)
-        steps = [env.reset() if restart else env.step(action[i] if flat else nests.map_structure(lambda a: a[i], action))
-                 for i, (env, restart) in enumerate(zip(self._envs, self._resets.restarting()))]
+        steps = [env.reset() if restart else env.step(action[i] if flat else nests.map_structure(
+                     lambda a: a[i], action)) for i, (env, restart) in enumerate(zip(self._envs, self._resets.restarting()))]
         self._resets.record([step.step_type for step in steps])
         return stack_timesteps(steps, self._reward_dtype, self._discount_dtype)
 

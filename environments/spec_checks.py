@@ -325,26 +325,6 @@ def check_timestep(timestep: Any, observation_spec: Any, reward_spec: Any, disco
 # ----------------------------------------------------------------------------
 
 
-def valid_action(spec: Any) -> Any:
-    """A spec-valid action: 0 for DiscreteArray; the bounds' midpoint (or 0 clipped into them) for
-    BoundedArray; zeros for Array."""
-
-    def leaf(leaf_spec: specs.Array) -> np.ndarray:
-        dtype = np.dtype(leaf_spec.dtype)
-        if isinstance(leaf_spec, specs.BoundedArray):
-            minimum = np.broadcast_to(leaf_spec.minimum, leaf_spec.shape).astype(np.float64)
-            maximum = np.broadcast_to(leaf_spec.maximum, leaf_spec.shape).astype(np.float64)
-            finite = np.isfinite(minimum) & np.isfinite(maximum)
-            with np.errstate(invalid="ignore", over="ignore"):
-                middle = np.where(finite, minimum / 2 + maximum / 2, np.clip(0.0, minimum, maximum))
-            if dtype.kind in "iub":
-                middle = np.clip(np.floor(middle), minimum, maximum)
-            return middle.astype(dtype)
-        return np.zeros(leaf_spec.shape, dtype)
-
-    return tree.map_structure(leaf, spec)
-
-
 def random_action(spec: Any, rng: np.random.Generator) -> Any:
     """A random spec-valid action: uniform over a DiscreteArray's values and inside finite bounds; elsewhere
     standard normal (clipped into one-sided bounds), for stepping an environment through varied states."""

@@ -39,9 +39,9 @@ from dm_env import specs
 from environments.auto_reset import FIRST, LAST
 from environments.batched import BatchedEnvironment
 from environments.spec_checks import (STEP_TYPE_NAMES, EnvironmentSpecError, check_action, check_specs,
-                                      check_timestep, compatible_kinds, describe_value, environment_name,
+                                      check_timestep, compatible_kinds, describe_value,
                                       loosened_bounds, random_action)
-from environments.wrappers import EnvironmentWrapper, NamedEnvironment
+from environments.wrappers import EnvironmentWrapper, FixedSpecsWrapper, NamedEnvironment
 
 __all__ = ["CHECK_MODES", "CHECKED_STEPS", "CheckedLanes", "EnvironmentSpecError", "SpecCheckingWrapper",
            "check_environment", "checked_lane_factory"]
@@ -84,7 +84,7 @@ class EpisodeOrder:
         return f"at step() call {step_calls}{of_lane}{episode}"
 
 
-class SpecCheckingWrapper(NamedEnvironment):
+class SpecCheckingWrapper(NamedEnvironment, FixedSpecsWrapper):
     """Checks every action and timestep of an environment against its own specs (see the module docstring).
 
     Args:
@@ -103,18 +103,6 @@ class SpecCheckingWrapper(NamedEnvironment):
         (self._observation_spec, self._action_spec, self._reward_spec,
          self._discount_spec) = check_specs(environment, self._name, scalar_reward)
         self._order = EpisodeOrder(self._name)
-
-    def observation_spec(self) -> Any:
-        return self._observation_spec
-
-    def action_spec(self) -> Any:
-        return self._action_spec
-
-    def reward_spec(self) -> Any:
-        return self._reward_spec
-
-    def discount_spec(self) -> Any:
-        return self._discount_spec
 
     def reset(self) -> dm_env.TimeStep:
         timestep = super().reset()
@@ -186,27 +174,19 @@ def _in_range(values: list[int], limit: int) -> bool:
     return not values or (min(values) >= 0 and max(values) < limit)
 
 
-class CheckedLanes(BatchedEnvironment):
+class CheckedLanes(FixedSpecsWrapper, BatchedEnvironment):
     """A batched environment whose actions and rewards are checked once per batch; with `full`, every lane's
     timestep too (see the module docstring)."""
 
     def __init__(self, environment: BatchedEnvironment, name: str, full: bool = False) -> None:
-        self._environment, self._name, self._full = environment, name, full
-        self._action_spec = environment.action_spec()
-        self._specs = (environment.observation_spec(), environment.reward_spec(), environment.discount_spec())
+        super().__init__(environment)
+        self._name, self._full = name, full
+        self._observation_spec, self._action_spec = environment.observation_spec(), environment.action_spec()
+        self._reward_spec, self._discount_spec = environment.reward_spec(), environment.discount_spec()
         self._n = environment.num_lanes
         self._step_calls = 0
         self._orders = [EpisodeOrder(name) for _ in range(self._n)]
         self._fast_action = self._action_test(self._action_spec)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "_environment":
-            raise AttributeError(name)
-        return getattr(self._environment, name)
-
-    @property
-    def environment(self) -> BatchedEnvironment:
-        return self._environment
 
     @property
     def num_lanes(self) -> int:
@@ -237,7 +217,8 @@ class CheckedLanes(BatchedEnvironment):
         call = self._step_calls + 1
         leaf = tree.flatten(action)[0] if action is not None else None
         if np.ndim(leaf) == 0 or len(leaf) != self._n:
-            shape = "" if tree.is_nested(self._action_spec) else f", an array of shape {(self._n,) + self._action_spec.shape}"
+            shape = ("" if tree.is_nested(self._action_spec)
+                     else f", an array of shape {(self._n,) + self._action_spec.shape}")
             raise EnvironmentSpecError(
                 f"Environment {self._name!r}: step() expects a batch of {self._n} actions (one per lane{shape}) "
                 f"fitting {self._action_spec!r:.300}; got {describe_value(action)}.")
@@ -275,20 +256,5 @@ class CheckedLanes(BatchedEnvironment):
         else:
             lane_step = dm_env.TimeStep(step_type, timestep.reward[lane], timestep.discount[lane], observation)
         where = order.where(kind, self._step_calls, lane)
-        check_timestep(lane_step, *self._specs, self._name, where)
+        check_timestep(lane_step, self._observation_spec, self._reward_spec, self._discount_spec, self._name, where)
         order.check(step_type, kind, where)
-
-    def observation_spec(self) -> Any:
-        return self._specs[0]
-
-    def action_spec(self) -> Any:
-        return self._action_spec
-
-    def reward_spec(self) -> Any:
-        return self._specs[1]
-
-    def discount_spec(self) -> Any:
-        return self._specs[2]
-
-    def close(self) -> None:
-        self._environment.close()
