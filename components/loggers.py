@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import abc
 import atexit
-import contextlib
 import csv
 import os
-import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TextIO
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from components.progress import ProgressBar
 
 LoggingData = Mapping[str, Any]
 
@@ -45,13 +40,18 @@ class NoOpLogger(Logger):
         pass
 
 
-class TerminalLogger(Logger):
-    """Prints `[label] key = value | ...` lines (around `progress`'s bar, when given, so they do not collide)."""
+def print_to_stdout(line: str) -> None:
+    """The default `print_line`: one line on stdout, flushed."""
+    print(line, flush=True)
 
-    def __init__(self, label: str = "", stream: TextIO | None = None, progress: "ProgressBar | None" = None) -> None:
+
+class TerminalLogger(Logger):
+    """Hands `[label] key = value | ...` lines to `print_line` (default: stdout; a progress bar passes its own,
+    which prints them so they do not collide with the bar)."""
+
+    def __init__(self, label: str = "", print_line: Callable[[str], None] | None = None) -> None:
         self._label = label
-        self._stream = stream
-        self._progress = progress
+        self._print_line = print_line or print_to_stdout
 
     @staticmethod
     def _format(value: Any) -> str:
@@ -63,8 +63,7 @@ class TerminalLogger(Logger):
     def write(self, data: LoggingData) -> None:
         body = " | ".join(f"{k} = {self._format(v)}" for k, v in sorted(data.items()))
         prefix = f"[{self._label}] " if self._label else ""
-        with self._progress.suspend() if self._progress is not None else contextlib.nullcontext():
-            print(prefix + body, file=self._stream or sys.stdout, flush=True)
+        self._print_line(prefix + body)
 
 
 class CSVLogger(Logger):
@@ -447,7 +446,8 @@ def make_logger_factory(
     append: bool = False,
     tensorboard: bool | None = None,
     tensorboard_purge_step: int | None = None,
-    progress: "ProgressBar | None" = None,
+    progress: Logger | None = None,
+    print_line: Callable[[str], None] | None = None,
     score_key: str | None = None,
 ) -> LoggerFactory:
     """Returns `factory(label)`: CSV under `directory` plus a time-filtered terminal line.
@@ -464,9 +464,9 @@ def make_logger_factory(
     missing. Without a `directory` nothing is written. A resumed run passes the
     actor step it resumes from as `tensorboard_purge_step`. `score_key`: see `tensorboard_tag`.
 
-    `progress`: a `components.progress.ProgressBar` that gets the rows of the
-    training labels ("train", "train_actor<i>") and of "eval"; terminal lines
-    are printed around it.
+    `progress`: a sink (the progress bar) that gets the rows of the training
+    labels ("train", "train_actor<i>") and of "eval"; it is not closed here.
+    `print_line`: how terminal lines are printed (see `TerminalLogger`).
     """
     use_tensorboard = directory is not None and tensorboard is not False
     if use_tensorboard:
@@ -485,7 +485,7 @@ def make_logger_factory(
             sinks.append(_Unclosed(progress))
         if terminal_labels is None or label in terminal_labels:
             interval = 0.0 if label in always_print else terminal_interval
-            sinks.append(TimeFilter(TerminalLogger(label, progress=progress), interval))
+            sinks.append(TimeFilter(TerminalLogger(label, print_line), interval))
         return Dispatcher(sinks)
 
     return factory

@@ -169,6 +169,11 @@ class ProgressBar(Logger):
                 if had_line and not self._closed:
                     self._draw_interactive(self._clock())
 
+    def print_line(self, line: str) -> None:
+        """Prints `line` on stdout above the bar (the `print_line` of the terminal loggers)."""
+        with self.suspend():
+            print(line, flush=True)
+
     def close(self) -> None:
         """Draws the final state and ends the line (interactive) or prints the last plain line; idempotent."""
         if not self.enabled:

@@ -48,6 +48,7 @@ def make_run_logger_factory(experiment: ExperimentConfig, progress: ProgressBar 
     return make_logger_factory(experiment.run_dir, experiment.log_interval, always_print=always_print,
                                append=experiment.resume, tensorboard=experiment.tensorboard,
                                tensorboard_purge_step=purge_step, progress=progress,
+                               print_line=None if progress is None else progress.print_line,
                                score_key=experiment.score_key)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import pickle
 import threading
 
@@ -202,8 +201,8 @@ def test_time_filter_with_zero_interval_passes_everything():
 
 
 def test_terminal_logger_formatting():
-    stream = io.StringIO()
-    logger = TerminalLogger("train", stream=stream)
+    lines: list[str] = []
+    logger = TerminalLogger("train", print_line=lines.append)
     logger.write({
         "b": np.float32(0.123456),
         "a": 3,
@@ -212,7 +211,7 @@ def test_terminal_logger_formatting():
         "e": "text",
         "f": torch.tensor(2.5),
     })
-    assert stream.getvalue() == "[train] a = 3 | b = 0.1235 | c = 123457 | d = 5 | e = text | f = 2.5\n"
+    assert lines == ["[train] a = 3 | b = 0.1235 | c = 123457 | d = 5 | e = text | f = 2.5"]
 
 
 def test_terminal_logger_without_label_prints_to_stdout(capsys):

@@ -174,16 +174,17 @@ def test_steps_never_go_backwards_and_threads_can_report():
     assert len(bar._returns) == 100
 
 
-def test_terminal_lines_are_printed_above_the_bar():
+def test_terminal_lines_are_printed_above_the_bar(capsys):
     bar, stream, clock = _bar(tty=True)
     clock.now += 1.0
     bar.update(100)
     drawn = stream.getvalue()
-    TerminalLogger("eval", stream=stream, progress=bar).write({"x": 1})
+    TerminalLogger("eval", print_line=bar.print_line).write({"x": 1})
     out = stream.getvalue()[len(drawn):]
-    # The bar's line is blanked, the logger's line printed, and the bar drawn again below it.
-    assert out.startswith("\r" + " " * (len(drawn) - 1) + "\r[eval] x = 1\n\r")
-    assert "100/10,000 steps" in out.split("\n")[-1]
+    # The bar's line is blanked, the logger's line printed (on stdout), and the bar drawn again.
+    assert out.startswith("\r" + " " * (len(drawn) - 1) + "\r\r")
+    assert "100/10,000 steps" in out
+    assert capsys.readouterr().out == "[eval] x = 1\n"
 
 
 def test_logger_factory_feeds_training_and_eval_rows_to_the_bar(capsys):
