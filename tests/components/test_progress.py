@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from components.loggers import TerminalLogger, make_logger_factory
+from components.logger_factory import LoggerFactory
+from components.loggers import TerminalLogger
 from components.progress import ProgressBar, format_duration
 
 
@@ -189,7 +190,7 @@ def test_terminal_lines_are_printed_above_the_bar(capsys):
 
 def test_logger_factory_feeds_training_and_eval_rows_to_the_bar(capsys):
     bar, stream, clock = _bar(tty=True)
-    factory = make_logger_factory(None, terminal_labels=(), progress=bar)
+    factory = LoggerFactory(None, terminal_labels=(), progress=bar)
     train, learner, evaluation = factory("train_actor0"), factory("learner"), factory("eval")
     clock.now += 1.0
     train.write({"actor_steps": 10, "episode_return": 5.0})
