@@ -7,6 +7,7 @@ import glob
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -243,6 +244,11 @@ def test_purge_step_hides_the_interrupted_runs_later_points(tmp_path, event_accu
     for step in range(10):
         first.write({"actor_steps": step, "episode_return": 0.0})
     first.close()
+    # Event files are read in name order: time in whole seconds, then a per-process writer count (which sorts
+    # "10" before "9"). A resumed run starts in a later second, as here.
+    started = int(time.time())
+    while int(time.time()) == started:
+        time.sleep(0.02)
     resumed = TensorBoardLogger(str(tmp_path), "train", purge_step=5)
     for step in range(5, 8):
         resumed.write({"actor_steps": step, "episode_return": 1.0})
