@@ -7,6 +7,8 @@ No bar when stderr is not a terminal: a plain `[progress] ...` line every `plain
 from __future__ import annotations
 
 import collections
+import os
+import shutil
 import sys
 import threading
 import time
@@ -15,6 +17,15 @@ from typing import Any, Callable, Iterable, Mapping, TextIO
 from tqdm import tqdm
 
 from components.loggers import Logger
+
+
+def _zero_size_fallback(stream: TextIO) -> os.terminal_size | None:
+    """The size to draw at on a terminal that reports 0 x 0 (a bare pty, where tqdm draws nothing), else None."""
+    try:
+        zero = os.get_terminal_size(stream.fileno()).columns == 0
+    except (AttributeError, ValueError, OSError):  # Not a real terminal (StringIO): tqdm's default.
+        zero = False
+    return shutil.get_terminal_size() if zero else None  # $COLUMNS and $LINES, else 80 x 24.
 
 
 class ProgressBar(Logger):
@@ -34,8 +45,12 @@ class ProgressBar(Logger):
         self._returns: collections.deque[float] = collections.deque(maxlen=window)
         self._eval: float | None = None
         self._lock, self._closed = threading.Lock(), not enabled  # Disabled: as if closed from the start.
-        self._bar = tqdm(total=total_steps, initial=self._initial, file=self._stream, unit="steps",
-                         mininterval=redraw_interval, miniters=1, dynamic_ncols=True) if self.interactive else None
+        self._bar: tqdm | None = None
+        if self.interactive:
+            size = _zero_size_fallback(self._stream)
+            shape = {"dynamic_ncols": True} if size is None else {"ncols": size.columns, "nrows": size.lines}
+            self._bar = tqdm(total=total_steps, initial=self._initial, file=self._stream, unit="steps",
+                             mininterval=redraw_interval, delay=redraw_interval, miniters=1, **shape)
 
     def postfix(self) -> str:
         """`return R (meanN M) | eval E`: the latest episode's return, the mean of the last `window`, the last eval."""

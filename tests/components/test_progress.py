@@ -194,3 +194,19 @@ def test_without_total_no_percentage_or_eta():
     assert line == "[progress] 400steps [00:02, 200.00steps/s, return -]\n"
     with pytest.raises(ValueError, match="total_steps"):
         ProgressBar(0)
+
+
+def test_a_terminal_reporting_zero_columns_still_gets_a_bar(monkeypatch):
+    """A bare pty (`script`, some containers) reports 0 x 0, at which tqdm would draw nothing at all."""
+    import os
+
+    stream = Terminal(True)
+    monkeypatch.setattr(stream, "fileno", lambda: 2, raising=False)
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd=None: os.terminal_size((0, 0)))
+    monkeypatch.setenv("COLUMNS", "90")
+    monkeypatch.setenv("LINES", "30")
+    bar = ProgressBar(10_000, stream=stream, redraw_interval=0.0)
+    _OPEN.append(bar)
+    bar.update(2_500)
+    line = _last_line(stream)
+    assert "25%|" in line and "2500/10000" in line and len(line) <= 90
