@@ -27,7 +27,6 @@ from components.counting import BatchedCounter, Counter
 from components.core import VariableSource
 from components.devices import resolve_device
 from components.forwarding import POLL_SECONDS, ForwardingAdder, WaitingSampler
-from components.loggers import close_tensorboard
 from launchers.evaluator import Evaluator
 from launchers.experiment import ExperimentConfig
 from launchers.nodes import ActorNode, LearnerNode, ReplayNode, environment_spec, make_learner
@@ -78,8 +77,9 @@ class RemoteLearnerNode(LearnerNode):
     def __init__(self, experiment: ExperimentConfig, spec: Any, replay_node: Any, counter_node: Any,
                  resumed_step: int | None) -> None:
         seed_process(experiment)
-        self._run_dir, self._counter = experiment.run_dir, _synced_counter(counter_node)
-        logger = make_run_logger_factory(experiment, resumed_step=resumed_step)("learner")
+        self._counter = _synced_counter(counter_node)
+        self._loggers = make_run_logger_factory(experiment, resumed_step=resumed_step)
+        logger = self._loggers("learner")
         # Arrays from the object store are read-only: the learner gets its own copy, as locally.
         batches = WaitingSampler(lambda size: _copy(_ray().get(replay_node.sample.remote(size))),
                                  lambda: self.stopping(),  # Asked when sampling, after __init__ below.
@@ -92,7 +92,7 @@ class RemoteLearnerNode(LearnerNode):
             super().run()
         finally:
             self._counter.flush()
-            close_tensorboard(self._run_dir)
+            self._loggers.close()
 
 
 class RemoteActorNode(ActorNode):
@@ -101,13 +101,14 @@ class RemoteActorNode(ActorNode):
     def __init__(self, experiment: ExperimentConfig, spec: Any, actor_id: int, replay_node: Any,
                  learner_node: Any, counter_node: Any, resumed_step: int | None) -> None:
         seed_process(experiment)
-        self._run_dir, counter = experiment.run_dir, _synced_counter(counter_node)
+        counter = _synced_counter(counter_node)
+        self._loggers = make_run_logger_factory(experiment, resumed_step=resumed_step)
         adder = ForwardingAdder(lambda calls: _ray().get(replay_node.add_calls.remote(actor_id, calls)),
                                 lambda: _ray().get(replay_node.reset_actor.remote(actor_id)))
         adder.reset()  # A restarted actor starts its lanes afresh.
         label = "train" if experiment.num_actors == 1 else f"train_actor{actor_id}"
         super().__init__(experiment, spec, actor_id, adder, RemoteVariableSource(learner_node), counter,
-                         make_run_logger_factory(experiment, resumed_step=resumed_step)(label),
+                         self._loggers(label),
                          SYNC_STEPS * experiment.num_envs, max(experiment.builder.config.variable_update_period,
                                                                 SYNC_STEPS))
 
@@ -117,7 +118,7 @@ class RemoteActorNode(ActorNode):
 
     def close(self) -> None:
         super().close()
-        close_tensorboard(self._run_dir)
+        self._loggers.close()
 
 
 class EvaluatorNode(Evaluator):
@@ -126,13 +127,14 @@ class EvaluatorNode(Evaluator):
     def __init__(self, experiment: ExperimentConfig, spec: Any, learner_node: Any, counter_node: Any,
                  replay_node: Any, resumed_step: int | None) -> None:
         seed_process(experiment)
-        logger = make_run_logger_factory(experiment, resumed_step=resumed_step)("eval")
-        super().__init__(experiment, spec, RemoteVariableSource(learner_node), _synced_counter(counter_node), logger,
+        self._loggers = make_run_logger_factory(experiment, resumed_step=resumed_step)
+        super().__init__(experiment, spec, RemoteVariableSource(learner_node), _synced_counter(counter_node),
+                         self._loggers("eval"),
                          lambda: {"replay_size": _ray().get(replay_node.size.remote())})
 
     def close(self) -> None:
         super().close()
-        close_tensorboard(self._experiment.run_dir)
+        self._loggers.close()
 
 
 class RayNodes(Nodes):

@@ -20,7 +20,7 @@ import torch
 
 from components.checkpointing import Checkpointer
 from components.devices import resolve_device
-from components.loggers import close_tensorboard, make_logger_factory
+from components.logger_factory import LoggerFactory
 from components.progress import ProgressBar
 from launchers.experiment import ExperimentConfig
 from launchers.nodes import check_run_environment
@@ -40,16 +40,18 @@ def seed_process(experiment: ExperimentConfig) -> None:
 
 
 def make_run_logger_factory(experiment: ExperimentConfig, progress: ProgressBar | None = None,
-                            resumed_step: int | None = None, always_print: Sequence[str] = ("eval",)):
+                            resumed_step: int | None = None, always_print: Sequence[str] = ("eval",)) -> LoggerFactory:
     """The loggers every node of a run writes through: CSV (continued when resuming), TensorBoard
-    (per `experiment.tensorboard`), terminal lines and, in the driver, the progress bar."""
+    (per `experiment.tensorboard`), terminal lines and, in the driver, the progress bar. Whoever makes
+    the factory closes it when its loggers are done."""
     # TensorBoard hides events at and after its purge step; the CSVs keep rows up to the resumed step, so
     # the purge starts one step later (the evaluation written with the checkpoint stays, as in eval.csv).
     purge_step = None if resumed_step is None else int(resumed_step) + 1
-    return make_logger_factory(experiment.run_dir, experiment.log_interval, always_print=always_print,
-                               append=experiment.resume, tensorboard=experiment.tensorboard,
-                               tensorboard_purge_step=purge_step, progress=progress,
-                               score_key=experiment.score_key)
+    return LoggerFactory(experiment.run_dir, experiment.log_interval, always_print=always_print,
+                         append=experiment.resume, tensorboard=experiment.tensorboard,
+                         tensorboard_purge_step=purge_step, progress=progress,
+                         print_line=None if progress is None else progress.print_line,
+                         score_key=experiment.score_key)
 
 
 class Nodes(abc.ABC):
@@ -195,8 +197,10 @@ class Run:
         return float(state.get("train_seconds", 0.0))
 
     def _close(self) -> None:
-        self.progress.close()
-        close_tensorboard(self.experiment.run_dir)
+        try:
+            self.loggers.close()
+        finally:
+            self.progress.close()
 
     def _reached_target(self) -> bool:
         target = self.experiment.stop_at_return

@@ -1,9 +1,8 @@
-"""Tests for `components.counting.Counter` and `components.loggers`."""
+"""Tests for `components.counting.Counter`, `components.loggers` and `components.logger_factory`."""
 
 from __future__ import annotations
 
 import csv
-import io
 import pickle
 import threading
 
@@ -12,6 +11,7 @@ import pytest
 import torch
 
 from components.counting import Counter
+from components.logger_factory import LoggerFactory
 from components.loggers import (
     CSVLogger,
     Dispatcher,
@@ -19,7 +19,6 @@ from components.loggers import (
     NoOpLogger,
     TerminalLogger,
     TimeFilter,
-    make_logger_factory,
 )
 
 # ----------------------------------------------------------------------------
@@ -202,8 +201,8 @@ def test_time_filter_with_zero_interval_passes_everything():
 
 
 def test_terminal_logger_formatting():
-    stream = io.StringIO()
-    logger = TerminalLogger("train", stream=stream)
+    lines: list[str] = []
+    logger = TerminalLogger("train", print_line=lines.append)
     logger.write({
         "b": np.float32(0.123456),
         "a": 3,
@@ -212,7 +211,7 @@ def test_terminal_logger_formatting():
         "e": "text",
         "f": torch.tensor(2.5),
     })
-    assert stream.getvalue() == "[train] a = 3 | b = 0.1235 | c = 123457 | d = 5 | e = text | f = 2.5\n"
+    assert lines == ["[train] a = 3 | b = 0.1235 | c = 123457 | d = 5 | e = text | f = 2.5"]
 
 
 def test_terminal_logger_without_label_prints_to_stdout(capsys):
@@ -221,13 +220,12 @@ def test_terminal_logger_without_label_prints_to_stdout(capsys):
 
 
 def test_logger_factory_writes_csv_and_terminal(tmp_path, capsys):
-    factory = make_logger_factory(str(tmp_path), terminal_interval=1e9, always_print=("eval",))
+    factory = LoggerFactory(str(tmp_path), terminal_interval=1e9, always_print=("eval",))
     train, evaluation = factory("train"), factory("eval")
     for i in range(3):
         train.write({"step": i})
         evaluation.write({"step": i})
-    train.close()
-    evaluation.close()
+    factory.close()
     out = capsys.readouterr().out.splitlines()
     # "train" is time-filtered (only its first row shows); "eval" always prints.
     assert out.count("[train] step = 0") == 1
@@ -239,17 +237,25 @@ def test_logger_factory_writes_csv_and_terminal(tmp_path, capsys):
 
 
 def test_logger_factory_without_directory_or_terminal(tmp_path, capsys):
-    quiet = make_logger_factory(None, terminal_labels=("eval",))("train")
+    quiet = LoggerFactory(None, terminal_labels=("eval",))("train")
     quiet.write({"x": 1})
     assert capsys.readouterr().out == ""  # Not a terminal label, and no directory: nowhere.
 
-    csv_only = make_logger_factory(str(tmp_path), terminal_labels=())("train")
-    csv_only.write({"x": 1})
-    csv_only.close()
+    with LoggerFactory(str(tmp_path), terminal_labels=(), tensorboard=False) as factory:
+        factory("train").write({"x": 1})
     assert capsys.readouterr().out == ""
     assert read_csv(str(tmp_path / "train.csv"))[1] == [{"x": "1"}]
 
-    terminal_only = make_logger_factory(None, terminal_interval=0.0)("train")
+    terminal_only = LoggerFactory(None, terminal_interval=0.0)("train")
     terminal_only.write({"x": 1})
     terminal_only.write({"x": 2})
     assert capsys.readouterr().out == "[train] x = 1\n[train] x = 2\n"
+
+
+def test_csv_rows_after_close_are_dropped(tmp_path):
+    logger = CSVLogger(str(tmp_path), "train")
+    logger.write({"x": 1})
+    logger.close()
+    logger.write({"x": 2})  # A late row: dropped, without an error.
+    logger.close()
+    assert read_csv(str(tmp_path / "train.csv"))[1] == [{"x": "1"}]

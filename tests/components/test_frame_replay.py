@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from components.adders import NStepTransitionAdder
 from components.core import Replay
-from components.frame_replay import FrameStackReplay, FrameStore, frame_capacity, frame_transition_spec
+from components.frame_replay import FrameStackReplay, frame_capacity, frame_transition_spec
+from components.frame_store import FrameStore
 from components.replay import UniformReplay
 from components.specs import EnvironmentSpec
 from components.types import PrioritizedSample, Transition, transition_spec

@@ -1,4 +1,5 @@
-"""Tests for the TensorBoard sink of `components.loggers` (tags, steps, values read back from the event files)."""
+"""Tests for `components.tensorboard_logger` and its use by `LoggerFactory` (tags, steps, values read back from the
+event files)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,19 @@ import glob
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
 import torch
 
-from components import loggers
-from components.loggers import (
+from components import tensorboard_logger
+from components.logger_factory import LoggerFactory
+from components.tensorboard_logger import (
     TENSORBOARD_TAGS,
     TensorBoardLogger,
     TensorBoardUnavailable,
-    close_tensorboard,
-    make_logger_factory,
+    TensorBoardWriter,
     tensorboard_tag,
 )
 
@@ -108,7 +110,7 @@ def test_table_tags_are_cleanrl_style():
 
 
 def test_rows_of_every_label_read_back(tmp_path, event_accumulator):
-    factory = make_logger_factory(str(tmp_path), terminal_labels=(), tensorboard=True)
+    factory = LoggerFactory(str(tmp_path), terminal_labels=(), tensorboard=True)
     train, learner, evaluation = factory("train"), factory("learner"), factory("eval")
     for steps in (100, 200, 300):
         train.write({"actor_steps": steps, "actor_episodes": steps // 100, "learner_steps": steps // 4,
@@ -120,7 +122,8 @@ def test_rows_of_every_label_read_back(tmp_path, event_accumulator):
                       "eval_return_mean": 475.0, "eval_return_std": 0.0, "eval_initial_value": 3.25,
                       "epsilon": 0.05, "replay_size": 300, "note": "not a number", "missing": None})
     for logger in (train, learner, evaluation):
-        logger.close()
+        logger.close()  # Closes the CSV files; the event file is the factory's.
+    factory.close()
 
     assert len(_event_files(tmp_path)) == 1, "one writer per run folder, shared by every label"
     scalars = event_accumulator(tmp_path)
@@ -157,48 +160,67 @@ def test_step_falls_back_to_learner_steps_then_to_the_row_index(tmp_path, event_
     assert scalars["custom/x"] == [(0, 1.0), (1, 2.0)]
 
 
-def test_writer_is_shared_and_closed_with_its_last_logger(tmp_path):
-    a = TensorBoardLogger(str(tmp_path), "train")
-    b = TensorBoardLogger(str(tmp_path / "." ), "eval")  # The same folder, spelled differently.
-    assert a._shared is b._shared
-    a.close()
-    a.close()  # Idempotent: b still holds the writer.
-    assert not b._shared.closed
-    b.close()
-    assert b._shared.closed
-    assert str(os.path.realpath(tmp_path)) not in loggers._WRITERS
+def test_factory_shares_one_writer_and_closes_it(tmp_path):
+    factory = LoggerFactory(str(tmp_path), terminal_labels=(), tensorboard=True)
+    assert factory.tensorboard_writer is None  # Nothing opened before the first logger.
+    train, evaluation = factory("train"), factory("eval")
+    writer = factory.tensorboard_writer
+    assert isinstance(writer, TensorBoardWriter) and not writer.closed
+    train.close()
+    evaluation.close()
+    assert not writer.closed  # The loggers do not own it: the factory does.
+    factory.close()
+    factory.close()  # Idempotent.
+    assert writer.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        factory("learner")
 
 
-def test_close_tensorboard_ends_the_run_and_drops_later_rows(tmp_path, event_accumulator):
-    logger = make_logger_factory(str(tmp_path), terminal_labels=(), tensorboard=True)("train")
+def test_a_logger_on_a_directory_owns_its_writer(tmp_path, event_accumulator):
+    logger = TensorBoardLogger(str(tmp_path), "train")
+    logger.write({"actor_steps": 3, "episode_return": 1.5})
+    assert not logger.writer.closed
+    logger.close()
+    assert logger.writer.closed
+    assert event_accumulator(tmp_path)["charts/episodic_return"] == [(3, 1.5)]
+
+
+def test_factory_close_ends_the_run_and_drops_later_rows(tmp_path, event_accumulator):
+    factory = LoggerFactory(str(tmp_path), terminal_labels=(), tensorboard=True)
+    logger = factory("train")
     logger.write({"actor_steps": 1, "episode_return": 1.0})
-    close_tensorboard(str(tmp_path))
+    factory.close()
     logger.write({"actor_steps": 2, "episode_return": 2.0})  # Dropped, without an error.
     logger.close()
     assert event_accumulator(tmp_path)["charts/episodic_return"] == [(1, 1.0)]
     assert len(_event_files(tmp_path)) == 1
+    with open(tmp_path / "train.csv") as f:
+        assert f.read().splitlines() == ["actor_steps,episode_return", "1,1.0"]
 
 
 def test_rows_reach_the_writer_in_batches_and_all_of_them_on_flush(tmp_path, event_accumulator, monkeypatch):
-    monkeypatch.setattr(loggers, "TENSORBOARD_BATCH_SECONDS", 3600.0)
+    monkeypatch.setattr(tensorboard_logger, "TENSORBOARD_BATCH_SECONDS", 3600.0)
     logger = TensorBoardLogger(str(tmp_path), "train")
     handed = []
-    writer = logger._shared.writer
-    monkeypatch.setattr(writer, "_get_file_writer", lambda real=writer._get_file_writer: handed.append(1) or real())
+    summary_writer = logger.writer.writer
+    real_add_scalar = summary_writer.add_scalar
+    monkeypatch.setattr(summary_writer, "add_scalar",
+                        lambda tag, value, global_step=None: handed.append((tag, value, global_step))
+                        or real_add_scalar(tag, value, global_step=global_step))
     for i in range(5):
         logger.write({"actor_steps": i, "episode_return": float(i)})
     assert handed == []  # Held back: no wake-up of the writer's thread per row.
     logger.flush()
-    assert len(handed) == 5
+    assert handed == [("charts/episodic_return", float(i), i) for i in range(5)]
     assert event_accumulator(tmp_path)["charts/episodic_return"] == [(i, float(i)) for i in range(5)]
-    monkeypatch.setattr(loggers, "TENSORBOARD_BATCH_SECONDS", 0.0)
+    monkeypatch.setattr(tensorboard_logger, "TENSORBOARD_BATCH_SECONDS", 0.0)
     logger.write({"actor_steps": 5, "episode_return": 5.0})  # The batch period has passed: handed over at once.
     assert len(handed) == 6
     logger.close()
 
 
 def test_concurrent_writers_lose_no_row(tmp_path, event_accumulator):
-    factory = make_logger_factory(str(tmp_path), terminal_labels=(), tensorboard=True)
+    factory = LoggerFactory(str(tmp_path), terminal_labels=(), tensorboard=True)
     actors = [factory(f"train_actor{i}") for i in range(4)]
     rows_per_actor = 200
 
@@ -211,8 +233,7 @@ def test_concurrent_writers_lose_no_row(tmp_path, event_accumulator):
         thread.start()
     for thread in threads:
         thread.join()
-    for logger in actors:
-        logger.close()
+    factory.close()
     points = event_accumulator(tmp_path)["charts/episodic_return"]
     assert sorted(step for step, _ in points) == list(range(4 * rows_per_actor))
     assert all(value == step % 4 for step, value in points)
@@ -223,6 +244,11 @@ def test_purge_step_hides_the_interrupted_runs_later_points(tmp_path, event_accu
     for step in range(10):
         first.write({"actor_steps": step, "episode_return": 0.0})
     first.close()
+    # Event files are read in name order: time in whole seconds, then a per-process writer count (which sorts
+    # "10" before "9"). A resumed run starts in a later second, as here.
+    started = int(time.time())
+    while int(time.time()) == started:
+        time.sleep(0.02)
     resumed = TensorBoardLogger(str(tmp_path), "train", purge_step=5)
     for step in range(5, 8):
         resumed.write({"actor_steps": step, "episode_return": 1.0})
@@ -238,33 +264,30 @@ def test_purge_step_hides_the_interrupted_runs_later_points(tmp_path, event_accu
 
 def test_default_turns_tensorboard_on_when_it_imports(tmp_path):
     pytest.importorskip("tensorboard")
-    logger = make_logger_factory(str(tmp_path), terminal_labels=())("train")
-    logger.write({"actor_steps": 1, "episode_return": 1.0})
-    logger.close()
+    with LoggerFactory(str(tmp_path), terminal_labels=()) as factory:
+        factory("train").write({"actor_steps": 1, "episode_return": 1.0})
     assert len(_event_files(tmp_path)) == 1
 
 
 def test_false_turns_tensorboard_off(tmp_path):
-    logger = make_logger_factory(str(tmp_path), terminal_labels=(), tensorboard=False)("train")
-    logger.write({"actor_steps": 1, "episode_return": 1.0})
-    logger.close()
+    with LoggerFactory(str(tmp_path), terminal_labels=(), tensorboard=False) as factory:
+        factory("train").write({"actor_steps": 1, "episode_return": 1.0})
     assert _event_files(tmp_path) == []
     assert os.listdir(tmp_path) == ["train.csv"]
 
 
 def test_no_directory_writes_no_event_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    logger = make_logger_factory(None, terminal_labels=(), tensorboard=True)("train")
-    logger.write({"actor_steps": 1, "episode_return": 1.0})
-    logger.close()
+    with LoggerFactory(None, terminal_labels=(), tensorboard=True) as factory:
+        factory("train").write({"actor_steps": 1, "episode_return": 1.0})
     assert os.listdir(tmp_path) == []
 
 
 def test_missing_package_asked_for_names_the_extra(tmp_path, monkeypatch):
     _hide_tensorboard(monkeypatch)
-    assert not loggers.tensorboard_available()
+    assert not tensorboard_logger.tensorboard_available()
     with pytest.raises(TensorBoardUnavailable, match=r"agentpipe\[tensorboard\]"):
-        make_logger_factory(str(tmp_path), tensorboard=True)
+        LoggerFactory(str(tmp_path), tensorboard=True)
     with pytest.raises(ImportError, match="tensorboard"):  # TensorBoardUnavailable is an ImportError.
         TensorBoardLogger(str(tmp_path), "train")
     assert _event_files(tmp_path) == []
@@ -272,9 +295,8 @@ def test_missing_package_asked_for_names_the_extra(tmp_path, monkeypatch):
 
 def test_missing_package_by_default_keeps_the_csv_files(tmp_path, monkeypatch):
     _hide_tensorboard(monkeypatch)
-    logger = make_logger_factory(str(tmp_path), terminal_labels=())("train")
-    logger.write({"actor_steps": 1, "episode_return": 1.0})
-    logger.close()
+    with LoggerFactory(str(tmp_path), terminal_labels=()) as factory:
+        factory("train").write({"actor_steps": 1, "episode_return": 1.0})
     assert os.listdir(tmp_path) == ["train.csv"]
 
 
@@ -284,11 +306,11 @@ def test_atari_episodic_return_is_the_whole_game_raw_score(tmp_path, event_accum
     assert tensorboard_tag("train", "raw_score", score_key="raw_score") == "charts/episodic_return"
     assert tensorboard_tag("train_actor1", "episode_return", score_key="raw_score") == "charts/training_return"
     assert tensorboard_tag("eval", "eval_return_mean", score_key="raw_score") == "eval/return_mean"
-    factory = make_logger_factory(str(tmp_path), terminal_labels=(), tensorboard=True, score_key="raw_score")
+    factory = LoggerFactory(str(tmp_path), terminal_labels=(), tensorboard=True, score_key="raw_score")
     logger = factory("train")
     logger.write({"actor_steps": 100, "episode_return": 3.0})  # A life lost: no game score yet.
     logger.write({"actor_steps": 250, "episode_return": 2.0, "raw_score": 410.0})  # The game's last life.
-    logger.close()
+    factory.close()
     scalars = event_accumulator(tmp_path)
     assert scalars["charts/episodic_return"] == [(250, 410.0)]
     assert scalars["charts/training_return"] == [(100, 3.0), (250, 2.0)]
