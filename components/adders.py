@@ -41,7 +41,7 @@ class NStepTransitionAdder(Adder):
     keeps the bootstrap. At a lane's LAST, the shorter transitions that start
     inside the last n steps are written too, so every step is written once.
 
-    With an `observation_store` (a `components.frame_replay.FrameStore`, e.g.
+    With an `observation_store` (a `components.frame_store.FrameStore`, e.g.
     `FrameStackReplay.store`), every timestep's observations go to the store in
     one batched `add`, and transitions carry the int64 handles it returns in
     place of observations.
@@ -162,8 +162,14 @@ class _LockstepAdder(Adder):
 
     def reset(self) -> None:
         self._step_type = None
+        self._clear()
+
+    def _clear(self) -> None:
+        """Drops what the adder holds of the current sequences (each adder's own buffers)."""
+        raise NotImplementedError
 
     def _start(self, timestep: dm_env.TimeStep) -> np.ndarray:
+        """Checks an add_first's timestep (every lane FIRST) and starts new sequences; returns its step types."""
         step_type = np.asarray(timestep.step_type, dtype=np.int8)
         if step_type.ndim != 1 or len(step_type) == 0:
             raise ValueError(f"{type(self).__name__}.add_first expects a batched timestep with step_type of "
@@ -172,6 +178,7 @@ class _LockstepAdder(Adder):
             raise ValueError(f"{type(self).__name__}.add_first expects every lane to be FIRST, "
                              f"got step types {step_type.tolist()}.")
         self._step_type = step_type
+        self._clear()
         return step_type
 
     def _next(self, action: Any, next_timestep: dm_env.TimeStep, extras: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -237,13 +244,8 @@ class TrajectoryAdder(_LockstepAdder):
         self._discounts: list[np.ndarray] = []
         self._extras: list[Any] = []
 
-    def reset(self) -> None:
-        super().reset()
-        self._clear()
-
     def add_first(self, timestep: dm_env.TimeStep) -> None:
         step_type = self._start(timestep)
-        self._clear()
         self._observations.append(timestep.observation)
         self._step_types.append(step_type)
 
@@ -305,13 +307,8 @@ class EpisodeAdder(_LockstepAdder):
         self._now = 0  # Absolute index of the latest observation.
         self._starts = np.zeros(0, dtype=np.int64)  # Absolute index of each lane's FIRST observation.
 
-    def reset(self) -> None:
-        super().reset()
-        self._clear()
-
     def add_first(self, timestep: dm_env.TimeStep) -> None:
         step_type = self._start(timestep)
-        self._clear()
         self._observations.append(timestep.observation)
         self._starts = np.zeros(len(step_type), dtype=np.int64)
 

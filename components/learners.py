@@ -6,7 +6,7 @@ import contextlib
 import copy
 import threading
 import time
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 import tree

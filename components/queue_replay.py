@@ -18,9 +18,10 @@ import numpy as np
 import tree
 
 from components.core import Replay
+from components.rate_limiters import CountingLimiter
 
 
-class QueueRateLimiter:
+class QueueRateLimiter(CountingLimiter):
     """`RateLimiter`'s interface for an `OnPolicyQueue`, decided by how many items are queued.
 
     `can_sample(n)`: at least n items are queued. `can_insert(n)`: n more
@@ -72,17 +73,6 @@ class QueueRateLimiter:
             self._samples += num_items
             self._condition.notify_all()
 
-    @property
-    def counts(self) -> Mapping[str, int]:
-        return {"inserts": self._inserts, "samples": self._samples}
-
-    def save(self) -> Mapping[str, int]:
-        return dict(self.counts)
-
-    def restore(self, state: Mapping[str, int]) -> None:
-        with self._condition:
-            self._inserts, self._samples = int(state["inserts"]), int(state["samples"])
-            self._condition.notify_all()
 
 
 class OnPolicyQueue(Replay):

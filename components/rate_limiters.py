@@ -6,7 +6,27 @@ import threading
 from typing import Mapping
 
 
-class RateLimiter:
+class CountingLimiter:
+    """What every rate limiter keeps: the items inserted and sampled (under `_condition`), saved and restored."""
+
+    _condition: threading.Condition
+    _inserts: int
+    _samples: int
+
+    @property
+    def counts(self) -> Mapping[str, int]:
+        return {"inserts": self._inserts, "samples": self._samples}
+
+    def save(self) -> Mapping[str, int]:
+        return dict(self.counts)
+
+    def restore(self, state: Mapping[str, int]) -> None:
+        with self._condition:
+            self._inserts, self._samples = int(state["inserts"]), int(state["samples"])
+            self._condition.notify_all()
+
+
+class RateLimiter(CountingLimiter):
     """Allows sampling once `min_size_to_sample` items were inserted, then about
     `samples_per_insert` sampled items per inserted item.
 
@@ -73,15 +93,3 @@ class RateLimiter:
         """Blocks until inserting is allowed; False on timeout."""
         with self._condition:
             return self._condition.wait_for(lambda: self._can_insert(num_items), timeout)
-
-    @property
-    def counts(self) -> Mapping[str, int]:
-        return {"inserts": self._inserts, "samples": self._samples}
-
-    def save(self) -> Mapping[str, int]:
-        return dict(self.counts)
-
-    def restore(self, state: Mapping[str, int]) -> None:
-        with self._condition:
-            self._inserts, self._samples = int(state["inserts"]), int(state["samples"])
-            self._condition.notify_all()

@@ -7,7 +7,6 @@ from typing import Any, Mapping
 
 import numpy as np
 import tree
-from dm_env import specs
 
 from components.core import Replay
 from components.rate_limiters import RateLimiter

@@ -260,13 +260,6 @@ def check_action(action: Any, spec: Any, name: str = "environment", where: str =
                      leaf_spec if leaf_spec is not None else spec, leaf)
 
 
-def _where(kind: str, step_calls: int, episode_step: int | None) -> str:
-    if kind == "reset":
-        return "returned by reset()"
-    episode = f", step {episode_step} of its episode" if episode_step is not None else ""
-    return f"at step() call {step_calls}{episode}"
-
-
 def check_timestep(timestep: Any, observation_spec: Any, reward_spec: Any, discount_spec: Any,
                    name: str = "environment", where: str = "") -> None:
     """Raises `EnvironmentSpecError` unless `timestep` is a dm_env.TimeStep whose fields fit the specs.

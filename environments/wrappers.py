@@ -71,11 +71,6 @@ class NamedEnvironment(EnvironmentWrapper):
         """The name messages use for this environment."""
         return self._name
 
-    @property
-    def step_calls(self) -> int:
-        """How many times `step()` has been called."""
-        return self._step_calls
-
     def _call_failed(self, call: str, error: Exception) -> EnvironmentCallError:
         return EnvironmentCallError(f"Environment {self._name!r}: {qualified_name(self._environment)}.{call} raised "
                                     f"{type(error).__name__}: {error}")

@@ -253,13 +253,25 @@ def run_ray(experiment: ExperimentConfig, on_start: Callable[[dict[str, Any]], N
     if experiment.run_dir is not None:  # Nodes may run in another working directory.
         experiment = dataclasses.replace(experiment, run_dir=os.path.abspath(experiment.run_dir))
     run, temp_dir = Run(experiment), None
-    if experiment.ray_address is None:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        temp_dir = tempfile.mkdtemp(prefix="agentpipe-ray-")
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _temp_dir=temp_dir, configure_logging=False,
-                 log_to_driver=True)
-    else:
-        ray.init(address=experiment.ray_address, configure_logging=False)
+    try:
+        if experiment.ray_address is None:
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            # Ray's documented RAY_TMPDIR puts the local cluster's files in a folder of this run's.
+            temp_dir = tempfile.mkdtemp(prefix="apr")  # Short: Ray's socket paths must fit 107 bytes.
+            previous = os.environ.get("RAY_TMPDIR")
+            os.environ["RAY_TMPDIR"] = temp_dir
+            try:
+                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, configure_logging=False,
+                         log_to_driver=True)
+            finally:
+                os.environ.pop("RAY_TMPDIR") if previous is None else os.environ.update(RAY_TMPDIR=previous)
+        else:
+            ray.init(address=experiment.ray_address, configure_logging=False)
+    except BaseException:
+        run.close()  # The loggers and the progress bar opened by Run.
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
     try:
         return run.drive(lambda run: RayNodes(run, on_start))
     finally:

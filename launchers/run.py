@@ -129,7 +129,7 @@ class Run:
         try:
             nodes = make_nodes(self)
         except BaseException:
-            self._close()
+            self.close()
             raise
         train_seconds = 0.0
         try:
@@ -170,7 +170,7 @@ class Run:
             try:
                 nodes.close()
             finally:
-                self._close()
+                self.close()
         return write_summary(experiment, evaluations, counts, train_seconds, time.perf_counter() - self.start,
                              self.device, train_cpu_seconds=round(cpu_seconds, 3), **extra)
 
@@ -196,7 +196,9 @@ class Run:
         restore_rng(state["rng"])
         return float(state.get("train_seconds", 0.0))
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Closes the loggers and the progress bar (drive does it at the end; runners call it when a run fails
+        before drive)."""
         try:
             self.loggers.close()
         finally:
