@@ -92,27 +92,6 @@ def trajectory_masks(step_type: Any) -> tuple[Any, Any]:
     return _like(valid, step_type), _like(continues, step_type)
 
 
-def n_step_returns(rewards: Any, discounts: Any, bootstrap_values: Any, continues: Any, gamma: float) -> Any:
-    """Bootstrapped returns G_t (T, ...) that run to the window's end or the episode's, whichever is first.
-
-        G_T = V(o_T)
-        G_t = r_{t+1} + gamma d_{t+1} (continues[t] G_{t+1} + (1 - continues[t]) V(o_{t+1}))
-
-    `bootstrap_values` are V(o_0) .. V(o_T), shape (T+1, ...) (V(o_0) is not
-    used); only V(o_T) and V(o_{t+1}) where continues[t] = 0 matter. At the
-    window's end G_{T-1} = r_T + gamma d_T V(o_T) whatever continues[T-1] is.
-    """
-    r = _as_array(rewards)
-    d, v, c = _as_array(discounts, r), _as_array(bootstrap_values, r), _as_array(continues, r)
-    _check_shapes("n_step_returns", r, discounts=(d, 0), bootstrap_values=(v, 1), continues=(c, 0))
-    returns = _zeros_like(r)
-    following = v[-1]
-    for t in range(r.shape[0] - 1, -1, -1):
-        following = r[t] + gamma * d[t] * (c[t] * following + (1.0 - c[t]) * v[t + 1])
-        returns[t] = following
-    return _like(returns, rewards)
-
-
 def gae(rewards: Any, discounts: Any, values: Any, continues: Any, gamma: float, lam: float) -> tuple[Any, Any]:
     """Generalised advantage estimates (Schulman et al. 2016) and their returns, (T, ...) each.
 
@@ -121,8 +100,9 @@ def gae(rewards: Any, discounts: Any, values: Any, continues: Any, gamma: float,
         A_t     = delta_t + gamma lam d_{t+1} continues[t] A_{t+1}
         returns = A + V(o_0 .. o_{T-1})      (the value targets)
 
-    `values` are V(o_0) .. V(o_T), shape (T+1, ...). lam = 1 gives
-    `n_step_returns(...) - values[:-1]`; lam = 0 gives the one-step TD error.
+    `values` are V(o_0) .. V(o_T), shape (T+1, ...). lam = 1 gives the
+    bootstrapped returns to the window's or the episode's end (whichever comes
+    first) as `returns`; lam = 0 gives the one-step TD error as advantages.
     """
     r = _as_array(rewards)
     d, v, c = _as_array(discounts, r), _as_array(values, r), _as_array(continues, r)
@@ -144,7 +124,7 @@ def discounted_returns(rewards: Any, discounts: Any, gamma: float) -> Any:
         G_T = 0,   G_t = r_{t+1} + gamma d_{t+1} G_{t+1}
 
     Nothing is bootstrapped: a truncated episode counts as if it ended there.
-    For windows that cross episode boundaries, use `n_step_returns` instead.
+    For windows that cross episode boundaries, use `gae` (lam = 1 for bootstrapped returns) instead.
     """
     r = _as_array(rewards)
     d = _as_array(discounts, r)

@@ -16,7 +16,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.transforms import (discounted_returns, gae, merge_time_and_batch, n_step_returns,
+from components.transforms import (discounted_returns, gae, merge_time_and_batch,
                                    normalize_advantages, split_time_and_batch, swap_time_and_batch,
                                    trajectory_masks)
 
@@ -101,14 +101,15 @@ gammas = st.sampled_from([0.0, 0.5, 0.9, 1.0])
 
 @settings(max_examples=150, deadline=None)
 @given(windows, gammas)
-def test_n_step_returns_match_the_reference(spec, gamma):
+def test_gae_with_lambda_one_returns_the_bootstrapped_returns(spec, gamma):
     step_type, rewards, discounts, values = window(*spec)
     valid, continues = trajectory_masks(torch.as_tensor(step_type))
-    returns = n_step_returns(torch.as_tensor(rewards), torch.as_tensor(discounts), torch.as_tensor(values),
-                             continues, gamma)
+    advantages, returns = gae(torch.as_tensor(rewards), torch.as_tensor(discounts), torch.as_tensor(values),
+                              continues, gamma, 1.0)
     assert isinstance(returns, torch.Tensor) and returns.dtype == torch.float64
-    np.testing.assert_allclose(returns.numpy(), reference_n_step(step_type, rewards, discounts, values, gamma),
-                               rtol=1e-10, atol=1e-10)
+    expected = reference_n_step(step_type, rewards, discounts, values, gamma)
+    np.testing.assert_allclose(returns.numpy(), expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(advantages.numpy(), expected - values[:-1], rtol=1e-9, atol=1e-9)
 
 
 @settings(max_examples=150, deadline=None)
@@ -121,17 +122,6 @@ def test_gae_matches_the_reference(spec, gamma, lam):
     np.testing.assert_allclose(advantages, reference_gae(step_type, rewards, discounts, values, gamma, lam),
                                rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(returns, advantages + values[:-1], rtol=1e-12, atol=1e-12)
-
-
-@settings(max_examples=100, deadline=None)
-@given(windows, gammas)
-def test_gae_with_lambda_one_is_n_step_returns_minus_values(spec, gamma):
-    step_type, rewards, discounts, values = window(*spec)
-    _, continues = trajectory_masks(step_type)
-    advantages, returns = gae(rewards, discounts, values, continues, gamma, 1.0)
-    targets = n_step_returns(rewards, discounts, values, continues, gamma)
-    np.testing.assert_allclose(advantages, targets - values[:-1], rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(returns, targets, rtol=1e-9, atol=1e-9)
 
 
 @settings(max_examples=100, deadline=None)
@@ -156,9 +146,6 @@ def test_numpy_and_torch_inputs_give_the_same_numbers_in_their_own_kind(spec, ga
         assert isinstance(a, np.ndarray) and a.dtype == np.float32 and isinstance(b, torch.Tensor)
         np.testing.assert_allclose(a, b.numpy(), rtol=1e-5, atol=1e-5)
         np.testing.assert_array_equal(a, c)
-    np.testing.assert_allclose(n_step_returns(rewards, discounts, values, continues, gamma),
-                               n_step_returns(*(torch.as_tensor(x) for x in (rewards, discounts, values, continues)),
-                                              gamma).numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_boundaries_by_hand():
@@ -170,7 +157,7 @@ def test_boundaries_by_hand():
     valid, continues = trajectory_masks(step_type)
     np.testing.assert_array_equal(valid[:, 0], [True, True, False, True, True])
     np.testing.assert_array_equal(continues[:, 0], [True, False, False, True, False])
-    returns = n_step_returns(rewards, discounts, values, continues, 0.5)
+    _, returns = gae(rewards, discounts, values, continues, 0.5, 1.0)
     # t=1: 2 + 0.5*0*V = 2; t=0: 1 + 0.5*2 = 2; t=4: 8 + 0.5*60 = 38 (truncation bootstraps); t=3: 4 + 0.5*38 = 23.
     np.testing.assert_allclose(returns[valid], [2.0, 2.0, 23.0, 38.0])
     advantages, _ = gae(rewards, discounts, values, continues, 0.5, 0.0)  # lam=0: one-step TD errors.
@@ -181,7 +168,7 @@ def test_boundaries_by_hand():
 def test_window_end_bootstraps_from_the_last_value():
     rewards, discounts = torch.ones(3, 1), torch.ones(3, 1)
     continues = torch.ones(3, 1, dtype=torch.bool)
-    returns = n_step_returns(rewards, discounts, torch.tensor([[0.0], [0.0], [0.0], [8.0]]), continues, 0.5)
+    _, returns = gae(rewards, discounts, torch.tensor([[0.0], [0.0], [0.0], [8.0]]), continues, 0.5, 1.0)
     torch.testing.assert_close(returns[:, 0], torch.tensor([1.75 + 1.0, 1.5 + 2.0, 1.0 + 4.0]))
 
 
@@ -193,8 +180,8 @@ def test_gradients_flow_through_values():
 
 
 def test_shape_errors_name_expected_and_actual():
-    with pytest.raises(ValueError, match=r"bootstrap_values must have shape \(4, 2\) .* got \(3, 2\)"):
-        n_step_returns(np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((3, 2)), 0.9)
+    with pytest.raises(ValueError, match=r"gae: values must have shape \(4, 2\) .* got \(3, 2\)"):
+        gae(np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((3, 2)), 0.9, 0.9)
     with pytest.raises(ValueError, match=r"gae: continues must have shape \(3, 2\)"):
         gae(np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((4, 2)), np.zeros((3,)), 0.9, 0.9)
     with pytest.raises(ValueError, match=r"step_type must be \(T\+1, \.\.\.\) with T >= 1"):
