@@ -98,36 +98,18 @@ def agentpipe_ale_async(seconds: float) -> float:
         env.close()
 
 
-class _RandomActor:
-    """An Actor that plays uniformly random actions and learns nothing."""
-
-    def __init__(self) -> None:
-        self._actions = _random_actions()
-
-    def select_action(self, observation):
-        return self._actions(len(observation))
-
-    def observe_first(self, timestep) -> None:
-        pass
-
-    def observe(self, action, next_timestep) -> None:
-        pass
-
-    def update(self, wait: bool = False) -> None:
-        pass
-
-
 def loop_overhead(seconds: float, slice_seconds: float = 0.5) -> dict:
     """EnvironmentLoop + random actor vs a bare step loop on one ale env, in alternating short slices.
 
     Alternating within one process puts both on the same machine state, so the
     median of the slice-pair ratios is robust to this VM's drifting speed.
     """
+    from components.actors import RandomActor
     from components.environment_loop import EnvironmentLoop
     from environments.registry import make_batched_environment
 
     env = make_batched_environment(f"atari:{GAME}", LANES, seed=0, backend="ale")
-    actor = _RandomActor()
+    actor = RandomActor(4)
     loop = EnvironmentLoop(env, actor)
     no_observation = np.zeros(LANES)
     env.reset()

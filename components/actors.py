@@ -65,6 +65,27 @@ class EpsilonGreedyPolicy(Saveable):
         self._rng.bit_generator.state = state["rng"]
 
 
+class RandomActor(Actor):
+    """Uniformly random discrete actions, one per lane, learning nothing: a baseline, and a load for
+    measuring an environment loop's own cost."""
+
+    def __init__(self, num_actions: int, seed: int = 0) -> None:
+        self._num_actions = num_actions
+        self._rng = np.random.default_rng(seed)
+
+    def select_action(self, observation: Any) -> np.ndarray:
+        return self._rng.integers(0, self._num_actions, len(observation))
+
+    def observe_first(self, timestep: dm_env.TimeStep) -> None:
+        pass
+
+    def observe(self, action: Any, next_timestep: dm_env.TimeStep) -> None:
+        pass
+
+    def update(self, wait: bool = False) -> None:
+        pass
+
+
 class FeedForwardActor(Actor):
     """A stateless-policy actor: `policy(observations) -> actions` (or a `PolicyOutput` with extras,
     which go to the adder with the step)."""

@@ -1,11 +1,12 @@
-"""Fakes shared by the tests: a logger that keeps its rows and an actor that picks random actions."""
+"""Fixtures shared by the tests: a logger that keeps its rows, the random actor, the learning seeds."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-import numpy as np
 import pytest
+
+from components.actors import RandomActor
 
 
 class RecordingLogger:
@@ -18,26 +19,6 @@ class RecordingLogger:
         self.rows.append(dict(data))
 
     def close(self) -> None:
-        pass
-
-
-class RandomActor:
-    """An Actor with uniformly random actions over `num_actions`, one per lane, that learns nothing."""
-
-    def __init__(self, num_actions: int, seed: int = 0) -> None:
-        self._num_actions = num_actions
-        self._rng = np.random.default_rng(seed)
-
-    def select_action(self, observation) -> np.ndarray:
-        return self._rng.integers(0, self._num_actions, len(observation))
-
-    def observe_first(self, timestep) -> None:
-        pass
-
-    def observe(self, action, next_timestep) -> None:
-        pass
-
-    def update(self, wait: bool = False) -> None:
         pass
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.on_policy import OnPolicyLearner, masked_mean
+from agents.on_policy import OnPolicyLearner
 from agents.ppo.config import PPOConfig
 from components.counting import Counter
 from components.learners import linear_decay, set_learning_rate

@@ -163,7 +163,7 @@ def test_seed002_parameterisation_reaches_the_network():
 
 def test_config_side_option_lists_match_the_components():
     # The configs keep their own copies (they import no torch); a new kind must reach both.
-    from agents.a2c import config
+    from agents import configs as config
     from components import actor_critic, learners, networks
 
     assert config.LOG_STD_KINDS == actor_critic.LOG_STD_KINDS

@@ -14,7 +14,6 @@ from hypothesis.extra import numpy as hnp
 from agents.dqn.config import DQNConfig
 from agents.dqn.learning import DQNLearner, categorical_projection
 from agents.dqn.networks import DistributionalQNetwork, make_q_network
-from components.networks import MLP
 from components.prioritized_replay import PrioritizedReplay
 from components.specs import EnvironmentSpec
 from components.types import Transition, transition_spec

@@ -9,7 +9,7 @@ gamma = 0.9, an n-step transition from s_t over m <= n steps has
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import dm_env
 import numpy as np
@@ -18,31 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.adders import NStepTransitionAdder
-from components.core import Replay
-from components.types import Transition
+from tests import support
 
 GAMMA = 0.9
 FIRST, MID, LAST = dm_env.StepType.FIRST, dm_env.StepType.MID, dm_env.StepType.LAST
 
 
-class RecordingReplay(Replay):
+class RecordingReplay(support.RecordingReplay):
     """Keeps every inserted batch, and every item unbatched."""
-
-    def __init__(self) -> None:
-        self.batches: list[Transition] = []
-
-    def insert(self, items) -> None:
-        self.batches.append(items)
-
-    def sample(self, batch_size):
-        raise NotImplementedError
-
-    def size(self) -> int:
-        return len(self.items)
-
-    @property
-    def capacity(self) -> int:
-        return 10**9
 
     @property
     def items(self) -> list["Item"]:

@@ -29,6 +29,7 @@ from components.frame_store import FrameStore
 from components.replay import UniformReplay
 from components.specs import EnvironmentSpec
 from components.types import PrioritizedSample, Transition, transition_spec
+from tests import support
 
 FIRST, MID, LAST = dm_env.StepType.FIRST, dm_env.StepType.MID, dm_env.StepType.LAST
 CONVENTIONS = ("repeat", "zero", "continue", "same")
@@ -198,24 +199,8 @@ def test_sample_raises_when_every_item_is_stale():
         frames.sample(4)
 
 
-class RecordingReplay(Replay):
+class RecordingReplay(support.RecordingReplay):
     """Keeps every inserted item, by its (unique) action."""
-
-    def __init__(self) -> None:
-        self.batches: list[Transition] = []
-
-    def insert(self, items) -> None:
-        self.batches.append(items)
-
-    def sample(self, batch_size):
-        raise NotImplementedError
-
-    def size(self) -> int:
-        return sum(len(b.action) for b in self.batches)
-
-    @property
-    def capacity(self) -> int:
-        return 10**9
 
     def by_action(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         return {int(a): (b.observation[i], b.next_observation[i])

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from components.core import batch_iterator
 from components.queue_replay import OnPolicyQueue
 from components.types import Trajectory
+from tests.support import run_threads
 
 
 def items(ids) -> dict:
@@ -154,11 +155,7 @@ def test_threads_see_every_item_exactly_once_in_order():
 
     threads = [threading.Thread(target=produce, args=(p,)) for p in range(producers)]
     threads += [threading.Thread(target=consume) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20.0)
-    assert not any(thread.is_alive() for thread in threads)
+    run_threads(threads, timeout=20.0)
     flat = [i for b in received for i in b]
     assert sorted(flat) == sorted(p * 1000 + k for p in range(producers) for k in range(per_producer))
     for p in range(producers):  # Each producer's items leave in the order it inserted them.

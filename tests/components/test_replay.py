@@ -13,6 +13,7 @@ from dm_env import specs
 
 from components.rate_limiters import RateLimiter
 from components.replay import UniformReplay
+from tests.support import run_threads
 
 # ----------------------------------------------------------------------------
 # Helpers.
@@ -276,11 +277,7 @@ def _run_concurrent_inserts_and_samples():
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(num_writers)]
     threads += [threading.Thread(target=reader) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not any(t.is_alive() for t in threads)
+    run_threads(threads, timeout=30)
     assert not errors, errors[0]
     assert sampled_batches[0] == 300
     assert replay.size() == capacity

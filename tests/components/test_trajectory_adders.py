@@ -19,33 +19,14 @@ from hypothesis import strategies as st
 
 from components.actors import FeedForwardActor
 from components.adders import EpisodeAdder, TrajectoryAdder
-from components.core import Replay
 from components.environment_loop import EnvironmentLoop
 from components.queue_replay import OnPolicyQueue
-from components.types import PolicyOutput, Trajectory
+from components.types import PolicyOutput
 from environments.batched import SyncBatchedEnvironment
+from tests.support import RecordingReplay
 
 FIRST, MID, LAST = dm_env.StepType.FIRST, dm_env.StepType.MID, dm_env.StepType.LAST
 
-
-class RecordingReplay(Replay):
-    """Keeps every inserted batch."""
-
-    def __init__(self) -> None:
-        self.batches: list[Trajectory] = []
-
-    def insert(self, items) -> None:
-        self.batches.append(items)
-
-    def sample(self, batch_size):
-        raise NotImplementedError
-
-    def size(self) -> int:
-        return sum(len(b.reward) for b in self.batches)
-
-    @property
-    def capacity(self) -> int:
-        return 10**9
 
 
 class Step(NamedTuple):

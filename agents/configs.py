@@ -1,0 +1,173 @@
+"""The hyperparameters agent families share, documented and range-checked once.
+
+An agent's config subclasses one of these, adds its own fields, and redeclares only the defaults (and the
+docstring entries) that differ; the flags' help comes from the nearest class that documents a field.
+Configs import no torch, so the option lists below are copies, checked against the components by a test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+LOG_STD_KINDS = ("parameter", "state", "softplus")  # As components.actor_critic.
+SQUASH_KINDS = ("clip", "tanh", "tanh_mean")  # As components.actor_critic.
+LOG_STD_RANGE = (-5.0, 2.0)  # As components.actor_critic.LOG_STD_MIN/MAX.
+ACTIVATIONS = ("relu", "tanh")  # As components.networks.ACTIVATIONS.
+OPTIMIZERS = ("adam", "rmsprop", "rmsprop_tf")  # As components.learners.OPTIMIZERS.
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def _check_unit_interval(config, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(config, name)
+        _require(0.0 <= value <= 1.0, f"{name} must be in [0, 1], got {value!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyGradientConfig:
+    """What every policy-gradient agent (REINFORCE, A2C, PPO) takes.
+
+    Attributes:
+      learning_rate: Optimizer step size.
+      optimizer: 'adam', 'rmsprop' (torch's) or 'rmsprop_tf' (TensorFlow's: eps inside the square root,
+        the squared average starting at 1, as baselines' and RL-Zoo's A2C).
+      optimizer_eps: The optimizer's epsilon.
+      rmsprop_alpha: RMSProp's smoothing constant.
+      discount: Agent discount gamma, multiplied with the environment's discounts.
+      value_coef: Weight of the value loss.
+      entropy_coef: Weight of the entropy bonus.
+      max_grad_norm: Clip the global gradient norm to this (None: no clipping).
+      hidden_sizes: Widths of the MLP layers after the torso.
+      shared_torso: One torso for policy and value (True) or two separate ones.
+      activation: The MLP layers' nonlinearity, 'relu' or 'tanh' (SB3's and CleanRL's
+        choice for classic control).
+      log_std: Gaussian policies: 'parameter' (state-independent), 'state', or
+        'softplus' (state-dependent, softplus of a linear layer: std >= 1).
+      squash: Gaussian policies: 'clip' samples to the action bounds, 'tanh'
+        (squash samples), or 'tanh_mean' (squash the mean, clip samples).
+      variable_update_period: Actor steps between weight pulls (1: on-policy).
+    """
+
+    learning_rate: float = 3e-4
+    optimizer: str = "adam"
+    optimizer_eps: float = 1e-5
+    rmsprop_alpha: float = 0.99
+    discount: float = 0.99
+    value_coef: float = 0.5
+    entropy_coef: float = 0.0
+    max_grad_norm: float | None = 0.5
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    shared_torso: bool = False
+    activation: str = "relu"
+    log_std: str = "parameter"
+    squash: str = "clip"
+    variable_update_period: int = 1
+
+    def __post_init__(self) -> None:
+        _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate!r}.")
+        _require(self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
+        _check_unit_interval(self, ("discount",))
+        for name in ("value_coef", "entropy_coef"):
+            _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)!r}.")
+        _require(self.max_grad_norm is None or self.max_grad_norm > 0,
+                 f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}.")
+        _require(all(h > 0 for h in self.hidden_sizes),
+                 f"hidden_sizes must be positive widths, got {self.hidden_sizes}.")
+        _require(self.activation in ACTIVATIONS,
+                 f"activation must be one of {ACTIVATIONS}, got {self.activation!r}.")
+        _require(self.log_std in LOG_STD_KINDS, f"log_std must be one of {LOG_STD_KINDS}, got {self.log_std!r}.")
+        _require(self.squash in SQUASH_KINDS, f"squash must be one of {SQUASH_KINDS}, got {self.squash!r}.")
+        _require(self.variable_update_period >= 1,
+                 f"variable_update_period must be >= 1, got {self.variable_update_period}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class RolloutConfig(PolicyGradientConfig):
+    """What the rollout-based actor-critics (A2C, PPO) add: T-step rollouts over lanes, GAE, schedules.
+
+    Attributes:
+      learning_rate_decay_steps: Learner steps over which the step size decays
+        linearly to 0 (0: constant).
+      gae_lambda: GAE lambda.
+      rollout_length: Steps per lane per update (T).
+      normalize_advantages: Standardise advantages within each update.
+      normalize_observations: Standardise observations with running mean and variance
+        (kept in the network, so actors and checkpoints carry them).
+      batch_size: Trajectories per update (0: one per lane, every rollout).
+    """
+
+    learning_rate_decay_steps: int = 0
+    gae_lambda: float = 0.95
+    rollout_length: int = 128
+    normalize_advantages: bool = True
+    normalize_observations: bool = False
+    batch_size: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.learning_rate_decay_steps >= 0,
+                 f"learning_rate_decay_steps must be >= 0, got {self.learning_rate_decay_steps}.")
+        _check_unit_interval(self, ("gae_lambda",))
+        _require(self.rollout_length >= 1, f"rollout_length must be >= 1, got {self.rollout_length}.")
+        _require(self.batch_size >= 0, f"batch_size must be >= 0 (0: one item per lane), got {self.batch_size}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ValueBasedConfig:
+    """What every replay-based Q-learning agent (NFQ, DQN) takes.
+
+    Attributes:
+      learning_rate: Adam step size.
+      adam_eps: Adam epsilon.
+      discount: Agent discount gamma, multiplied with the environment's discounts.
+      n_step: Steps summed before bootstrapping (1 = one-step Q-learning).
+      batch_size: Transitions per learner step.
+      replay_capacity: Transitions the replay holds before overwriting the oldest.
+      min_replay_size: Transitions inserted before learning starts.
+      samples_per_insert: Sampled transitions per inserted one (batch_size x
+        learner steps per env step).
+      epsilon_start: Exploration epsilon at the first actor step.
+      epsilon_end: Exploration epsilon after `epsilon_decay_steps` actor steps.
+      epsilon_decay_steps: Actor (lane) steps of the linear epsilon decay.
+      eval_epsilon: Epsilon of the evaluation policy (0 = greedy).
+      max_grad_norm: Clip the global gradient norm to this (None: no clipping).
+      hidden_sizes: Widths of the MLP layers after the torso.
+      variable_update_period: Actor steps between weight pulls from the learner.
+    """
+
+    learning_rate: float = 1e-3
+    adam_eps: float = 1e-8
+    discount: float = 0.99
+    n_step: int = 1
+    batch_size: int = 32
+    replay_capacity: int = 100_000
+    min_replay_size: int = 200
+    samples_per_insert: float = 32.0
+    epsilon_start: float = 1.0
+    epsilon_end: float = 0.1
+    epsilon_decay_steps: int = 5_000
+    eval_epsilon: float = 0.0
+    max_grad_norm: float | None = 10.0
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    variable_update_period: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("learning_rate", "batch_size", "replay_capacity", "min_replay_size",
+                     "samples_per_insert", "n_step", "variable_update_period"):
+            _require(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)!r}.")
+        _check_unit_interval(self, ("discount", "epsilon_start", "epsilon_end", "eval_epsilon"))
+        _require(self.epsilon_decay_steps >= 0, f"epsilon_decay_steps must be >= 0, got {self.epsilon_decay_steps}.")
+        _require(self.batch_size <= self.replay_capacity,
+                 f"batch_size ({self.batch_size}) exceeds replay_capacity ({self.replay_capacity}): "
+                 "a batch must fit in the replay.")
+        _require(self.min_replay_size <= self.replay_capacity,
+                 f"min_replay_size ({self.min_replay_size}) exceeds replay_capacity "
+                 f"({self.replay_capacity}): learning would never start.")
+        _require(self.max_grad_norm is None or self.max_grad_norm > 0,
+                 f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}.")
+        _require(all(h > 0 for h in self.hidden_sizes),
+                 f"hidden_sizes must be positive widths, got {self.hidden_sizes}.")

@@ -1,0 +1,37 @@
+"""Helpers shared by tests: a replay that records what adders write, and threads run to completion."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Sequence
+
+from components.core import Replay
+
+
+class RecordingReplay(Replay):
+    """Keeps every inserted batch (transitions or trajectories, each with a `reward` field), in order."""
+
+    def __init__(self) -> None:
+        self.batches: list[Any] = []
+
+    def insert(self, items) -> None:
+        self.batches.append(items)
+
+    def sample(self, batch_size):
+        raise NotImplementedError
+
+    def size(self) -> int:
+        return sum(len(batch.reward) for batch in self.batches)
+
+    @property
+    def capacity(self) -> int:
+        return 10**9
+
+
+def run_threads(threads: Sequence[threading.Thread], timeout: float) -> None:
+    """Starts every thread and waits for all of them; fails if one is still running after `timeout` seconds."""
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads)
