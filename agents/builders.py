@@ -33,7 +33,8 @@ class ActorLearnerBuilder(abc.ABC):
     #: after every actor step, and `learn_every` > 1 is refused.
     on_policy: bool = False
     #: The config dataclass the builder takes (launchers make one flag per field, and rebuild it from
-    #: config.json). A subclass of a built-in builder inherits its parent's.
+    #: config.json). A subclass of a built-in builder inherits its parent's. Runners read the config's
+    #: `variable_update_period`: subclass `agents.configs.AgentConfig` (or a family's config) to have it.
     config_class: type | None = None
     #: Whether the agent learns action values (plots then call its loss the TD loss).
     value_based: bool = False

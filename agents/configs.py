@@ -1,4 +1,5 @@
-"""The hyperparameters agent families share, documented and range-checked once.
+"""The hyperparameters agents share, documented and range-checked once: AgentConfig (every agent), and
+the families' PolicyGradientConfig, RolloutConfig (A2C, PPO) and ValueBasedConfig (NFQ, DQN).
 
 An agent's config subclasses one of these, adds its own fields, and redeclares only the defaults (and the
 docstring entries) that differ; the flags' help comes from the nearest class that documents a field.
@@ -28,20 +29,45 @@ def _check_unit_interval(config, names: tuple[str, ...]) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class PolicyGradientConfig:
-    """What every policy-gradient agent (REINFORCE, A2C, PPO) takes.
+class AgentConfig:
+    """What every agent takes, and what the runners read from any agent's config (`variable_update_period`).
 
     Attributes:
       learning_rate: Optimizer step size.
+      discount: Agent discount gamma, multiplied with the environment's discounts.
+      max_grad_norm: Clip the global gradient norm to this (None: no clipping).
+      hidden_sizes: Widths of the MLP layers after the torso.
+      variable_update_period: Actor steps between weight pulls from the learner (1: every step).
+    """
+
+    learning_rate: float = 1e-3
+    discount: float = 0.99
+    max_grad_norm: float | None = None
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    variable_update_period: int = 1
+
+    def __post_init__(self) -> None:
+        _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate!r}.")
+        _check_unit_interval(self, ("discount",))
+        _require(self.max_grad_norm is None or self.max_grad_norm > 0,
+                 f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}.")
+        _require(all(h > 0 for h in self.hidden_sizes),
+                 f"hidden_sizes must be positive widths, got {self.hidden_sizes}.")
+        _require(self.variable_update_period >= 1,
+                 f"variable_update_period must be >= 1, got {self.variable_update_period}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyGradientConfig(AgentConfig):
+    """What every policy-gradient agent (REINFORCE, A2C, PPO) takes.
+
+    Attributes:
       optimizer: 'adam', 'rmsprop' (torch's) or 'rmsprop_tf' (TensorFlow's: eps inside the square root,
         the squared average starting at 1, as baselines' and RL-Zoo's A2C).
       optimizer_eps: The optimizer's epsilon.
       rmsprop_alpha: RMSProp's smoothing constant.
-      discount: Agent discount gamma, multiplied with the environment's discounts.
       value_coef: Weight of the value loss.
       entropy_coef: Weight of the entropy bonus.
-      max_grad_norm: Clip the global gradient norm to this (None: no clipping).
-      hidden_sizes: Widths of the MLP layers after the torso.
       shared_torso: One torso for policy and value (True) or two separate ones.
       activation: The MLP layers' nonlinearity, 'relu' or 'tanh' (SB3's and CleanRL's
         choice for classic control).
@@ -53,36 +79,26 @@ class PolicyGradientConfig:
     """
 
     learning_rate: float = 3e-4
+    max_grad_norm: float | None = 0.5
     optimizer: str = "adam"
     optimizer_eps: float = 1e-5
     rmsprop_alpha: float = 0.99
-    discount: float = 0.99
     value_coef: float = 0.5
     entropy_coef: float = 0.0
-    max_grad_norm: float | None = 0.5
-    hidden_sizes: tuple[int, ...] = (64, 64)
     shared_torso: bool = False
     activation: str = "relu"
     log_std: str = "parameter"
     squash: str = "clip"
-    variable_update_period: int = 1
 
     def __post_init__(self) -> None:
-        _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate!r}.")
+        super().__post_init__()
         _require(self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
-        _check_unit_interval(self, ("discount",))
         for name in ("value_coef", "entropy_coef"):
             _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)!r}.")
-        _require(self.max_grad_norm is None or self.max_grad_norm > 0,
-                 f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}.")
-        _require(all(h > 0 for h in self.hidden_sizes),
-                 f"hidden_sizes must be positive widths, got {self.hidden_sizes}.")
         _require(self.activation in ACTIVATIONS,
                  f"activation must be one of {ACTIVATIONS}, got {self.activation!r}.")
         _require(self.log_std in LOG_STD_KINDS, f"log_std must be one of {LOG_STD_KINDS}, got {self.log_std!r}.")
         _require(self.squash in SQUASH_KINDS, f"squash must be one of {SQUASH_KINDS}, got {self.squash!r}.")
-        _require(self.variable_update_period >= 1,
-                 f"variable_update_period must be >= 1, got {self.variable_update_period}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,13 +133,12 @@ class RolloutConfig(PolicyGradientConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class ValueBasedConfig:
+class ValueBasedConfig(AgentConfig):
     """What every replay-based Q-learning agent (NFQ, DQN) takes.
 
     Attributes:
       learning_rate: Adam step size.
       adam_eps: Adam epsilon.
-      discount: Agent discount gamma, multiplied with the environment's discounts.
       n_step: Steps summed before bootstrapping (1 = one-step Q-learning).
       batch_size: Transitions per learner step.
       replay_capacity: Transitions the replay holds before overwriting the oldest.
@@ -134,14 +149,10 @@ class ValueBasedConfig:
       epsilon_end: Exploration epsilon after `epsilon_decay_steps` actor steps.
       epsilon_decay_steps: Actor (lane) steps of the linear epsilon decay.
       eval_epsilon: Epsilon of the evaluation policy (0 = greedy).
-      max_grad_norm: Clip the global gradient norm to this (None: no clipping).
-      hidden_sizes: Widths of the MLP layers after the torso.
-      variable_update_period: Actor steps between weight pulls from the learner.
     """
 
-    learning_rate: float = 1e-3
+    max_grad_norm: float | None = 10.0
     adam_eps: float = 1e-8
-    discount: float = 0.99
     n_step: int = 1
     batch_size: int = 32
     replay_capacity: int = 100_000
@@ -151,15 +162,12 @@ class ValueBasedConfig:
     epsilon_end: float = 0.1
     epsilon_decay_steps: int = 5_000
     eval_epsilon: float = 0.0
-    max_grad_norm: float | None = 10.0
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    variable_update_period: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("learning_rate", "batch_size", "replay_capacity", "min_replay_size",
-                     "samples_per_insert", "n_step", "variable_update_period"):
+        super().__post_init__()
+        for name in ("batch_size", "replay_capacity", "min_replay_size", "samples_per_insert", "n_step"):
             _require(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)!r}.")
-        _check_unit_interval(self, ("discount", "epsilon_start", "epsilon_end", "eval_epsilon"))
+        _check_unit_interval(self, ("epsilon_start", "epsilon_end", "eval_epsilon"))
         _require(self.epsilon_decay_steps >= 0, f"epsilon_decay_steps must be >= 0, got {self.epsilon_decay_steps}.")
         _require(self.batch_size <= self.replay_capacity,
                  f"batch_size ({self.batch_size}) exceeds replay_capacity ({self.replay_capacity}): "
@@ -167,7 +175,3 @@ class ValueBasedConfig:
         _require(self.min_replay_size <= self.replay_capacity,
                  f"min_replay_size ({self.min_replay_size}) exceeds replay_capacity "
                  f"({self.replay_capacity}): learning would never start.")
-        _require(self.max_grad_norm is None or self.max_grad_norm > 0,
-                 f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}.")
-        _require(all(h > 0 for h in self.hidden_sizes),
-                 f"hidden_sizes must be positive widths, got {self.hidden_sizes}.")

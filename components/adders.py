@@ -165,11 +165,19 @@ class _LockstepAdder(Adder):
         self._clear()
 
     def _clear(self) -> None:
-        """Drops what the adder holds of the current sequences (each adder's own buffers)."""
-        raise NotImplementedError
+        """Drops what the adder holds of the current sequences; subclasses clear their own state too.
+
+        Entry k of the step lists is one batched step; actions[k] was chosen at observations[k].
+        """
+        self._observations: list[Any] = []
+        self._actions: list[Any] = []
+        self._rewards: list[np.ndarray] = []
+        self._discounts: list[np.ndarray] = []
+        self._extras: list[Any] = []
 
     def _start(self, timestep: dm_env.TimeStep) -> np.ndarray:
-        """Checks an add_first's timestep (every lane FIRST) and starts new sequences; returns its step types."""
+        """Checks an add_first's timestep (every lane FIRST), starts new sequences at its observation;
+        returns its step types."""
         step_type = np.asarray(timestep.step_type, dtype=np.int8)
         if step_type.ndim != 1 or len(step_type) == 0:
             raise ValueError(f"{type(self).__name__}.add_first expects a batched timestep with step_type of "
@@ -179,10 +187,11 @@ class _LockstepAdder(Adder):
                              f"got step types {step_type.tolist()}.")
         self._step_type = step_type
         self._clear()
+        self._observations.append(timestep.observation)
         return step_type
 
-    def _next(self, action: Any, next_timestep: dm_env.TimeStep, extras: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Checks one step; returns its int8 step types and rewards (0 where a lane restarts)."""
+    def _next(self, action: Any, next_timestep: dm_env.TimeStep, extras: Any) -> np.ndarray:
+        """Checks one step and appends it (rewards 0 where a lane restarts); returns its int8 step types."""
         name = type(self).__name__
         if self._step_type is None:
             raise RuntimeError(f"{name}.add called before add_first (or after reset).")
@@ -204,7 +213,12 @@ class _LockstepAdder(Adder):
         reward = np.asarray(next_timestep.reward)
         if restarts.any():  # Batched envs report 0 already; make it so whatever the source.
             reward = np.where(restarts, np.zeros((), reward.dtype), reward)
-        return step_type, reward
+        self._actions.append(action)
+        self._rewards.append(reward)
+        self._discounts.append(np.asarray(next_timestep.discount))
+        self._extras.append(extras)
+        self._observations.append(next_timestep.observation)
+        return step_type
 
 
 class TrajectoryAdder(_LockstepAdder):
@@ -237,26 +251,15 @@ class TrajectoryAdder(_LockstepAdder):
         return self._length
 
     def _clear(self) -> None:
-        self._observations: list[Any] = []
+        super()._clear()
         self._step_types: list[np.ndarray] = []
-        self._actions: list[Any] = []
-        self._rewards: list[np.ndarray] = []
-        self._discounts: list[np.ndarray] = []
-        self._extras: list[Any] = []
 
     def add_first(self, timestep: dm_env.TimeStep) -> None:
-        step_type = self._start(timestep)
-        self._observations.append(timestep.observation)
+        step_type = self._start(timestep)  # Clears the step lists: append after it.
         self._step_types.append(step_type)
 
     def add(self, action: Any, next_timestep: dm_env.TimeStep, extras: Any = ()) -> None:
-        step_type, reward = self._next(action, next_timestep, extras)
-        self._actions.append(action)
-        self._rewards.append(reward)
-        self._discounts.append(np.asarray(next_timestep.discount))
-        self._extras.append(extras)
-        self._observations.append(next_timestep.observation)
-        self._step_types.append(step_type)
+        self._step_types.append(self._next(action, next_timestep, extras))
         if len(self._actions) == self._length:
             self._write()
 
@@ -297,28 +300,16 @@ class EpisodeAdder(_LockstepAdder):
         self._clear()
 
     def _clear(self) -> None:
-        # Entry k of each list is absolute step index self._base + k; actions[k] was chosen at observations[k].
-        self._observations: list[Any] = []
-        self._actions: list[Any] = []
-        self._rewards: list[np.ndarray] = []
-        self._discounts: list[np.ndarray] = []
-        self._extras: list[Any] = []
-        self._base = 0
+        super()._clear()
+        self._base = 0  # Absolute step index of entry 0 of the step lists.
         self._now = 0  # Absolute index of the latest observation.
         self._starts = np.zeros(0, dtype=np.int64)  # Absolute index of each lane's FIRST observation.
 
     def add_first(self, timestep: dm_env.TimeStep) -> None:
-        step_type = self._start(timestep)
-        self._observations.append(timestep.observation)
-        self._starts = np.zeros(len(step_type), dtype=np.int64)
+        self._starts = np.zeros(len(self._start(timestep)), dtype=np.int64)
 
     def add(self, action: Any, next_timestep: dm_env.TimeStep, extras: Any = ()) -> None:
-        step_type, reward = self._next(action, next_timestep, extras)
-        self._actions.append(action)
-        self._rewards.append(reward)
-        self._discounts.append(np.asarray(next_timestep.discount))
-        self._extras.append(extras)
-        self._observations.append(next_timestep.observation)
+        step_type = self._next(action, next_timestep, extras)
         self._now += 1
         self._starts[step_type == FIRST] = self._now
         if self._max_length is not None:

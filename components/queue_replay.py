@@ -32,10 +32,8 @@ class QueueRateLimiter(CountingLimiter):
     """
 
     def __init__(self, queue: "OnPolicyQueue") -> None:
+        super().__init__(queue._condition)
         self._queue = queue
-        self._condition = queue._condition
-        self._inserts = 0
-        self._samples = 0
 
     def can_sample(self, num_items: int = 1) -> bool:
         with self._condition:
@@ -62,16 +60,6 @@ class QueueRateLimiter(CountingLimiter):
         if num_items > self._queue.capacity:  # Would wait forever.
             raise ValueError(f"Cannot {what} {num_items} items at once with an OnPolicyQueue of capacity "
                              f"{self._queue.capacity}.")
-
-    def on_insert(self, num_items: int = 1) -> None:
-        with self._condition:
-            self._inserts += num_items
-            self._condition.notify_all()
-
-    def on_sample(self, num_items: int = 1) -> None:
-        with self._condition:
-            self._samples += num_items
-            self._condition.notify_all()
 
 
 

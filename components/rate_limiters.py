@@ -7,11 +7,23 @@ from typing import Mapping
 
 
 class CountingLimiter:
-    """What every rate limiter keeps: the items inserted and sampled (under `_condition`), saved and restored."""
+    """What every rate limiter keeps: the items inserted and sampled (under `condition`), counted as the
+    replay reports them (waking waiters), saved and restored."""
 
-    _condition: threading.Condition
-    _inserts: int
-    _samples: int
+    def __init__(self, condition: threading.Condition) -> None:
+        self._condition = condition
+        self._inserts = 0
+        self._samples = 0
+
+    def on_insert(self, num_items: int = 1) -> None:
+        with self._condition:
+            self._inserts += num_items
+            self._condition.notify_all()
+
+    def on_sample(self, num_items: int = 1) -> None:
+        with self._condition:
+            self._samples += num_items
+            self._condition.notify_all()
 
     @property
     def counts(self) -> Mapping[str, int]:
@@ -45,11 +57,9 @@ class RateLimiter(CountingLimiter):
         self.samples_per_insert = float(samples_per_insert)
         self.min_size_to_sample = int(min_size_to_sample)
         self.error_buffer = float(error_buffer) if error_buffer is not None else max(1.0, self.samples_per_insert)
-        self._inserts = 0
-        self._samples = 0
+        super().__init__(threading.Condition())
         # Inserts may run ahead by at least the largest batch a sampler waits for, or both would wait.
         self._largest_request = 0
-        self._condition = threading.Condition()
 
     def _allowed_samples(self) -> float:
         return self.samples_per_insert * (self._inserts - self.min_size_to_sample + 1)
@@ -73,16 +83,6 @@ class RateLimiter(CountingLimiter):
             return True
         ahead = self.samples_per_insert * (self._inserts + num_items - self.min_size_to_sample + 1) - self._samples
         return ahead <= max(self.error_buffer, self._largest_request) + self.samples_per_insert * num_items
-
-    def on_insert(self, num_items: int = 1) -> None:
-        with self._condition:
-            self._inserts += num_items
-            self._condition.notify_all()
-
-    def on_sample(self, num_items: int = 1) -> None:
-        with self._condition:
-            self._samples += num_items
-            self._condition.notify_all()
 
     def await_sample(self, num_items: int, timeout: float | None = None) -> bool:
         """Blocks until sampling is allowed; False on timeout."""

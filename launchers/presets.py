@@ -25,6 +25,8 @@ class Preset:
 # environments.atari.AtariConfig.seed001()'s frames (kept literal: ale-py is an optional extra).
 _SEED001_FRAMES = {"crop": (32, 14, 8, 8), "screen_size": 64}
 _ATARI_EVAL = {"eval_episodes": 10, "eval_every": 250_000, "num_envs": 1}
+# The on-policy agents' Atari runs: 8 lanes, 10M agent steps (40M frames), evaluated every 250k.
+_ON_POLICY_ATARI = {"num_envs": 8, "num_steps": 10_000_000, "eval_every": 250_000, "eval_episodes": 10}
 
 PRESETS: dict[str, dict[str, Preset]] = {
     "dqn": {
@@ -80,7 +82,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                               optimizer_eps=1e-5, rmsprop_alpha=0.99, discount=0.99, rollout_length=5,
                               gae_lambda=1.0, value_coef=0.25, entropy_coef=0.01, max_grad_norm=0.5,
                               hidden_sizes=(512,), shared_torso=True),
-            declaration=dict(num_envs=8, num_steps=10_000_000, eval_every=250_000, eval_episodes=10),
+            declaration=_ON_POLICY_ATARI,
             env_prefix="atari:",
         ),
         "seed002": Preset(
@@ -103,7 +105,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             agent_config=dict(learning_rate=7e-4, learning_rate_decay_steps=10_000_000 // 40, optimizer="rmsprop_tf",
                               optimizer_eps=1e-5, rollout_length=5, value_coef=0.5, entropy_coef=0.01,
                               max_grad_norm=0.5, hidden_sizes=(512,), shared_torso=True),
-            declaration=dict(num_envs=8, num_steps=10_000_000, eval_every=250_000, eval_episodes=10),
+            declaration=_ON_POLICY_ATARI,
             env_prefix="atari:",
         ),
         "classic": Preset(
@@ -126,7 +128,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                               num_epochs=4, num_minibatches=4, clip_range=0.1, clip_value_loss=True,
                               value_coef=0.5, entropy_coef=0.01, max_grad_norm=0.5, normalize_advantages=True,
                               hidden_sizes=(512,), shared_torso=True),
-            declaration=dict(num_envs=8, num_steps=10_000_000, eval_every=250_000, eval_episodes=10),
+            declaration=_ON_POLICY_ATARI,
             env_prefix="atari:",
         ),
         "atari": Preset(
@@ -136,7 +138,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                               rollout_length=128, num_epochs=4, num_minibatches=4, clip_range=0.1,
                               value_coef=0.5, entropy_coef=0.01, max_grad_norm=0.5, hidden_sizes=(512,),
                               shared_torso=True),
-            declaration=dict(num_envs=8, num_steps=10_000_000, eval_every=250_000, eval_episodes=10),
+            declaration=_ON_POLICY_ATARI,
             env_prefix="atari:",
         ),
         "classic": Preset(

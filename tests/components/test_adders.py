@@ -99,27 +99,19 @@ def test_two_step_termination_writes_the_tail():
     assert [len(b.reward) for b in replay.batches] == [1, 2]
 
 
-def test_three_step_termination():
+@pytest.mark.parametrize("last_discount, tail_discounts", [
+    (0.0, (0.0, 0.0, 0.0)),  # Termination: the tail does not bootstrap.
+    (1.0, (0.729, 0.81, 0.9)),  # Truncation (LAST with discount 1): the tail keeps its bootstrap.
+], ids=["termination", "truncation"])
+def test_three_step_episode_end(last_discount, tail_discounts):
     replay = RecordingReplay()
     adder = NStepTransitionAdder(replay, n_step=3, discount=GAMMA)
-    run_episode(adder, [1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 1.0, 0.0])
+    run_episode(adder, [1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 1.0, last_discount])
     assert_items(replay.items, [
         (0, 100, 1 + 0.9 * 2 + 0.81 * 3, 0.729, 3),
-        (1, 101, 2 + 0.9 * 3 + 0.81 * 4, 0.0, 4),
-        (2, 102, 3 + 0.9 * 4, 0.0, 4),
-        (3, 103, 4.0, 0.0, 4),
-    ])
-
-
-def test_three_step_truncation_keeps_the_bootstrap():
-    replay = RecordingReplay()
-    adder = NStepTransitionAdder(replay, n_step=3, discount=GAMMA)
-    run_episode(adder, [1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 1.0, 1.0])  # LAST with discount 1.
-    assert_items(replay.items, [
-        (0, 100, 1 + 0.9 * 2 + 0.81 * 3, 0.729, 3),
-        (1, 101, 2 + 0.9 * 3 + 0.81 * 4, 0.729, 4),
-        (2, 102, 3 + 0.9 * 4, 0.81, 4),
-        (3, 103, 4.0, 0.9, 4),
+        (1, 101, 2 + 0.9 * 3 + 0.81 * 4, tail_discounts[0], 4),
+        (2, 102, 3 + 0.9 * 4, tail_discounts[1], 4),
+        (3, 103, 4.0, tail_discounts[2], 4),
     ])
 
 

@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.prioritized_replay import PrioritizedReplay, importance_weights
-from components.rate_limiters import RateLimiter
 from components.sum_tree import SumTree
 from components.types import PrioritizedSample
 
@@ -243,15 +242,6 @@ def test_restore_rejects_a_state_of_another_capacity():
     state = filled(4).save()
     with pytest.raises(ValueError, match="capacity 5"):
         PrioritizedReplay(ITEM_SPEC, capacity=5).restore(state)
-
-
-def test_replay_reports_inserts_and_samples_to_its_rate_limiter():
-    limiter = RateLimiter(samples_per_insert=1.0, min_size_to_sample=1)
-    replay = PrioritizedReplay(ITEM_SPEC, capacity=5, seed=0, rate_limiter=limiter)
-    replay.insert(items(range(3)))
-    replay.insert(items(range(9)))  # Only the newest 5 fit: 5 are counted.
-    replay.sample(4)
-    assert limiter.counts == {"inserts": 8, "samples": 4}
 
 
 def test_sizes():

@@ -11,6 +11,7 @@ import pytest
 import tree
 from dm_env import specs
 
+from components.prioritized_replay import PrioritizedReplay
 from components.rate_limiters import RateLimiter
 from components.replay import UniformReplay
 from tests.support import run_threads
@@ -230,9 +231,10 @@ def test_save_restore_round_trip():
     assert sorted(int(a) for a in tree.unflatten_as(ITEM_SPEC, state["storage"])["action"]) == [2, 3, 4, 5, 6, 7]
 
 
-def test_replay_reports_inserts_and_samples_to_its_rate_limiter():
+@pytest.mark.parametrize("replay_class", [UniformReplay, PrioritizedReplay])
+def test_replay_reports_inserts_and_samples_to_its_rate_limiter(replay_class):
     limiter = RateLimiter(samples_per_insert=1.0, min_size_to_sample=1)
-    replay = UniformReplay(ITEM_SPEC, capacity=5, seed=0, rate_limiter=limiter)
+    replay = replay_class(ITEM_SPEC, capacity=5, seed=0, rate_limiter=limiter)
     replay.insert(items(range(3)))
     replay.insert(items(range(9)))  # Only the newest 5 fit: 5 are counted.
     replay.sample(4)

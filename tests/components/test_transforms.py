@@ -9,6 +9,8 @@ backward recursion.
 
 from __future__ import annotations
 
+import itertools
+
 import dm_env
 import numpy as np
 import pytest
@@ -56,15 +58,13 @@ def ends(step_type, t: int, b: int) -> int:
 
 
 def reference_n_step(step_type, rewards, discounts, values, gamma):
+    """G_t = sum_k s_k r_k + s_end V(o_end+1), with s_k the product of gamma d_j for j < k (closed form)."""
     T, B = rewards.shape
     out = np.zeros((T, B))
-    for b in range(B):
-        for t in range(T):
-            total, scale = 0.0, 1.0
-            for k in range(t, ends(step_type, t, b) + 1):
-                total += scale * rewards[k, b]
-                scale *= gamma * discounts[k, b]
-            out[t, b] = total + scale * values[ends(step_type, t, b) + 1, b]
+    for b, t in itertools.product(range(B), range(T)):
+        end = ends(step_type, t, b)
+        scales = np.cumprod(np.concatenate([[1.0], gamma * discounts[t:end + 1, b]]))
+        out[t, b] = scales[:-1] @ rewards[t:end + 1, b] + scales[-1] * values[end + 1, b]
     return out
 
 

@@ -319,19 +319,16 @@ def test_wrong_observation_shape_at_reset_fails_there():
     assert "shape (3,) is not the spec's (4,)" in message and "Array(shape=(4,), dtype=float32" in message
 
 
-def test_wrong_observation_shape_at_the_first_step():
-    env = _checked(fault="wrong_shape", at=1)
+@pytest.mark.parametrize("fault, expected", [
+    ("wrong_shape", r"observation at step\(\) call 1, step 1 of its episode is invalid: shape \(5,\) is not the "
+                    r"spec's \(4,\)"),
+    ("wrong_dtype", r"observation at step\(\) call 1.*dtype complex64 \(complex\) is not of the spec's kind "
+                    r"\(float32, float\)"),
+])
+def test_wrong_observation_at_the_first_step(fault, expected):
+    env = _checked(fault=fault, at=1)
     env.reset()
-    with pytest.raises(EnvironmentSpecError, match=r"observation at step\(\) call 1, step 1 of its episode is "
-                                                   r"invalid: shape \(5,\) is not the spec's \(4,\)"):
-        env.step(0)
-
-
-def test_wrong_observation_dtype_at_the_first_step():
-    env = _checked(fault="wrong_dtype", at=1)
-    env.reset()
-    with pytest.raises(EnvironmentSpecError, match=r"observation at step\(\) call 1.*dtype complex64 \(complex\) "
-                                                   r"is not of the spec's kind \(float32, float\)"):
+    with pytest.raises(EnvironmentSpecError, match=expected):
         env.step(0)
 
 
