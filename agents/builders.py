@@ -38,6 +38,9 @@ class ActorLearnerBuilder(abc.ABC):
     config_class: type | None = None
     #: Whether the agent learns action values (plots then call its loss the TD loss).
     value_based: bool = False
+    #: The kinds of action spec the agent can act in (`components.action_bounds.action_kind`): a run on
+    #: any other is refused before anything is built, naming the agents that fit.
+    action_kinds: tuple[str, ...] = ("discrete", "bounded", "unbounded")
 
     def __init__(self, config: Any) -> None:
         self.config = config

@@ -1,5 +1,6 @@
 """The hyperparameters agents share, documented and range-checked once: AgentConfig (every agent), and
-the families' PolicyGradientConfig, RolloutConfig (A2C, PPO) and ValueBasedConfig (NFQ, DQN).
+the families' PolicyGradientConfig, RolloutConfig (A2C, PPO), ValueBasedConfig (NFQ, DQN) and
+ContinuousOffPolicyConfig (SAC, TD3).
 
 An agent's config subclasses one of these, adds its own fields, and redeclares only the defaults (and the
 docstring entries) that differ; the flags' help comes from the nearest class that documents a field.
@@ -175,3 +176,45 @@ class ValueBasedConfig(AgentConfig):
         _require(self.min_replay_size <= self.replay_capacity,
                  f"min_replay_size ({self.min_replay_size}) exceeds replay_capacity "
                  f"({self.replay_capacity}): learning would never start.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ContinuousOffPolicyConfig(AgentConfig):
+    """What the off-policy continuous-control agents (SAC, TD3, DDPG) take: replay, update ratio, targets.
+
+    Attributes:
+      learning_rate: The policy's Adam step size.
+      critic_learning_rate: The critics' Adam step size (None: learning_rate).
+      hidden_sizes: Widths of the policy's and each critic's hidden layers.
+      batch_size: Transitions per gradient step.
+      replay_capacity: Transitions the replay holds before overwriting the oldest.
+      learning_starts: Lane steps of uniform random actions before the policy acts; learning starts
+        once that many transitions are in the replay.
+      updates_per_step: Gradient steps per environment (lane) step once learning has started (the
+        update-to-data ratio; --learn_every=k takes them in bursts every k actor steps).
+      tau: Polyak step of the target networks towards the online ones after each update.
+      n_step: Steps summed before bootstrapping (1 = one-step TD targets).
+    """
+
+    learning_rate: float = 3e-4
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    critic_learning_rate: float | None = None
+    batch_size: int = 256
+    replay_capacity: int = 1_000_000
+    learning_starts: int = 100
+    updates_per_step: float = 1.0
+    tau: float = 0.005
+    n_step: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.critic_learning_rate is None or self.critic_learning_rate > 0,
+                 f"critic_learning_rate must be > 0 or None, got {self.critic_learning_rate!r}.")
+        for name in ("batch_size", "replay_capacity", "n_step"):
+            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)!r}.")
+        _require(self.learning_starts >= 0, f"learning_starts must be >= 0, got {self.learning_starts}.")
+        _require(self.learning_starts <= self.replay_capacity,
+                 f"learning_starts ({self.learning_starts}) exceeds replay_capacity ({self.replay_capacity}): "
+                 "learning would never start.")
+        _require(self.updates_per_step > 0, f"updates_per_step must be > 0, got {self.updates_per_step!r}.")
+        _require(0.0 < self.tau <= 1.0, f"tau must be in (0, 1], got {self.tau!r}.")

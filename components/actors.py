@@ -10,6 +10,7 @@ import tree
 import torch
 from torch import nn
 
+from components.action_bounds import ActionBounds
 from components.actor_critic import CategoricalDistribution
 from components.core import Actor, Adder, Nest, Saveable
 from components.types import PolicyOutput
@@ -177,3 +178,52 @@ class StochasticPolicy(Saveable):
         self._generator.set_state(state["generator"])
         if "rng" in state:  # Checkpoints from before the numpy draws have none.
             self._rng.bit_generator.state = state["rng"]
+
+
+class ContinuousPolicy(Saveable):
+    """Bounded continuous actions from a policy network that acts in [-1, 1], mapped by `ActionBounds`.
+
+    `network.act(observations, generator)` gives the network's actions: sampled with `generator`, or its
+    deterministic action when the generator is None (evaluation, `deterministic=True`). Behaviour policies
+    add Gaussian `noise_std` in [-1, 1] units (TD3's exploration) and play uniform random actions for the
+    first `random_steps` lane steps (`learning_starts`), counted by `steps()` when given (the run's
+    checkpointed actor steps) or by this policy.
+    """
+
+    def __init__(self, network: nn.Module, bounds: ActionBounds, seed: int | None = None,
+                 deterministic: bool = False, noise_std: float = 0.0, random_steps: int = 0,
+                 steps: Callable[[], float] | None = None, device: torch.device | str = "cpu") -> None:
+        self._network = network
+        self._bounds = bounds
+        self._deterministic = deterministic
+        self._noise_std = 0.0 if deterministic else float(noise_std)
+        self._random_steps = 0 if deterministic else int(random_steps)
+        self._step_source = steps
+        self._device = torch.device(device)
+        self._generator = torch.Generator(device=self._device)
+        self._generator.manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+        self._rng = np.random.default_rng(seed)
+        self.steps = 0
+
+    def __call__(self, observation: Nest) -> np.ndarray:
+        num_lanes = len(tree.flatten(observation)[0])
+        step = int(self._step_source()) if self._step_source is not None else self.steps
+        self.steps += num_lanes
+        if step < self._random_steps:
+            return self._bounds.to_env(self._rng.uniform(-1.0, 1.0, (num_lanes, self._bounds.size)))
+        with torch.inference_mode():
+            inputs = nests.map_structure(lambda x: torch.as_tensor(x, device=self._device), observation)
+            unit = self._network.act(inputs, None if self._deterministic else self._generator)
+            if self._noise_std > 0:
+                noise = torch.randn(unit.shape, generator=self._generator, device=self._device)
+                unit = unit + self._noise_std * noise
+            unit = unit.cpu().numpy()
+        return self._bounds.to_env(unit)
+
+    def save(self) -> dict[str, Any]:
+        return {"steps": self.steps, "generator": self._generator.get_state(), "rng": self._rng.bit_generator.state}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.steps = state["steps"]
+        self._generator.set_state(state["generator"])
+        self._rng.bit_generator.state = state["rng"]

@@ -113,10 +113,13 @@ class TorchLearner(Learner):
         return tree.map_structure(lambda x: torch.as_tensor(x, device=self._device), batch)
 
     def _apply_gradients(self, loss: torch.Tensor, count_step: bool = True,
-                         terms: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+                         terms: Mapping[str, torch.Tensor] | None = None,
+                         held_groups: Sequence[int] = ()) -> torch.Tensor:
         """Backpropagates `loss`, clips, steps the optimizer; returns the pre-clip gradient norm.
 
         `count_step=False` for learners whose step spans several updates (PPO's minibatches).
+        `held_groups` (indices of optimizer parameter groups) sit this step out: their gradients are dropped,
+        so the optimizer leaves their parameters and moments as they are (TD3's delayed policy updates).
         A NaN or inf gradient norm (which a non-finite loss always gives) never reaches the
         weights: per `nan_policy` the update raises `NonFiniteLossError`, naming the step and
         whichever of `terms` (the loss's named parts) is not finite, or is skipped and counted
@@ -126,6 +129,9 @@ class TorchLearner(Learner):
         loss.backward()
         for group in self._flat_groups:
             group.check_grads()
+        for index in held_groups:
+            for parameter in self._optimizer.param_groups[index]["params"]:
+                parameter.grad = None  # Optimizers and the clip skip parameters without a gradient.
         max_norm = self._max_grad_norm if self._max_grad_norm is not None else float("inf")
         grad_norm = nn.utils.clip_grad_norm_(self._parameters, max_norm, foreach=True)
         if not torch.isfinite(grad_norm):

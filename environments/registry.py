@@ -3,6 +3,7 @@
   gridworld:<task>             the seed tutorial's GridWorld (simple, obstacle, random_goal)
   gym:<id>                     any registered gymnasium environment, adapted to dm_env
   atari:<Game>                 an ale-py game with Nature-DQN preprocessing (e.g. atari:Breakout)
+  dmc:<domain>-<task>          a dm_control suite task, flat float observations (e.g. dmc:walker-walk)
   python:<module>:<factory>    your own factory, called as factory(seed=..., **options)
 
 Every environment comes wrapped in single precision (float32 / int32); its specs
@@ -38,8 +39,8 @@ from environments.spec_checks import check_specs
 from environments.validation import CHECK_MODES, CheckedLanes, SpecCheckingWrapper, checked_lane_factory
 from environments.wrappers import NamedEnvironment, SinglePrecisionWrapper
 
-PREFIXES = ("gridworld", "gym", "atari", "python")
-EXAMPLES = "gridworld:simple, gym:CartPole-v1, atari:Breakout, python:my_pkg.envs:make_env"
+PREFIXES = ("gridworld", "gym", "atari", "dmc", "python")
+EXAMPLES = "gridworld:simple, gym:CartPole-v1, atari:Breakout, dmc:walker-walk, python:my_pkg.envs:make_env"
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -88,6 +89,16 @@ def _make_atari(game: str, seed: int, options: dict[str, Any], evaluation: bool)
     return make_atari(game, seed=seed, evaluation=evaluation, **options)
 
 
+def _make_dm_control(task: str, seed: int, options: dict[str, Any], evaluation: bool) -> dm_env.Environment:
+    from environments.dm_control_suite import make_dm_control
+
+    try:
+        return make_dm_control(task, seed=seed, **options)
+    except TypeError as error:
+        raise ValueError(f"dmc:{task} takes the options action_repeat, time_limit and flatten; got "
+                         f"{sorted(options)} ({error}).") from None
+
+
 def _make_python(target: str, seed: int, options: dict[str, Any], evaluation: bool) -> dm_env.Environment:
     module_name, sep, attribute = target.rpartition(":")
     if not sep or not module_name or not attribute:
@@ -127,6 +138,7 @@ _FACTORIES: dict[str, Callable[[str, int, dict[str, Any], bool], dm_env.Environm
     "gridworld": _make_gridworld,
     "gym": _make_gym,
     "atari": _make_atari,
+    "dmc": _make_dm_control,
     "python": _make_python,
 }
 

@@ -22,6 +22,10 @@ from agents.dqn import DQNBuilder
 from agents.nfq import NFQBuilder
 from agents.ppo import PPOBuilder
 from agents.reinforce import REINFORCEBuilder
+from agents.sac import SACBuilder
+from agents.td3 import TD3Builder
+from components.action_bounds import action_kind
+from components.specs import EnvironmentSpec
 
 
 class AgentEntry(NamedTuple):
@@ -32,6 +36,7 @@ class AgentEntry(NamedTuple):
 
 BUILT_IN: dict[str, type[ActorLearnerBuilder]] = {
     "dqn": DQNBuilder, "nfq": NFQBuilder, "reinforce": REINFORCEBuilder, "a2c": A2CBuilder, "ppo": PPOBuilder,
+    "sac": SACBuilder, "td3": TD3Builder,
 }
 _REGISTERED: dict[str, AgentEntry] = {}
 
@@ -111,3 +116,24 @@ def get_agent(reference: str) -> AgentEntry:
 
 def make_builder(reference: str, config: Any) -> ActorLearnerBuilder:
     return get_agent(reference).builder_class(config)
+
+
+class AgentDoesNotFit(ValueError):
+    """An agent asked to act in an action spec it cannot act in."""
+
+
+_KIND_NAMES = {"discrete": "discrete actions (a DiscreteArray)",
+               "bounded": "bounded continuous actions (a float BoundedArray of shape (k,) with finite bounds)",
+               "unbounded": "unbounded continuous actions (a float Array of shape (k,))",
+               "other": "this kind of action spec"}
+
+
+def check_agent_fits(builder: ActorLearnerBuilder, spec: EnvironmentSpec, env: str) -> None:
+    """Refuses an agent that cannot act in the environment's action spec, naming the built-in agents that can."""
+    kind = action_kind(spec.actions)
+    if kind in builder.action_kinds:
+        return
+    fitting = [name for name, builder_class in BUILT_IN.items() if kind in builder_class.action_kinds]
+    needs = " or ".join(_KIND_NAMES[k] for k in builder.action_kinds)
+    raise AgentDoesNotFit(f"{type(builder).__name__} needs {needs}; {env} has {_KIND_NAMES[kind]}: {spec.actions!r}. "
+                     f"Agents for it: {', '.join(fitting) or 'none built in'}.")

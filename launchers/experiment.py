@@ -19,7 +19,7 @@ from components.devices import resolve_device
 from components.specs import EnvironmentSpec, make_environment_spec
 from environments.errors import qualified_name
 from environments.registry import make_batched_environment, make_environment, resolve_backend
-from launchers.agent_registry import agent_reference, get_agent
+from launchers.agent_registry import AgentDoesNotFit, agent_reference, check_agent_fits, get_agent
 from launchers.run_fields import Declaration, RunSettings, declaration_defaults
 
 EnvironmentFactory = Callable[[int], dm_env.Environment]  # seed -> one lane
@@ -196,9 +196,14 @@ def _make_batched(name: str, backend: str, options: Mapping[str, Any], num_envs:
 
 
 def check_compatible(builder: ActorLearnerBuilder, environment: dm_env.Environment, agent: str, env: str) -> None:
-    """Builds the agent's networks for the environment once, so a mismatch fails before any run starts."""
+    """Checks the agent fits the environment's action spec and builds its networks for it once, so a mismatch
+    fails before any run starts."""
     try:
-        builder.make_networks(make_environment_spec(environment))
+        spec = make_environment_spec(environment)
+        check_agent_fits(builder, spec, env)
+        builder.make_networks(spec)
+    except AgentDoesNotFit:
+        raise  # Its message names the spec and the agents that fit.
     except (TypeError, ValueError) as error:
         raise ValueError(f"Agent {agent!r} cannot run on {env!r}: {error}") from None
     finally:

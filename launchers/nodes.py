@@ -32,7 +32,7 @@ from launchers.run_state import policy_states, replay_state, restore_policies, r
 def make_environment(experiment: ExperimentConfig, seed: int) -> dm_env.Environment:
     """The batched training environment of one actor: `num_envs` lanes on the chosen backend, checked as
     `check_env` says (environments.validation)."""
-    name = experiment.declaration.get("env") or qualified_name(experiment.environment_factory)
+    name = environment_name(experiment)
     if experiment.batched_environment_factory is not None:
         lanes = experiment.batched_environment_factory(experiment.num_envs, seed)
         return lanes if isinstance(lanes, CheckedLanes) else CheckedLanes(lanes, name, experiment.check_env == "full")
@@ -48,14 +48,22 @@ def _names_registry_environment(factory: Any) -> bool:
     return isinstance(factory, functools.partial) and factory.func is registry_environment
 
 
-def check_run_environment(experiment: ExperimentConfig) -> None:
+def check_run_environment(experiment: ExperimentConfig) -> EnvironmentSpec:
     """Steps one extra lane of the run's environment `CHECKED_STEPS` times with random actions, checking every
-    timestep against the specs (environments.validation.check_environment), before the run starts."""
+    timestep against the specs (environments.validation.check_environment), before the run starts; returns
+    its specs."""
     factory = experiment.environment_factory
     if _names_registry_environment(factory):
         factory = functools.partial(factory, check=True)
-    name = experiment.declaration.get("env") or qualified_name(experiment.environment_factory)
-    check_environment(factory(experiment.seed), name, seed=experiment.seed)
+    environment = factory(experiment.seed)
+    spec = make_environment_spec(environment)
+    check_environment(environment, environment_name(experiment), seed=experiment.seed)
+    return spec
+
+
+def environment_name(experiment: ExperimentConfig) -> str:
+    """The run's environment as messages name it: its registry name, or its factory's qualified name."""
+    return experiment.declaration.get("env") or qualified_name(experiment.environment_factory)
 
 
 def environment_spec(experiment: ExperimentConfig) -> EnvironmentSpec:

@@ -175,6 +175,14 @@ PRESETS: dict[str, dict[str, Preset]] = {
             declaration=dict(num_envs=8, num_steps=200_000, eval_every=10_000, eval_episodes=10),
         ),
     },
+    "td3": {
+        "ddpg": Preset(
+            "DDPG (Lillicrap et al. 2016) in TD3's terms, as stable-baselines3 runs it: one critic, the policy "
+            "and targets updated every step, no target policy smoothing; Gaussian exploration noise 0.1, "
+            "Adam 1e-3, 400x300 networks, tau 0.005.",
+            agent_config=dict(num_critics=1, policy_delay=1, target_noise=0.0),
+        ),
+    },
 }
 
 

@@ -23,7 +23,8 @@ from components.devices import resolve_device
 from components.logger_factory import LoggerFactory
 from components.progress import ProgressBar
 from launchers.experiment import ExperimentConfig
-from launchers.nodes import check_run_environment
+from launchers.agent_registry import check_agent_fits
+from launchers.nodes import check_run_environment, environment_name
 from launchers.run_folder import checkpoint_metadata, load_resume_state, prepare_run_dir, write_summary
 from launchers.run_state import restore_rng, rng_state
 
@@ -109,7 +110,8 @@ class Run:
         seed_process(experiment)
         self.experiment = experiment
         self.device = resolve_device(experiment.device)
-        check_run_environment(experiment)  # A broken environment fails here, before the run folder is touched.
+        # A broken environment, or one the agent cannot act in, fails here, before the run folder is touched.
+        check_agent_fits(experiment.builder, check_run_environment(experiment), environment_name(experiment))
         prepare_run_dir(experiment)
         # Before any logger opens (and continues) the CSV files: rows past the checkpoint are dropped.
         self.resumed_state, self.evaluations = load_resume_state(experiment)

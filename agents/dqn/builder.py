@@ -40,6 +40,7 @@ class DQNBuilder(ActorLearnerBuilder):
 
     config_class = DQNConfig
     value_based = True
+    action_kinds = ("discrete",)
 
     actor_network_names = ("q",)
 

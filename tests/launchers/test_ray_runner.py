@@ -88,6 +88,16 @@ def test_ppo_on_policy_queue_runs_on_ray_without_deadlock(tmp_path):
     assert summary["learner_steps"] > 0
 
 
+@pytest.mark.parametrize("agent", ["sac", "td3"])
+def test_continuous_off_policy_agents_run_on_ray(tmp_path, agent):
+    experiment = _experiment(tmp_path, agent=agent, env="gym:Pendulum-v1", num_steps=600, eval_every=0,
+                             eval_episodes=1, num_envs=2, num_actors=2,
+                             agent_config={"hidden_sizes": (16,), "batch_size": 32, "learning_starts": 100})
+    summary = run_ray(experiment)
+    assert summary["actor_steps"] >= 600
+    assert summary["learner_steps"] > 0
+
+
 def test_a_killed_actor_is_restarted_and_the_run_spends_its_budget(tmp_path):
     import ray
 

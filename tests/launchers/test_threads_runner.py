@@ -96,6 +96,17 @@ class _Exploding(dm_env.Environment):
         return self._env.action_spec()
 
 
+@pytest.mark.parametrize("agent", ["sac", "td3"])
+def test_continuous_off_policy_agents_run_under_threads(tmp_path, agent):
+    experiment = _experiment(tmp_path, agent=agent, env="gym:Pendulum-v1", num_steps=600, eval_every=300,
+                             eval_episodes=1, num_envs=2, launch="threads", num_actors=2,
+                             agent_config={"hidden_sizes": (16,), "batch_size": 32, "learning_starts": 100})
+    summary = run_experiment(experiment)
+    assert summary["actor_steps"] >= 600
+    assert summary["learner_steps"] > 0
+    assert not _node_threads()
+
+
 def test_an_actor_that_raises_stops_the_run_with_its_traceback(tmp_path):
     experiment = _experiment(tmp_path, agent="dqn", env="gridworld:simple", num_steps=1_000_000,
                              eval_every=0, launch="threads", num_actors=2)

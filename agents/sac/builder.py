@@ -1,0 +1,37 @@
+"""SAC builder: uniform replay, n-step adder, a sampling tanh-Gaussian actor, the SAC learner."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import torch
+
+from agents.builders import Networks
+from agents.off_policy import ContinuousOffPolicyBuilder, vector_sizes
+from agents.sac.config import SACConfig
+from agents.sac.learning import SACLearner
+from agents.sac.networks import SquashedGaussianPolicy
+from components.action_bounds import ActionBounds
+from components.core import Learner, Replay
+from components.counting import Counter
+from components.critics import EnsembleCritic
+from components.loggers import Logger
+from components.specs import EnvironmentSpec
+
+
+class SACBuilder(ContinuousOffPolicyBuilder):
+    """Soft actor-critic on bounded continuous actions."""
+
+    config_class = SACConfig
+
+    def make_networks(self, spec: EnvironmentSpec) -> Networks:
+        observation_size, action_size = vector_sizes(spec, "SAC")
+        hidden = self.config.hidden_sizes
+        return {"policy": SquashedGaussianPolicy(observation_size, action_size, hidden),
+                "critic": EnsembleCritic(observation_size, action_size, hidden, num_critics=2)}
+
+    def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
+                     device: torch.device, counter: Counter, logger: Logger, seed: int,
+                     replay: Replay | None = None) -> Learner:
+        return SACLearner(networks["policy"], networks["critic"], ActionBounds(spec.actions), iterator,
+                          self.config, device, counter, logger)

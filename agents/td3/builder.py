@@ -1,0 +1,40 @@
+"""TD3 builder: uniform replay, n-step adder, a deterministic actor with Gaussian noise, the TD3 learner."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import torch
+
+from agents.builders import Networks
+from agents.off_policy import ContinuousOffPolicyBuilder, vector_sizes
+from agents.td3.config import TD3Config
+from agents.td3.learning import TD3Learner
+from agents.td3.networks import DeterministicPolicy
+from components.action_bounds import ActionBounds
+from components.core import Learner, Replay
+from components.counting import Counter
+from components.critics import EnsembleCritic
+from components.loggers import Logger
+from components.specs import EnvironmentSpec
+
+
+class TD3Builder(ContinuousOffPolicyBuilder):
+    """TD3 (and DDPG, with one critic, no smoothing and no delay) on bounded continuous actions."""
+
+    config_class = TD3Config
+
+    def exploration_noise(self) -> float:
+        return self.config.exploration_noise
+
+    def make_networks(self, spec: EnvironmentSpec) -> Networks:
+        observation_size, action_size = vector_sizes(spec, "TD3")
+        hidden = self.config.hidden_sizes
+        return {"policy": DeterministicPolicy(observation_size, action_size, hidden),
+                "critic": EnsembleCritic(observation_size, action_size, hidden, self.config.num_critics)}
+
+    def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
+                     device: torch.device, counter: Counter, logger: Logger, seed: int,
+                     replay: Replay | None = None) -> Learner:
+        return TD3Learner(networks["policy"], networks["critic"], ActionBounds(spec.actions), iterator,
+                          self.config, device, counter, logger)

@@ -1,0 +1,25 @@
+"""TD3's policy: a deterministic MLP with a tanh output in [-1, 1]."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from components.networks import MLP
+
+
+class DeterministicPolicy(nn.Module):
+    """Observation -> tanh(MLP(observation)), an action in [-1, 1]."""
+
+    def __init__(self, observation_size: int, action_size: int, hidden_sizes: Sequence[int]) -> None:
+        super().__init__()
+        self.mlp = MLP(observation_size, hidden_sizes, action_size)
+
+    def forward(self, observation: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.mlp(observation.reshape(observation.shape[0], -1).float()))
+
+    def act(self, observation: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """The policy's action (the behaviour policy adds its exploration noise to it)."""
+        return self(observation)

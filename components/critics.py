@@ -1,0 +1,55 @@
+"""Action-value critics for continuous actions: an ensemble of MLPs Q(s, a) run as one batched module.
+
+Twin critics (TD3, SAC) as two `nn.Linear` stacks cost two kernel launches per layer and two backward
+passes' worth of bookkeeping; stacked as (E, fan_in, fan_out) weights they are one batched matmul per
+layer, forward and backward. Initialisation is `nn.Linear`'s (uniform in +-1/sqrt(fan_in)).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class EnsembleCritic(nn.Module):
+    """`num_critics` independent MLPs over [flattened observation, action] -> one value each, shape (E, B).
+
+    `frozen=True` evaluates with detached weights, so a policy loss through the critics reaches only the
+    actions (and the policy), never the critics' parameters.
+    """
+
+    def __init__(self, observation_size: int, action_size: int, hidden_sizes: Sequence[int],
+                 num_critics: int = 2) -> None:
+        super().__init__()
+        if num_critics < 1:
+            raise ValueError(f"num_critics must be >= 1, got {num_critics}.")
+        self.num_critics = num_critics
+        sizes = [observation_size + action_size, *hidden_sizes, 1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = 1.0 / math.sqrt(fan_in)
+            self.weights.append(nn.Parameter(torch.empty(num_critics, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(num_critics, 1, fan_out).uniform_(-bound, bound)))
+
+    def forward(self, observation: torch.Tensor, action: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        x = torch.cat([observation.reshape(observation.shape[0], -1).float(), action.float()], dim=-1)
+        x = x.unsqueeze(0).expand(self.num_critics, -1, -1)
+        last = len(self.weights) - 1
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            if frozen:
+                weight, bias = weight.detach(), bias.detach()
+            x = torch.baddbmm(bias, x, weight)
+            if i < last:
+                x = torch.relu(x)
+        return x.squeeze(-1)
+
+
+@torch.no_grad()
+def soft_update_(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """Polyak averaging: target <- target + tau (online - target), parameter by parameter."""
+    for target_parameter, online_parameter in zip(target.parameters(), online.parameters()):
+        target_parameter.lerp_(online_parameter, tau)
