@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
-from typing import Any
+import time
+from typing import Any, Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -28,3 +30,31 @@ def write_json(summary: dict[str, Any], out: str | None) -> None:
     with open(out, "w") as f:
         json.dump(summary, f, indent=2)
     print(f"wrote {out}")
+
+
+def speed_rounds(cases: list[str], rounds: int, command_of: Callable[[str, str], list[str]]) -> dict[str, Any]:
+    """Runs agentpipe and its peer (sb3) on every case, alternating which goes first each round.
+
+    `command_of(case, who)` gives the worker command whose JSON line has `steps`, `seconds`,
+    `steps_per_second`, `cpu_seconds` and `final_return`. Returns the runs, and the ratios of the medians:
+    wall-clock env steps/s, and env steps per CPU second of the training process (which a neighbour
+    taking the core, on a busy or shared VM, cannot distort).
+    """
+    results: dict[str, dict[str, list[dict]]] = {c: {"sb3": [], "agentpipe": []} for c in cases}
+    for r in range(rounds):
+        for case in cases:
+            for who in (["sb3", "agentpipe"] if r % 2 == 0 else ["agentpipe", "sb3"]):
+                result = run_json(command_of(case, who))
+                results[case][who].append(result)
+                print(f"round {r + 1} {case:16s} {who:9s} {result['steps_per_second']:8.1f} env steps/s "
+                      f"({result['steps']} steps in {result['seconds']:.1f} s, {result['cpu_seconds']:.1f} CPU s; "
+                      f"final return {result['final_return']:.1f})", flush=True)
+    ratios, cpu_ratios = {}, {}
+    for case, by in results.items():
+        ratios[case] = round(statistics.median(x["steps_per_second"] for x in by["agentpipe"])
+                             / statistics.median(x["steps_per_second"] for x in by["sb3"]), 3)
+        cpu_ratios[case] = round(statistics.median(x["steps"] / x["cpu_seconds"] for x in by["agentpipe"])
+                                 / statistics.median(x["steps"] / x["cpu_seconds"] for x in by["sb3"]), 3)
+    print("speed ratios agentpipe / sb3 (wall-clock steps/s):", json.dumps(ratios))
+    print("speed ratios agentpipe / sb3 (steps per CPU second):", json.dumps(cpu_ratios))
+    return {"date": time.strftime("%Y-%m-%d %H:%M"), "results": results, "ratios": ratios, "cpu_ratios": cpu_ratios}

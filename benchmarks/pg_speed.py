@@ -20,12 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 
-from benchmarks.common import HERE, PEERS_PYTHON, run_json, write_json
+from benchmarks.common import HERE, PEERS_PYTHON, speed_rounds, write_json
 STEPS = {"ppo_cartpole": 49_152, "a2c_cartpole": 100_000, "ppo_breakout": 8_192}
 
 OURS = {
@@ -61,34 +59,12 @@ def agentpipe(case: str, steps: int) -> dict:
 
 
 def run_suite(cases: list[str], rounds: int = 1, out: str | None = None) -> dict:
-    results: dict[str, dict[str, list[dict]]] = {c: {"sb3": [], "agentpipe": []} for c in cases}
-    for r in range(rounds):
-        for case in cases:
-            order = ["sb3", "agentpipe"] if r % 2 == 0 else ["agentpipe", "sb3"]
-            for who in order:
-                if who == "sb3":
-                    command = [PEERS_PYTHON, os.path.join(HERE, "peers", "sb3_pg.py"), "--case", case,
-                               "--steps", str(STEPS[case])]
-                else:
-                    command = [sys.executable, os.path.join(HERE, "pg_speed.py"), "--worker", case]
-                result = run_json(command)
-                results[case][who].append(result)
-                print(f"round {r + 1} {case:13s} {who:9s} {result['steps_per_second']:8.1f} env steps/s "
-                      f"({result['steps']} steps in {result['seconds']:.1f} s, {result['cpu_seconds']:.1f} CPU s; "
-                      f"final return {result['final_return']:.1f})", flush=True)
-    ratios, cpu_ratios = {}, {}
-    for case, by in results.items():
-        ours = statistics.median(x["steps_per_second"] for x in by["agentpipe"])
-        theirs = statistics.median(x["steps_per_second"] for x in by["sb3"])
-        ratios[case] = round(ours / theirs, 3)
-        # Steps per CPU second: what a neighbour taking the core (a busy or shared VM) cannot distort.
-        ours = statistics.median(x["steps"] / x["cpu_seconds"] for x in by["agentpipe"])
-        theirs = statistics.median(x["steps"] / x["cpu_seconds"] for x in by["sb3"])
-        cpu_ratios[case] = round(ours / theirs, 3)
-    print("speed ratios agentpipe / sb3 (wall-clock steps/s):", json.dumps(ratios))
-    print("speed ratios agentpipe / sb3 (steps per CPU second):", json.dumps(cpu_ratios))
-    summary = {"benchmark": "pg_speed", "date": time.strftime("%Y-%m-%d %H:%M"), "results": results, "ratios": ratios,
-               "cpu_ratios": cpu_ratios}
+    def command_of(case: str, who: str) -> list[str]:
+        if who == "sb3":
+            return [PEERS_PYTHON, os.path.join(HERE, "peers", "sb3_pg.py"), "--case", case, "--steps", str(STEPS[case])]
+        return [sys.executable, os.path.join(HERE, "pg_speed.py"), "--worker", case]
+
+    summary = {"benchmark": "pg_speed", **speed_rounds(cases, rounds, command_of)}
     write_json(summary, out)
     return summary
 

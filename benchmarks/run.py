@@ -10,6 +10,8 @@ Suites (`--suite`, default all):
                 with Nature hyperparameters (benchmarks/atari_dqn.py).
   pg_speed      PPO and A2C env steps/s vs SB3 at equal settings: CartPole (SB3's defaults)
                 and PPO on Breakout with seed 003's settings (benchmarks/pg_speed.py).
+  sac_speed     SAC env steps/s vs SB3's SAC at identical settings on Pendulum-v1 and
+                HalfCheetah-v5 (benchmarks/sac_speed.py).
   pg_results    REINFORCE, A2C and PPO presets on CartPole and Pendulum, seeds 0-2, each over
                 its whole budget: the final evaluation must hold the target (benchmarks/pg_results.py).
   runners       actor and learner steps/s of the `threads` and `ray` runners at 1, 2 and 4
@@ -91,6 +93,12 @@ def main() -> None:
         print("\n== pg_speed: PPO and A2C vs SB3 ==", flush=True)
         pg_speed.run_suite(list(pg_speed.STEPS), rounds=1,
                            out=os.path.join(os.path.dirname(args.out), "pg_speed.json"))
+    if "sac_speed" in args.suite:
+        from benchmarks import sac_speed
+
+        print("\n== sac_speed: SAC vs SB3's SAC ==", flush=True)
+        sac_speed.run_suite(list(sac_speed.ENVS), rounds=1, steps=5_000,
+                            out=os.path.join(os.path.dirname(args.out), "sac_speed.json"))
     if "pg_results" in args.suite:
         from benchmarks import pg_results
 
@@ -108,9 +116,9 @@ def main() -> None:
                                  out=os.path.join(os.path.dirname(args.out), "runner_scaling.json"))
 
 
-SUITES = ("cartpole_dqn", "atari_env", "replay", "atari_dqn", "pg_speed", "pg_results", "runners")
+SUITES = ("cartpole_dqn", "atari_env", "replay", "atari_dqn", "pg_speed", "sac_speed", "pg_results", "runners")
 # Suites that compare against peers in benchmarks/.venv-peers (set up first).
-PEER_SUITES = ("cartpole_dqn", "atari_env", "atari_dqn", "pg_speed")
+PEER_SUITES = ("cartpole_dqn", "atari_env", "atari_dqn", "pg_speed", "sac_speed")
 
 
 def cartpole_dqn(args: argparse.Namespace) -> None:

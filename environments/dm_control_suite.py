@@ -124,7 +124,8 @@ def make_dm_control(name: str, seed: int = 0, action_repeat: int = 1, time_limit
                     flatten: bool = True) -> DMControlEnvironment:
     """`dmc:<domain>-<task>`'s environment, its task seeded with `seed`."""
     domain, task = _parse(name)
-    environment_kwargs = {} if time_limit is None else {"time_limit": float(time_limit)}
-    environment = _suite().load(domain, task, task_kwargs={"random": int(seed)},
-                                environment_kwargs=environment_kwargs)
+    task_kwargs: dict[str, Any] = {"random": int(seed)}
+    if time_limit is not None:
+        task_kwargs["time_limit"] = float(time_limit)
+    environment = _suite().load(domain, task, task_kwargs=task_kwargs)
     return DMControlEnvironment(environment, action_repeat=action_repeat, flatten=flatten)

@@ -67,3 +67,16 @@ def test_a_resumed_sac_run_continues_with_its_replay_and_temperature(tmp_path):
     # A hundred updates on from the checkpoint, alpha is far nearer the saved value than the start's 1.
     moved = abs(math.log(learner[first_after]["alpha"]) - math.log(saved_alpha))
     assert moved < 0.5 * abs(math.log(saved_alpha)), (learner[first_after]["alpha"], saved_alpha)
+
+
+@pytest.mark.parametrize("env", ["gym:HalfCheetah-v5", "dmc:cartpole-balance", "dmc:walker-walk"])
+@pytest.mark.parametrize("agent, agent_config", [
+    ("sac", {"hidden_sizes": (16,), "batch_size": 32, "learning_starts": 50}),
+    ("td3", {"hidden_sizes": (16,), "batch_size": 32, "learning_starts": 50}),
+    ("ppo", {"hidden_sizes": (16,), "rollout_length": 32, "num_minibatches": 2}),
+])
+def test_runs_on_mujoco_and_dm_control(tmp_path, agent, agent_config, env):
+    summary = _run(tmp_path, agent=agent, env=env, agent_config=agent_config, num_steps=200, eval_every=0,
+                   eval_episodes=1, eval_max_steps=100)
+    assert summary["actor_steps"] == 200 and summary["learner_steps"] > 0
+    assert math.isfinite(summary["final_eval_return"])

@@ -1,0 +1,67 @@
+"""SAC speed, side by side with stable-baselines3's SAC at identical settings: env steps/s.
+
+Settings (SB3's defaults, both sides): 256x256 policy and twin critics, Adam 3e-4, batch 256, one gradient
+step per env step, a 1M replay, 100 random steps first, tau 0.005, gamma 0.99, a learned temperature
+(target entropy -|A|); one torch thread, CPU. Cases: Pendulum-v1 and HalfCheetah-v5, `--steps` env steps
+each (speed only; returns are printed beside it). Each contender runs in its own process; rounds alternate
+who goes first.
+
+    .venv/bin/python -m benchmarks.sac_speed [--cases pendulum halfcheetah] [--rounds 3] [--steps 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+from benchmarks.common import HERE, PEERS_PYTHON, speed_rounds, write_json
+
+ENVS = {"pendulum": "Pendulum-v1", "halfcheetah": "HalfCheetah-v5"}
+SETTINGS = dict(learning_rate=3e-4, hidden_sizes=(256, 256), batch_size=256, updates_per_step=1.0,
+                replay_capacity=1_000_000, learning_starts=100, tau=0.005, discount=0.99, alpha="auto")
+
+
+def agentpipe(case: str, steps: int) -> dict:
+    from launchers.experiment import experiment_from_declaration
+    from launchers.local import run_local
+
+    with tempfile.TemporaryDirectory() as run_dir:
+        summary = run_local(experiment_from_declaration(dict(
+            agent="sac", env=f"gym:{ENVS[case]}", agent_config=SETTINGS, num_steps=steps, eval_every=0,
+            eval_episodes=10, torch_threads=1, log_interval=1e9, device="cpu", seed=0, run_dir=run_dir,
+            progress=False, plots=False)))
+    return {"contender": "agentpipe", "case": case, "steps": summary["actor_steps"],
+            "seconds": summary["train_seconds"], "steps_per_second": summary["actor_steps"] / summary["train_seconds"],
+            "cpu_seconds": summary["train_cpu_seconds"], "final_return": summary["final_eval_return"]}
+
+
+def run_suite(cases: list[str], rounds: int, steps: int, out: str | None = None) -> dict:
+    def command_of(case: str, who: str) -> list[str]:
+        if who == "sb3":
+            return [PEERS_PYTHON, os.path.join(HERE, "peers", "sb3_sac.py"), "--env", ENVS[case], "--steps", str(steps)]
+        return [sys.executable, os.path.join(HERE, "sac_speed.py"), "--worker", case, "--steps", str(steps)]
+
+    summary = {"benchmark": "sac_speed", "steps": steps, **speed_rounds(cases, rounds, command_of)}
+    write_json(summary, out)
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", choices=sorted(ENVS), help="run agentpipe once (internal)")
+    parser.add_argument("--cases", nargs="+", choices=sorted(ENVS), default=list(ENVS))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=5_000)
+    parser.add_argument("--out", default=os.path.join("runs", "bench", "sac_speed.json"))
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(agentpipe(args.worker, args.steps)))
+        return
+    run_suite(args.cases, args.rounds, args.steps, args.out)
+
+
+if __name__ == "__main__":
+    main()
