@@ -135,10 +135,10 @@ class RunSettings:
 class Declaration(RunSettings):
     """A run by names: the JSON-able form written to config.json, which `--config` and `--resume` rebuild."""
 
-    agent: str = run_field("dqn", "The agent: a built-in name (dqn, nfq, reinforce, a2c, ppo), a name given to "
+    agent: str = run_field("dqn", "The agent: a built-in name (dqn, nfq, reinforce, a2c, ppo, sac, td3), a name given to "
                                   "launchers.agent_registry.register_agent, or module:BuilderClass.", flag=False)
-    env: str = run_field("gridworld:simple", "Environment name: gridworld:<task>, gym:<id>, atari:<Game> or "
-                                             "python:<module>:<factory>.")
+    env: str = run_field("gridworld:simple", "Environment name: gridworld:<task>, gym:<id>, atari:<Game>, "
+                                             "dmc:<domain>-<task> or python:<module>:<factory>.")
     env_options: Mapping[str, Any] = run_field(
         help="Options for the environment's factory (--env_options=key=value,...).", flag=False,
         default_factory=dict)
