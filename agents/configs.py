@@ -1,6 +1,6 @@
 """The hyperparameters agents share, documented and range-checked once: AgentConfig (every agent), and
-the families' PolicyGradientConfig, RolloutConfig (A2C, PPO), ValueBasedConfig (NFQ, DQN) and
-ContinuousOffPolicyConfig (SAC, TD3).
+the families' PolicyGradientConfig, RolloutConfig (A2C, PPO), ReplayConfig with its ValueBasedConfig
+(NFQ, DQN) and ContinuousOffPolicyConfig (SAC, TD3).
 
 An agent's config subclasses one of these, adds its own fields, and redeclares only the defaults (and the
 docstring entries) that differ; the flags' help comes from the nearest class that documents a field.
@@ -134,15 +134,33 @@ class RolloutConfig(PolicyGradientConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class ValueBasedConfig(AgentConfig):
+class ReplayConfig(AgentConfig):
+    """What every agent learning from a replay of n-step transitions takes.
+
+    Attributes:
+      n_step: Steps summed before bootstrapping (1 = one-step TD targets).
+      batch_size: Transitions per learner step.
+      replay_capacity: Transitions the replay holds before overwriting the oldest.
+    """
+
+    n_step: int = 1
+    batch_size: int = 32
+    replay_capacity: int = 100_000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("n_step", "batch_size", "replay_capacity"):
+            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ValueBasedConfig(ReplayConfig):
     """What every replay-based Q-learning agent (NFQ, DQN) takes.
 
     Attributes:
       learning_rate: Adam step size.
       adam_eps: Adam epsilon.
       n_step: Steps summed before bootstrapping (1 = one-step Q-learning).
-      batch_size: Transitions per learner step.
-      replay_capacity: Transitions the replay holds before overwriting the oldest.
       min_replay_size: Transitions inserted before learning starts.
       samples_per_insert: Sampled transitions per inserted one (batch_size x
         learner steps per env step).
@@ -154,9 +172,6 @@ class ValueBasedConfig(AgentConfig):
 
     max_grad_norm: float | None = 10.0
     adam_eps: float = 1e-8
-    n_step: int = 1
-    batch_size: int = 32
-    replay_capacity: int = 100_000
     min_replay_size: int = 200
     samples_per_insert: float = 32.0
     epsilon_start: float = 1.0
@@ -166,7 +181,7 @@ class ValueBasedConfig(AgentConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("batch_size", "replay_capacity", "min_replay_size", "samples_per_insert", "n_step"):
+        for name in ("min_replay_size", "samples_per_insert"):
             _require(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)!r}.")
         _check_unit_interval(self, ("epsilon_start", "epsilon_end", "eval_epsilon"))
         _require(self.epsilon_decay_steps >= 0, f"epsilon_decay_steps must be >= 0, got {self.epsilon_decay_steps}.")
@@ -179,21 +194,18 @@ class ValueBasedConfig(AgentConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class ContinuousOffPolicyConfig(AgentConfig):
+class ContinuousOffPolicyConfig(ReplayConfig):
     """What the off-policy continuous-control agents (SAC, TD3, DDPG) take: replay, update ratio, targets.
 
     Attributes:
       learning_rate: The policy's Adam step size.
       critic_learning_rate: The critics' Adam step size (None: learning_rate).
       hidden_sizes: Widths of the policy's and each critic's hidden layers.
-      batch_size: Transitions per gradient step.
-      replay_capacity: Transitions the replay holds before overwriting the oldest.
       learning_starts: Lane steps of uniform random actions before the policy acts; learning starts
         once that many transitions are in the replay.
       updates_per_step: Gradient steps per environment (lane) step once learning has started (the
         update-to-data ratio; --learn_every=k takes them in bursts every k actor steps).
       tau: Polyak step of the target networks towards the online ones after each update.
-      n_step: Steps summed before bootstrapping (1 = one-step TD targets).
     """
 
     learning_rate: float = 3e-4
@@ -204,14 +216,11 @@ class ContinuousOffPolicyConfig(AgentConfig):
     learning_starts: int = 100
     updates_per_step: float = 1.0
     tau: float = 0.005
-    n_step: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _require(self.critic_learning_rate is None or self.critic_learning_rate > 0,
                  f"critic_learning_rate must be > 0 or None, got {self.critic_learning_rate!r}.")
-        for name in ("batch_size", "replay_capacity", "n_step"):
-            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)!r}.")
         _require(self.learning_starts >= 0, f"learning_starts must be >= 0, got {self.learning_starts}.")
         _require(self.learning_starts <= self.replay_capacity,
                  f"learning_starts ({self.learning_starts}) exceeds replay_capacity ({self.replay_capacity}): "

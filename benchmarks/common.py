@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -58,3 +59,14 @@ def speed_rounds(cases: list[str], rounds: int, command_of: Callable[[str, str],
     print("speed ratios agentpipe / sb3 (wall-clock steps/s):", json.dumps(ratios))
     print("speed ratios agentpipe / sb3 (steps per CPU second):", json.dumps(cpu_ratios))
     return {"date": time.strftime("%Y-%m-%d %H:%M"), "results": results, "ratios": ratios, "cpu_ratios": cpu_ratios}
+
+
+def speed_arguments(description: str, cases: list[str], rounds: int, out: str) -> argparse.ArgumentParser:
+    """The command line of a side-by-side speed benchmark: --worker (one agentpipe run, internal), --cases,
+    --rounds and --out."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", choices=sorted(cases), help="run agentpipe once (internal)")
+    parser.add_argument("--cases", nargs="+", choices=sorted(cases), default=list(cases))
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--out", default=os.path.join("runs", "bench", out))
+    return parser

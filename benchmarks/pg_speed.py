@@ -17,13 +17,12 @@ a shared machine (time a neighbour holds the core counts in the first, not the s
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import tempfile
 
-from benchmarks.common import HERE, PEERS_PYTHON, speed_rounds, write_json
+from benchmarks.common import HERE, PEERS_PYTHON, speed_arguments, speed_rounds, write_json
 STEPS = {"ppo_cartpole": 49_152, "a2c_cartpole": 100_000, "ppo_breakout": 8_192}
 
 OURS = {
@@ -70,12 +69,7 @@ def run_suite(cases: list[str], rounds: int = 1, out: str | None = None) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--worker", choices=sorted(STEPS), help="run agentpipe once (internal)")
-    parser.add_argument("--cases", nargs="+", choices=sorted(STEPS), default=list(STEPS))
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--out", default=os.path.join("runs", "bench", "pg_speed.json"))
-    args = parser.parse_args()
+    args = speed_arguments(__doc__, list(STEPS), rounds=1, out="pg_speed.json").parse_args()
     if args.worker:
         print(json.dumps(agentpipe(args.worker, STEPS[args.worker])))
         return

@@ -11,13 +11,12 @@ who goes first.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import tempfile
 
-from benchmarks.common import HERE, PEERS_PYTHON, speed_rounds, write_json
+from benchmarks.common import HERE, PEERS_PYTHON, speed_arguments, speed_rounds, write_json
 
 ENVS = {"pendulum": "Pendulum-v1", "halfcheetah": "HalfCheetah-v5"}
 SETTINGS = dict(learning_rate=3e-4, hidden_sizes=(256, 256), batch_size=256, updates_per_step=1.0,
@@ -50,12 +49,8 @@ def run_suite(cases: list[str], rounds: int, steps: int, out: str | None = None)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--worker", choices=sorted(ENVS), help="run agentpipe once (internal)")
-    parser.add_argument("--cases", nargs="+", choices=sorted(ENVS), default=list(ENVS))
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = speed_arguments(__doc__, list(ENVS), rounds=3, out="sac_speed.json")
     parser.add_argument("--steps", type=int, default=5_000)
-    parser.add_argument("--out", default=os.path.join("runs", "bench", "sac_speed.json"))
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(agentpipe(args.worker, args.steps)))

@@ -296,22 +296,9 @@ class AleVectorBatchedEnvironment(BatchedEnvironment):
     # Inspection.
 
     @property
-    def game(self) -> str:
-        return self._game
-
-    @property
-    def config(self) -> AtariConfig:
-        return self._config
-
-    @property
     def lives(self) -> np.ndarray:
         """Lives left in each lane's current game (as of the last step)."""
         return self._lives.copy()
-
-    @property
-    def episode_raw_scores(self) -> np.ndarray:
-        """Unclipped score of each lane's current game so far."""
-        return self._score.copy()
 
     # Helpers.
 
