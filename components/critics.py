@@ -44,7 +44,7 @@ class EnsembleCritic(nn.Module):
                 weight, bias = weight.detach(), bias.detach()
             x = torch.baddbmm(bias, x, weight)
             if i < last:
-                x = torch.relu(x)
+                x = x.relu_()  # In place: baddbmm's backward needs its inputs, not its output.
         return x.squeeze(-1)
 
 

@@ -35,10 +35,10 @@ if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, gymnasium, torch" >/dev/n
     pip_install "ale-py>=0.10" "opencv-python-headless>=4.8" "torch==${TORCH_VERSION}"  # Venvs from before the Atari suites.
 fi
 if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, gymnasium, torch, ale_py" >/dev/null 2>&1 \
-        && ! "$PY" -c "import mujoco" >/dev/null 2>&1; then
-    pip_install "mujoco>=3.1,<4" "torch==${TORCH_VERSION}"  # Venvs from before the MuJoCo suites.
+        && ! "$PY" -c "import mujoco, imageio" >/dev/null 2>&1; then
+    pip_install "mujoco>=3.1,<4" "imageio>=2.14" "torch==${TORCH_VERSION}"  # Venvs from before the MuJoCo suites.
 fi
-if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, gymnasium, torch, ale_py, mujoco" >/dev/null 2>&1; then
+if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, gymnasium, torch, ale_py, mujoco, imageio" >/dev/null 2>&1; then
     optional_envpool
     echo "peers venv ready (existing): $VENV"
     exit 0
@@ -53,7 +53,7 @@ pip_install "torch==${TORCH_VERSION}"
 # ale-py (which ships the ROMs) for the Atari comparisons; opencv for SB3's AtariWrapper.
 # mujoco 3.x for gymnasium's MuJoCo tasks (HalfCheetah-v5, ...).
 pip_install "stable-baselines3>=2.4" "gymnasium>=1.0" "ale-py>=0.10" "opencv-python-headless>=4.8" \
-    "mujoco>=3.1,<4" "torch==${TORCH_VERSION}"
+    "mujoco>=3.1,<4" "imageio>=2.14" "torch==${TORCH_VERSION}"
 
 TV="$("$PY" -c 'import torch; print(torch.__version__)')"
 case "$TV" in
