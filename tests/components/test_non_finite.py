@@ -62,13 +62,16 @@ def _run_with_nan_rewards(tmp_path, agent: str, env: str, monkeypatch=None, **ag
     import numpy as np
 
     from environments.registry import make_environment
+    from components.specs import make_environment_spec
     from environments.validation import CheckedLanes
     from launchers import run
     from launchers.experiment import experiment_from_declaration
     from launchers.local import run_local
 
     if monkeypatch is not None:
-        monkeypatch.setattr(run, "check_run_environment", lambda experiment: None)
+        # The startup check would refuse the NaN rewards; skip it, keeping the specs it returns.
+        monkeypatch.setattr(run, "check_run_environment",
+                            lambda experiment: make_environment_spec(make_environment(env, experiment.seed)))
         monkeypatch.setattr(CheckedLanes, "_checked", lambda self, timestep, kind: timestep)
 
     class NaNRewards:
