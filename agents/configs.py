@@ -16,6 +16,7 @@ SQUASH_KINDS = ("clip", "tanh", "tanh_mean")  # As components.actor_critic.
 LOG_STD_RANGE = (-5.0, 2.0)  # As components.actor_critic.LOG_STD_MIN/MAX.
 ACTIVATIONS = ("relu", "tanh")  # As components.networks.ACTIVATIONS.
 OPTIMIZERS = ("adam", "rmsprop", "rmsprop_tf")  # As components.learners.OPTIMIZERS.
+PRECISIONS = ("float32", "bfloat16")  # As components.learners.PRECISIONS.
 
 
 def _require(ok: bool, message: str) -> None:
@@ -141,16 +142,21 @@ class ReplayConfig(AgentConfig):
       n_step: Steps summed before bootstrapping (1 = one-step TD targets).
       batch_size: Transitions per learner step.
       replay_capacity: Transitions the replay holds before overwriting the oldest.
+      precision: The learner's network arithmetic: 'float32', or 'bfloat16' autocast (matmuls in bf16;
+        parameters, optimizer state, value outputs and losses stay float32). For CUDA and CPUs with
+        bf16 units; measure before switching (benchmarks/RESULTS.md).
     """
 
     n_step: int = 1
     batch_size: int = 32
     replay_capacity: int = 100_000
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("n_step", "batch_size", "replay_capacity"):
             _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)!r}.")
+        _require(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,31 +33,40 @@ def write_json(summary: dict[str, Any], out: str | None) -> None:
     print(f"wrote {out}")
 
 
-def speed_rounds(cases: list[str], rounds: int, command_of: Callable[[str, str], list[str]]) -> dict[str, Any]:
-    """Runs agentpipe and its peer (sb3) on every case, alternating which goes first each round.
+def speed_rounds(cases: list[str], rounds: int, command_of: Callable[[str, str], list[str]],
+                 contenders: tuple[str, ...] = ("agentpipe",)) -> dict[str, Any]:
+    """Runs each of `contenders` and the peer (sb3) on every case, reversing the order every other round.
 
     `command_of(case, who)` gives the worker command whose JSON line has `steps`, `seconds`,
-    `steps_per_second`, `cpu_seconds` and `final_return`. Returns the runs, and the ratios of the medians:
-    wall-clock env steps/s, and env steps per CPU second of the training process (which a neighbour
-    taking the core, on a busy or shared VM, cannot distort).
+    `steps_per_second`, `cpu_seconds` and `final_return`. Returns the runs, and the ratios of the medians to
+    sb3's (keyed by case for "agentpipe", by "case contender" for any other contender): wall-clock env
+    steps/s, and env steps per CPU second of the training process (which a neighbour taking the core, on a
+    busy or shared VM, cannot distort).
     """
-    results: dict[str, dict[str, list[dict]]] = {c: {"sb3": [], "agentpipe": []} for c in cases}
+    order = ["sb3", *contenders]
+    results: dict[str, dict[str, list[dict]]] = {c: {who: [] for who in order} for c in cases}
     for r in range(rounds):
         for case in cases:
-            for who in (["sb3", "agentpipe"] if r % 2 == 0 else ["agentpipe", "sb3"]):
+            for who in (order if r % 2 == 0 else order[::-1]):
                 result = run_json(command_of(case, who))
                 results[case][who].append(result)
-                print(f"round {r + 1} {case:16s} {who:9s} {result['steps_per_second']:8.1f} env steps/s "
+                print(f"round {r + 1} {case:16s} {who:14s} {result['steps_per_second']:8.1f} env steps/s "
                       f"({result['steps']} steps in {result['seconds']:.1f} s, {result['cpu_seconds']:.1f} CPU s; "
                       f"final return {result['final_return']:.1f})", flush=True)
+
+    def median(runs: list[dict], rate: Callable[[dict], float]) -> float:
+        return statistics.median(rate(x) for x in runs)
+
     ratios, cpu_ratios = {}, {}
     for case, by in results.items():
-        ratios[case] = round(statistics.median(x["steps_per_second"] for x in by["agentpipe"])
-                             / statistics.median(x["steps_per_second"] for x in by["sb3"]), 3)
-        cpu_ratios[case] = round(statistics.median(x["steps"] / x["cpu_seconds"] for x in by["agentpipe"])
-                                 / statistics.median(x["steps"] / x["cpu_seconds"] for x in by["sb3"]), 3)
-    print("speed ratios agentpipe / sb3 (wall-clock steps/s):", json.dumps(ratios))
-    print("speed ratios agentpipe / sb3 (steps per CPU second):", json.dumps(cpu_ratios))
+        for who in contenders:
+            key = case if who == "agentpipe" else f"{case} {who}"
+            ratios[key] = round(median(by[who], lambda x: x["steps_per_second"])
+                                / median(by["sb3"], lambda x: x["steps_per_second"]), 3)
+            cpu_ratios[key] = round(median(by[who], lambda x: x["steps"] / x["cpu_seconds"])
+                                    / median(by["sb3"], lambda x: x["steps"] / x["cpu_seconds"]), 3)
+    print("speed ratios / sb3 (wall-clock steps/s):", json.dumps(ratios))
+    print("speed ratios / sb3 (steps per CPU second):", json.dumps(cpu_ratios))
     return {"date": time.strftime("%Y-%m-%d %H:%M"), "results": results, "ratios": ratios, "cpu_ratios": cpu_ratios}
 
 

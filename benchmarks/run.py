@@ -11,7 +11,7 @@ Suites (`--suite`, default all):
   pg_speed      PPO and A2C env steps/s vs SB3 at equal settings: CartPole (SB3's defaults)
                 and PPO on Breakout with seed 003's settings (benchmarks/pg_speed.py).
   sac_speed     SAC env steps/s vs SB3's SAC at identical settings on Pendulum-v1 and
-                HalfCheetah-v5 (benchmarks/sac_speed.py).
+                HalfCheetah-v5, float32 and bf16 matmuls (benchmarks/sac_speed.py).
   pg_results    REINFORCE, A2C and PPO presets on CartPole and Pendulum, seeds 0-2, each over
                 its whole budget: the final evaluation must hold the target (benchmarks/pg_results.py).
   runners       actor and learner steps/s of the `threads` and `ray` runners at 1, 2 and 4
@@ -97,7 +97,7 @@ def main() -> None:
         from benchmarks import sac_speed
 
         print("\n== sac_speed: SAC vs SB3's SAC ==", flush=True)
-        sac_speed.run_suite(list(sac_speed.ENVS), rounds=1, steps=5_000,
+        sac_speed.run_suite(list(sac_speed.ENVS), rounds=1, steps=5_000, bfloat16=True,
                             out=os.path.join(os.path.dirname(args.out), "sac_speed.json"))
     if "pg_results" in args.suite:
         from benchmarks import pg_results

@@ -38,14 +38,16 @@ class EnsembleCritic(nn.Module):
     def forward(self, observation: torch.Tensor, action: torch.Tensor, frozen: bool = False) -> torch.Tensor:
         x = torch.cat([observation.reshape(observation.shape[0], -1).float(), action.float()], dim=-1)
         x = x.unsqueeze(0).expand(self.num_critics, -1, -1)
-        last = len(self.weights) - 1
-        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            if frozen:
-                weight, bias = weight.detach(), bias.detach()
-            x = torch.baddbmm(bias, x, weight)
-            if i < last:
-                x = x.relu_()  # In place: baddbmm's backward needs its inputs, not its output.
-        return x.squeeze(-1)
+        layers = [(w.detach(), b.detach()) if frozen else (w, b) for w, b in zip(self.weights, self.biases)]
+        for weight, bias in layers[:-1]:
+            x = torch.baddbmm(bias, x, weight).relu_()  # In place: baddbmm's backward needs its inputs only.
+        weight, bias = layers[-1]
+        # The value layer stays float32 under bfloat16 autocast: a Q of a few hundred in bf16 is only
+        # good to +-1, coarser than the TD errors it learns from. It is 1/256 of the arithmetic.
+        if torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
+                return torch.baddbmm(bias, x.float(), weight).squeeze(-1)
+        return torch.baddbmm(bias, x, weight).squeeze(-1)
 
 
 @torch.no_grad()

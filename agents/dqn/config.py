@@ -8,7 +8,6 @@ from agents.configs import ValueBasedConfig
 
 LOSSES = ("huber", "mse")
 FRAME_REPLAY_MODES = ("auto", "on", "off")
-PRECISIONS = ("float32", "bfloat16")  # As components.learners.PRECISIONS (configs import no torch).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +62,6 @@ class DQNConfig(ValueBasedConfig):
     v_min: float = -10.0
     v_max: float = 10.0
     frame_replay: str = "auto"
-    precision: str = "float32"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -83,7 +81,5 @@ class DQNConfig(ValueBasedConfig):
             raise ValueError(f"num_atoms must be 1 (scalar Q) or >= 3 (C51), got {self.num_atoms}.")
         if self.num_atoms > 1 and not self.v_min < self.v_max:
             raise ValueError(f"C51 needs v_min < v_max, got v_min={self.v_min}, v_max={self.v_max}.")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
         if self.frame_replay not in FRAME_REPLAY_MODES:
             raise ValueError(f"frame_replay must be one of {FRAME_REPLAY_MODES}, got {self.frame_replay!r}.")

@@ -9,7 +9,7 @@ from torch import nn
 
 from agents.nfq.config import NFQConfig
 from components.counting import Counter
-from components.learners import TorchLearner, make_adam
+from components.learners import TorchLearner, autocast, make_adam
 from components.loggers import Logger
 from components.types import Transition
 
@@ -25,14 +25,16 @@ class NFQLearner(TorchLearner):
         super().__init__({"q": self._q}, optimizer, device, config.max_grad_norm,
                          counter, logger, log_every)
         self._iterator = iterator
+        self._precision = config.precision
 
     def step(self) -> dict[str, Any]:
         batch: Transition = self._to_device(next(self._iterator))
-        q_taken = self._q(batch.observation).gather(-1, batch.action.long().unsqueeze(-1)).squeeze(-1)
-
-        # y = R + D * max_a Q(s', a), with no gradient through the bootstrap.
-        with torch.no_grad():
-            target = batch.reward + batch.discount * self._q(batch.next_observation).max(dim=-1).values
+        with autocast(self._device, self._precision):
+            q_values = self._q(batch.observation).float()
+            with torch.no_grad():  # y = R + D * max_a Q(s', a), with no gradient through the bootstrap.
+                next_q = self._q(batch.next_observation).float()
+        q_taken = q_values.gather(-1, batch.action.long().unsqueeze(-1)).squeeze(-1)
+        target = batch.reward + batch.discount * next_q.max(dim=-1).values
 
         td_error = target - q_taken
         loss = 0.5 * td_error.pow(2).mean()

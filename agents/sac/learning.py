@@ -12,7 +12,7 @@ from agents.sac.networks import SquashedGaussianPolicy, Temperature
 from components.action_bounds import ActionBounds
 from components.counting import Counter
 from components.critics import EnsembleCritic, soft_update_
-from components.learners import TorchLearner, make_adam
+from components.learners import TorchLearner, autocast, make_adam
 from components.loggers import Logger
 from components.types import Transition
 
@@ -51,21 +51,22 @@ class SACLearner(TorchLearner):
         batch: Transition = self._to_device(next(self._iterator))
         action = self._bounds.to_unit(batch.action)
         alpha = self._temperature().detach()
-        with torch.no_grad():  # y = r + D (min_i Q'_i(s', a') - alpha log pi(a'|s')), a' ~ pi(s').
-            next_action, next_log_prob = self._policy.sample(batch.next_observation)
-            next_q = self._target_critic(batch.next_observation, next_action).min(0).values
-            target = batch.reward + batch.discount * (next_q - alpha * next_log_prob)
-        q = self._critic(batch.observation, action)
-        critic_loss = 0.5 * (q - target).pow(2).mean(-1).sum()
-        new_action, log_prob = self._policy.sample(batch.observation)
-        new_q = self._critic(batch.observation, new_action, frozen=True).min(0).values
-        policy_loss = (alpha * log_prob - new_q).mean()
-        loss = critic_loss + policy_loss
-        terms = {"critic_loss": critic_loss, "policy_loss": policy_loss}
-        if self._config.learns_alpha:
-            alpha_loss = -(self._temperature.log_alpha * (log_prob.detach() + self._target_entropy)).mean()
-            loss = loss + alpha_loss
-            terms["alpha_loss"] = alpha_loss
+        with autocast(self._device, self._config.precision):
+            with torch.no_grad():  # y = r + D (min_i Q'_i(s', a') - alpha log pi(a'|s')), a' ~ pi(s').
+                next_action, next_log_prob = self._policy.sample(batch.next_observation)
+                next_q = self._target_critic(batch.next_observation, next_action).min(0).values
+                target = batch.reward + batch.discount * (next_q - alpha * next_log_prob)
+            q = self._critic(batch.observation, action)
+            critic_loss = 0.5 * (q - target).pow(2).mean(-1).sum()
+            new_action, log_prob = self._policy.sample(batch.observation)
+            new_q = self._critic(batch.observation, new_action, frozen=True).min(0).values
+            policy_loss = (alpha * log_prob - new_q).mean()
+            loss = critic_loss + policy_loss
+            terms = {"critic_loss": critic_loss, "policy_loss": policy_loss}
+            if self._config.learns_alpha:
+                alpha_loss = -(self._temperature.log_alpha * (log_prob.detach() + self._target_entropy)).mean()
+                loss = loss + alpha_loss
+                terms["alpha_loss"] = alpha_loss
         grad_norm = self._apply_gradients(loss, terms=terms)
         soft_update_(self._target_critic, self._critic, self._config.tau)
         return self._record({**terms, "loss": loss, "grad_norm": grad_norm, "alpha": alpha,

@@ -36,7 +36,8 @@ class SquashedGaussianPolicy(nn.Module):
 
     def forward(self, observation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, log_std) of the pre-tanh Gaussian."""
-        mean, log_std = self.head(self.torso(observation.reshape(observation.shape[0], -1).float())).chunk(2, -1)
+        out = self.head(self.torso(observation.reshape(observation.shape[0], -1).float())).float()
+        mean, log_std = out.chunk(2, -1)  # float32 even under bfloat16 autocast, so the log-probability is.
         return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
 
     def sample(self, observation: torch.Tensor,

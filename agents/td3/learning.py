@@ -12,7 +12,7 @@ from agents.td3.networks import DeterministicPolicy
 from components.action_bounds import ActionBounds
 from components.counting import Counter
 from components.critics import EnsembleCritic, soft_update_
-from components.learners import TorchLearner, make_adam
+from components.learners import TorchLearner, autocast, make_adam
 from components.loggers import Logger
 from components.types import Transition
 
@@ -51,23 +51,24 @@ class TD3Learner(TorchLearner):
         cfg = self._config
         batch: Transition = self._to_device(next(self._iterator))
         action = self._bounds.to_unit(batch.action)
-        with torch.no_grad():  # y = r + D min_i Q'_i(s', clip(pi'(s') + clip(eps, -c, c), -1, 1)).
-            next_action = self._target_policy(batch.next_observation)
-            if cfg.target_noise > 0:
-                noise = (torch.randn_like(next_action) * cfg.target_noise).clamp(-cfg.target_noise_clip,
-                                                                                 cfg.target_noise_clip)
-                next_action = (next_action + noise).clamp(-1.0, 1.0)
-            next_q = self._target_critic(batch.next_observation, next_action).min(0).values
-            target = batch.reward + batch.discount * next_q
-        q = self._critic(batch.observation, action)
-        critic_loss = (q - target).pow(2).mean(-1).sum()
-        terms = {"critic_loss": critic_loss}
-        update_policy = (self.num_steps + 1) % cfg.policy_delay == 0
-        loss = critic_loss
-        if update_policy:
-            policy_loss = -self._critic(batch.observation, self._policy(batch.observation), frozen=True)[0].mean()
-            loss = loss + policy_loss
-            terms["policy_loss"] = policy_loss
+        with autocast(self._device, self._config.precision):
+            with torch.no_grad():  # y = r + D min_i Q'_i(s', clip(pi'(s') + clip(eps, -c, c), -1, 1)).
+                next_action = self._target_policy(batch.next_observation)
+                if cfg.target_noise > 0:
+                    noise = (torch.randn_like(next_action) * cfg.target_noise).clamp(-cfg.target_noise_clip,
+                                                                                     cfg.target_noise_clip)
+                    next_action = (next_action + noise).clamp(-1.0, 1.0)
+                next_q = self._target_critic(batch.next_observation, next_action).min(0).values
+                target = batch.reward + batch.discount * next_q
+            q = self._critic(batch.observation, action)
+            critic_loss = (q - target).pow(2).mean(-1).sum()
+            terms = {"critic_loss": critic_loss}
+            update_policy = (self.num_steps + 1) % cfg.policy_delay == 0
+            loss = critic_loss
+            if update_policy:
+                policy_loss = -self._critic(batch.observation, self._policy(batch.observation), frozen=True)[0].mean()
+                loss = loss + policy_loss
+                terms["policy_loss"] = policy_loss
         grad_norm = self._apply_gradients(loss, terms=terms, held_groups=() if update_policy else (_POLICY_GROUP,))
         if update_policy:
             soft_update_(self._target_critic, self._critic, cfg.tau)

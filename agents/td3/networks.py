@@ -18,7 +18,7 @@ class DeterministicPolicy(nn.Module):
         self.mlp = MLP(observation_size, hidden_sizes, action_size)
 
     def forward(self, observation: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.mlp(observation.reshape(observation.shape[0], -1).float()))
+        return torch.tanh(self.mlp(observation.reshape(observation.shape[0], -1).float()).float())
 
     def act(self, observation: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """The policy's action (the behaviour policy adds its exploration noise to it)."""

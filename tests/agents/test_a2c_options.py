@@ -170,4 +170,5 @@ def test_config_side_option_lists_match_the_components():
     assert config.SQUASH_KINDS == actor_critic.SQUASH_KINDS
     assert config.LOG_STD_RANGE == (actor_critic.LOG_STD_MIN, actor_critic.LOG_STD_MAX)
     assert config.OPTIMIZERS == learners.OPTIMIZERS
+    assert config.PRECISIONS == learners.PRECISIONS
     assert set(config.ACTIVATIONS) == set(networks.ACTIVATIONS)

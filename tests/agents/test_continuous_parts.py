@@ -89,8 +89,8 @@ def _batches(seed: int = 0, batch_size: int = 32):
 
 def _sac(**config) -> SACLearner:
     torch.manual_seed(0)
-    cfg = SACConfig(hidden_sizes=(16,), **config)
-    return SACLearner(SquashedGaussianPolicy(OBS_SIZE, 2, cfg.hidden_sizes), EnsembleCritic(OBS_SIZE, 2, (16,)),
+    cfg = SACConfig(**{"hidden_sizes": (16,), **config})
+    return SACLearner(SquashedGaussianPolicy(OBS_SIZE, 2, cfg.hidden_sizes), EnsembleCritic(OBS_SIZE, 2, cfg.hidden_sizes),
                       ActionBounds(ACTIONS), _batches(), cfg, torch.device("cpu"))
 
 
@@ -112,9 +112,9 @@ def test_a_fixed_alpha_stays_fixed():
 
 def _td3(**config) -> TD3Learner:
     torch.manual_seed(0)
-    cfg = TD3Config(hidden_sizes=(16,), **config)
+    cfg = TD3Config(**{"hidden_sizes": (16,), **config})
     return TD3Learner(DeterministicPolicy(OBS_SIZE, 2, cfg.hidden_sizes),
-                      EnsembleCritic(OBS_SIZE, 2, (16,), cfg.num_critics), ActionBounds(ACTIONS), _batches(), cfg,
+                      EnsembleCritic(OBS_SIZE, 2, cfg.hidden_sizes, cfg.num_critics), ActionBounds(ACTIONS), _batches(), cfg,
                       torch.device("cpu"))
 
 
@@ -171,3 +171,34 @@ def test_configs_refuse_bad_values():
         SACConfig(learning_starts=10, replay_capacity=5)
 
 
+
+
+def test_bfloat16_critic_values_stay_float32_and_track_float32():
+    torch.manual_seed(0)
+    critic = EnsembleCritic(OBS_SIZE, 2, (64, 64))
+    observation, action = torch.randn(32, OBS_SIZE), torch.rand(32, 2) * 2 - 1
+    reference = critic(observation, action)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        values = critic(observation, action)
+    assert values.dtype == torch.float32
+    torch.testing.assert_close(values, reference, rtol=0.05, atol=0.02)
+    assert not torch.equal(values, reference)  # The hidden layers did run in bfloat16.
+
+
+@pytest.mark.parametrize("make", [_sac, _td3])
+def test_bfloat16_learners_keep_float32_state_and_track_float32(make):
+    """The same seeded updates in both precisions: parameters stay float32, losses stay close."""
+    runs = {}
+    for precision in ("float32", "bfloat16"):
+        learner = make(precision=precision, hidden_sizes=(64, 64))
+        runs[precision] = [float(learner.step()["critic_loss"]) for _ in range(5)]
+        modules = learner._modules.values()
+        assert all(p.dtype == torch.float32 for m in modules for p in m.parameters())
+    np.testing.assert_allclose(runs["bfloat16"], runs["float32"], rtol=0.05)
+    assert runs["bfloat16"] != runs["float32"]
+
+
+def test_an_unknown_precision_is_refused_by_every_replay_agent():
+    for config in (SACConfig, TD3Config):
+        with pytest.raises(ValueError, match=r"precision must be one of \('float32', 'bfloat16'\), got 'fp16'"):
+            config(precision="fp16")

@@ -567,3 +567,12 @@ def test_config_defaults_and_edges_are_valid(config_class):
     assert config.min_replay_size <= config.replay_capacity
     dataclasses.replace(config, discount=0.0, max_grad_norm=None, min_replay_size=config.replay_capacity)
     dataclasses.replace(config, discount=1.0)
+
+
+def test_nfq_bfloat16_tracks_float32_with_float32_weights():
+    losses = {}
+    for precision in ("float32", "bfloat16"):
+        learner, net = make_nfq(precision=precision)
+        losses[precision] = [float(learner.step()["loss"]) for _ in range(3)]
+        assert net.weight.dtype == torch.float32
+    np.testing.assert_allclose(losses["bfloat16"], losses["float32"], rtol=0.05)
