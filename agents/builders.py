@@ -11,7 +11,11 @@ from torch import nn
 from components.actors import FeedForwardActor, Policy
 from components.core import Actor, Adder, Learner, Replay, VariableSource
 from components.counting import Counter
+from components.importance import PriorityUpdater
 from components.loggers import Logger
+from components.prioritized_replay import PrioritizedReplay
+from components.rate_limiters import RateLimiter
+from components.replay import UniformReplay
 from components.specs import EnvironmentSpec
 from components.variable_utils import VariableClient
 
@@ -93,3 +97,20 @@ class ActorLearnerBuilder(abc.ABC):
             client = VariableClient(variable_source, modules, variable_update_period)
             client.update_and_wait()
         return FeedForwardActor(policy, adder, client)
+
+
+class ReplayBuilder(ActorLearnerBuilder):
+    """What agents learning from a replay of transitions (NFQ, DQN, SAC, TD3) share: uniform or prioritized
+    replay per `config.prioritized`, and the learner's link back to it for new priorities."""
+
+    def make_transition_replay(self, item_spec: Any, seed: int, rate_limiter: RateLimiter) -> Replay:
+        """A `PrioritizedReplay` (alpha = `config.priority_exponent`) when `config.prioritized`, else uniform."""
+        cfg = self.config
+        if getattr(cfg, "prioritized", False):
+            return PrioritizedReplay(item_spec, cfg.replay_capacity, seed=seed, rate_limiter=rate_limiter,
+                                     alpha=cfg.priority_exponent)
+        return UniformReplay(item_spec, cfg.replay_capacity, seed=seed, rate_limiter=rate_limiter)
+
+    def priority_updater(self, replay: Replay | None) -> PriorityUpdater | None:
+        """`replay.update_priorities` when the replay is prioritized (the learner then writes |TD| back)."""
+        return getattr(replay, "update_priorities", None) if getattr(self.config, "prioritized", False) else None

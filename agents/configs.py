@@ -145,18 +145,31 @@ class ReplayConfig(AgentConfig):
       precision: The learner's network arithmetic: 'float32', or 'bfloat16' autocast (matmuls in bf16;
         parameters, optimizer state, value outputs and losses stay float32). For CUDA and CPUs with
         bf16 units; measure before switching (benchmarks/RESULTS.md).
+      prioritized: Prioritized replay (proportional): sample by TD error, correct
+        with importance weights.
+      priority_exponent: alpha, how strongly priorities skew sampling (0 = uniform).
+      importance_sampling_exponent: beta at the first learner step; annealed
+        linearly to 1 over `importance_sampling_anneal_steps` learner steps.
+      importance_sampling_anneal_steps: Learner steps over which beta reaches 1.
     """
 
     n_step: int = 1
     batch_size: int = 32
     replay_capacity: int = 100_000
     precision: str = "float32"
+    prioritized: bool = False
+    priority_exponent: float = 0.6
+    importance_sampling_exponent: float = 0.4
+    importance_sampling_anneal_steps: int = 250_000
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("n_step", "batch_size", "replay_capacity"):
             _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)!r}.")
         _require(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
+        _check_unit_interval(self, ("priority_exponent", "importance_sampling_exponent"))
+        _require(self.importance_sampling_anneal_steps >= 0,
+                 f"importance_sampling_anneal_steps must be >= 0, got {self.importance_sampling_anneal_steps}.")
 
 
 @dataclasses.dataclass(frozen=True)

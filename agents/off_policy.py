@@ -11,13 +11,12 @@ from typing import Callable
 import numpy as np
 from dm_env import specs
 
-from agents.builders import ActorLearnerBuilder, Networks
+from agents.builders import Networks, ReplayBuilder
 from components.action_bounds import ActionBounds
 from components.actors import ContinuousPolicy, Policy
 from components.adders import NStepTransitionAdder
 from components.core import Adder, Replay
 from components.rate_limiters import RateLimiter
-from components.replay import UniformReplay
 from components.specs import EnvironmentSpec
 from components.types import transition_spec
 
@@ -32,9 +31,10 @@ def vector_sizes(spec: EnvironmentSpec, agent: str) -> tuple[int, int]:
     return int(np.prod(observations.shape)), ActionBounds(spec.actions).size
 
 
-class ContinuousOffPolicyBuilder(ActorLearnerBuilder):
-    """Uniform replay fed by an n-step adder, and a `ContinuousPolicy` that plays uniform random actions for
-    `learning_starts` steps; learning runs `updates_per_step` gradient steps per lane step after that."""
+class ContinuousOffPolicyBuilder(ReplayBuilder):
+    """A uniform (or, with `prioritized`, prioritized) replay fed by an n-step adder, and a `ContinuousPolicy`
+    that plays uniform random actions for `learning_starts` steps; learning runs `updates_per_step` gradient
+    steps per lane step after that."""
 
     action_kinds = ("bounded",)
     actor_network_names = ("policy",)
@@ -47,7 +47,7 @@ class ContinuousOffPolicyBuilder(ActorLearnerBuilder):
         cfg = self.config
         limiter = RateLimiter(cfg.batch_size * cfg.updates_per_step, max(1, cfg.learning_starts),
                               error_buffer=cfg.batch_size)
-        return UniformReplay(transition_spec(spec), cfg.replay_capacity, seed=seed, rate_limiter=limiter)
+        return self.make_transition_replay(transition_spec(spec), seed, limiter)
 
     def make_adder(self, replay: Replay) -> Adder:
         return NStepTransitionAdder(replay, self.config.n_step, self.config.discount)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from dm_env import specs
 
-from agents.builders import ActorLearnerBuilder, Networks
+from agents.builders import Networks, ReplayBuilder
 from agents.dqn.config import DQNConfig
 from agents.dqn.learning import DQNLearner
 from agents.dqn.networks import make_q_network, num_actions_of
@@ -19,8 +19,6 @@ from components.counting import Counter
 from components.loggers import Logger
 from components.rate_limiters import RateLimiter
 from components.frame_replay import FrameStackReplay, frame_transition_spec
-from components.prioritized_replay import PrioritizedReplay
-from components.replay import UniformReplay
 from components.schedules import LinearSchedule
 from components.specs import EnvironmentSpec
 from components.types import transition_spec
@@ -35,7 +33,7 @@ def use_frame_replay(mode: str, spec: EnvironmentSpec) -> bool:
             and len(observations.shape) >= 3)
 
 
-class DQNBuilder(ActorLearnerBuilder):
+class DQNBuilder(ReplayBuilder):
     """Value-based agents share this wiring; NFQ swaps in its own learner."""
 
     config_class = DQNConfig
@@ -57,11 +55,7 @@ class DQNBuilder(ActorLearnerBuilder):
         limiter = RateLimiter(cfg.samples_per_insert, cfg.min_replay_size, error_buffer=cfg.batch_size)
         frames = use_frame_replay(getattr(cfg, "frame_replay", "auto"), spec)
         item_spec = frame_transition_spec(spec) if frames else transition_spec(spec)
-        if getattr(cfg, "prioritized", False):
-            replay = PrioritizedReplay(item_spec, cfg.replay_capacity, seed=seed, rate_limiter=limiter,
-                                       alpha=cfg.priority_exponent)
-        else:
-            replay = UniformReplay(item_spec, cfg.replay_capacity, seed=seed, rate_limiter=limiter)
+        replay = self.make_transition_replay(item_spec, seed, limiter)
         return FrameStackReplay(replay, spec.observations, num_lanes, cfg.n_step) if frames else replay
 
     def make_adder(self, replay: Replay) -> Adder:
@@ -71,8 +65,8 @@ class DQNBuilder(ActorLearnerBuilder):
     def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
                      device: torch.device, counter: Counter, logger: Logger, seed: int,
                      replay: Replay | None = None) -> Learner:
-        updater = getattr(replay, "update_priorities", None) if self.config.prioritized else None
-        return DQNLearner(networks["q"], iterator, self.config, device, counter, logger, priority_updater=updater)
+        return DQNLearner(networks["q"], iterator, self.config, device, counter, logger,
+                          priority_updater=self.priority_updater(replay))
 
     def state_values(self, networks: Networks, observations: Any) -> np.ndarray:
         """V(s) = max_a Q(s, a), e.g. of evaluation episodes' first observations (seed 001's diagnostic)."""

@@ -25,12 +25,6 @@ class DQNConfig(ValueBasedConfig):
       loss: 'huber' (smooth L1, as in Nature DQN) or 'mse'.
       double_q: Pick next actions with the online network, value them with the target.
       dueling: Separate value and advantage streams in the head.
-      prioritized: Prioritized replay (proportional): sample by TD error, correct
-        with importance weights.
-      priority_exponent: alpha, how strongly priorities skew sampling (0 = uniform).
-      importance_sampling_exponent: beta at the first learner step; annealed
-        linearly to 1 over `importance_sampling_anneal_steps` learner steps.
-      importance_sampling_anneal_steps: Learner steps over which beta reaches 1.
       num_atoms: Atoms of the C51 return distribution (1 = scalar Q values).
       v_min: Lowest return the C51 support represents.
       v_max: Highest return the C51 support represents.
@@ -54,10 +48,6 @@ class DQNConfig(ValueBasedConfig):
     loss: str = "huber"
     double_q: bool = True
     dueling: bool = False
-    prioritized: bool = False
-    priority_exponent: float = 0.6
-    importance_sampling_exponent: float = 0.4
-    importance_sampling_anneal_steps: int = 250_000
     num_atoms: int = 1
     v_min: float = -10.0
     v_max: float = 10.0
@@ -71,12 +61,6 @@ class DQNConfig(ValueBasedConfig):
             raise ValueError(f"target_update_period must be >= 1, got {self.target_update_period}.")
         if not 0.0 < self.target_update_tau <= 1.0:
             raise ValueError(f"target_update_tau must be in (0, 1], got {self.target_update_tau}.")
-        for name in ("priority_exponent", "importance_sampling_exponent"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}.")
-        if self.importance_sampling_anneal_steps < 0:
-            raise ValueError(f"importance_sampling_anneal_steps must be >= 0, got "
-                             f"{self.importance_sampling_anneal_steps}.")
         if self.num_atoms < 1 or self.num_atoms == 2:
             raise ValueError(f"num_atoms must be 1 (scalar Q) or >= 3 (C51), got {self.num_atoms}.")
         if self.num_atoms > 1 and not self.v_min < self.v_max:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable, Iterator
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -15,9 +14,8 @@ from agents.dqn.networks import DistributionalQNetwork
 from components.counting import Counter
 from components.learners import TorchLearner, autocast, make_adam
 from components.loggers import Logger
-from components.prioritized_replay import importance_weights
-from components.schedules import LinearSchedule
-from components.types import PrioritizedSample, Transition
+from components.importance import PriorityCorrection, PriorityUpdater
+from components.types import Transition
 
 
 class DQNLearner(TorchLearner):
@@ -32,7 +30,7 @@ class DQNLearner(TorchLearner):
 
     def __init__(self, q_network: nn.Module, iterator: Iterator[Any], config: DQNConfig,
                  device: torch.device, counter: Counter | None = None, logger: Logger | None = None,
-                 log_every: int = 100, priority_updater: Callable[[np.ndarray, np.ndarray], None] | None = None,
+                 log_every: int = 100, priority_updater: PriorityUpdater | None = None,
                  ) -> None:
         self._q = q_network.to(device)
         self._target_q = copy.deepcopy(self._q).requires_grad_(False)
@@ -42,9 +40,9 @@ class DQNLearner(TorchLearner):
         self._iterator = iterator
         self._config = config
         self._distributional = isinstance(self._q, DistributionalQNetwork)
-        self._update_priorities = priority_updater
         self._precision = config.precision
-        self._beta = LinearSchedule(config.importance_sampling_exponent, 1.0, config.importance_sampling_anneal_steps)
+        self._priorities = PriorityCorrection(config.importance_sampling_exponent,
+                                              config.importance_sampling_anneal_steps, priority_updater)
 
     def _forward(self, network: Callable[[torch.Tensor], torch.Tensor], observation: Any) -> torch.Tensor:
         """A network call, in bfloat16 autocast when asked (float32 out: the losses stay float32)."""
@@ -53,13 +51,8 @@ class DQNLearner(TorchLearner):
 
     def step(self) -> dict[str, Any]:
         cfg = self._config
-        sample = next(self._iterator)
-        weights = None
-        if isinstance(sample, PrioritizedSample):
-            beta = self._beta(self.num_steps)
-            weights = torch.as_tensor(importance_weights(sample.probabilities, beta), device=self._device)
-            sample, keys = sample.data, sample.keys
-        batch: Transition = self._to_device(sample)
+        weighted = self._priorities.unpack(next(self._iterator), self.num_steps, self._device)
+        batch: Transition = self._to_device(weighted.data)
 
         if self._distributional:
             losses, q_taken, td_error = self._categorical_losses(batch)
@@ -67,20 +60,16 @@ class DQNLearner(TorchLearner):
         else:
             losses, q_taken, td_error = self._scalar_losses(batch)
             priorities = td_error.abs()
-        loss = (losses * weights).mean() if weights is not None else losses.mean()
+        loss = weighted.mean(losses)
         grad_norm = self._apply_gradients(loss, terms={"q_taken": q_taken, "td_error": td_error})
 
-        if weights is not None and self._update_priorities is not None:
-            self._update_priorities(keys, priorities.detach().cpu().numpy())
+        self._priorities.update(weighted, priorities)
         if self.num_steps % cfg.target_update_period == 0:
             self._update_target(cfg.target_update_tau)
 
         metrics = {"loss": loss, "grad_norm": grad_norm, "q_mean": q_taken.mean(),
                    "td_error_abs": td_error.abs().mean()}
-        if weights is not None:
-            metrics["importance_weight_mean"] = weights.mean()
-            metrics["beta"] = torch.tensor(beta)
-        return self._record(metrics)
+        return self._record({**metrics, **weighted.metrics()})
 
     def _next_actions(self, batch: Transition, q_next_target: torch.Tensor) -> torch.Tensor:
         """a* = argmax_a Q(s', a) of the online network (Double) or of the target network."""

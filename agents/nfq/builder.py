@@ -31,4 +31,5 @@ class NFQBuilder(DQNBuilder):
     def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
                      device: torch.device, counter: Counter, logger: Logger, seed: int,
                      replay: Replay | None = None) -> Learner:
-        return NFQLearner(networks["q"], iterator, self.config, device, counter, logger)
+        return NFQLearner(networks["q"], iterator, self.config, device, counter, logger,
+                          priority_updater=self.priority_updater(replay))

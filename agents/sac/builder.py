@@ -1,4 +1,4 @@
-"""SAC builder: uniform replay, n-step adder, a sampling tanh-Gaussian actor, the SAC learner."""
+"""SAC builder: uniform or prioritized replay, n-step adder, a sampling tanh-Gaussian actor, the SAC learner."""
 
 from __future__ import annotations
 
@@ -34,4 +34,4 @@ class SACBuilder(ContinuousOffPolicyBuilder):
                      device: torch.device, counter: Counter, logger: Logger, seed: int,
                      replay: Replay | None = None) -> Learner:
         return SACLearner(networks["policy"], networks["critic"], ActionBounds(spec.actions), iterator,
-                          self.config, device, counter, logger)
+                          self.config, device, counter, logger, priority_updater=self.priority_updater(replay))

@@ -12,6 +12,7 @@ from agents.sac.networks import SquashedGaussianPolicy, Temperature
 from components.action_bounds import ActionBounds
 from components.counting import Counter
 from components.critics import EnsembleCritic, soft_update_
+from components.importance import PriorityCorrection, PriorityUpdater
 from components.learners import TorchLearner, autocast, make_adam
 from components.loggers import Logger
 from components.types import Transition
@@ -22,12 +23,14 @@ class SACLearner(TorchLearner):
 
     The three losses touch disjoint parameters (the policy loss sees the critics with frozen weights, the
     temperature loss a detached log-probability), so one backward pass and one Adam step over three
-    parameter groups is three separate updates at the cost of one.
+    parameter groups is three separate updates at the cost of one. With a prioritized replay the critics'
+    squared errors are importance-weighted and each item's priority is its |TD error| averaged over the critics.
     """
 
     def __init__(self, policy: SquashedGaussianPolicy, critic: EnsembleCritic, bounds: ActionBounds,
                  iterator: Iterator[Any], config: SACConfig, device: torch.device,
-                 counter: Counter | None = None, logger: Logger | None = None) -> None:
+                 counter: Counter | None = None, logger: Logger | None = None,
+                 priority_updater: PriorityUpdater | None = None) -> None:
         self._policy = policy.to(device)
         self._critic = critic.to(device)
         self._target_critic = copy.deepcopy(self._critic).requires_grad_(False)
@@ -44,11 +47,14 @@ class SACLearner(TorchLearner):
         self._iterator = iterator
         self._bounds = bounds
         self._config = config
+        self._priorities = PriorityCorrection(config.importance_sampling_exponent,
+                                              config.importance_sampling_anneal_steps, priority_updater)
         self._target_entropy = (-float(bounds.size) if config.target_entropy is None
                                 else float(config.target_entropy))
 
     def step(self) -> dict[str, Any]:
-        batch: Transition = self._to_device(next(self._iterator))
+        weighted = self._priorities.unpack(next(self._iterator), self.num_steps, self._device)
+        batch: Transition = self._to_device(weighted.data)
         action = self._bounds.to_unit(batch.action)
         alpha = self._temperature().detach()
         with autocast(self._device, self._config.precision):
@@ -57,7 +63,8 @@ class SACLearner(TorchLearner):
                 next_q = self._target_critic(batch.next_observation, next_action).min(0).values
                 target = batch.reward + batch.discount * (next_q - alpha * next_log_prob)
             q = self._critic(batch.observation, action)
-            critic_loss = 0.5 * (q - target).pow(2).mean(-1).sum()
+            td_error = q - target
+            critic_loss = weighted.mean(0.5 * td_error.pow(2).sum(0))
             new_action, log_prob = self._policy.sample(batch.observation)
             new_q = self._critic(batch.observation, new_action, frozen=True).min(0).values
             policy_loss = (alpha * log_prob - new_q).mean()
@@ -69,5 +76,6 @@ class SACLearner(TorchLearner):
                 terms["alpha_loss"] = alpha_loss
         grad_norm = self._apply_gradients(loss, terms=terms)
         soft_update_(self._target_critic, self._critic, self._config.tau)
+        self._priorities.update(weighted, td_error.detach().abs().mean(0))
         return self._record({**terms, "loss": loss, "grad_norm": grad_norm, "alpha": alpha,
-                             "entropy": -log_prob.detach().mean(), "q_mean": q.detach().mean()})
+                             "entropy": -log_prob.detach().mean(), "q_mean": q.detach().mean(), **weighted.metrics()})

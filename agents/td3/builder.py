@@ -1,4 +1,4 @@
-"""TD3 builder: uniform replay, n-step adder, a deterministic actor with Gaussian noise, the TD3 learner."""
+"""TD3 builder: uniform or prioritized replay, n-step adder, a deterministic actor with Gaussian noise, the TD3 learner."""
 
 from __future__ import annotations
 
@@ -37,4 +37,4 @@ class TD3Builder(ContinuousOffPolicyBuilder):
                      device: torch.device, counter: Counter, logger: Logger, seed: int,
                      replay: Replay | None = None) -> Learner:
         return TD3Learner(networks["policy"], networks["critic"], ActionBounds(spec.actions), iterator,
-                          self.config, device, counter, logger)
+                          self.config, device, counter, logger, priority_updater=self.priority_updater(replay))

@@ -12,6 +12,7 @@ from agents.td3.networks import DeterministicPolicy
 from components.action_bounds import ActionBounds
 from components.counting import Counter
 from components.critics import EnsembleCritic, soft_update_
+from components.importance import PriorityCorrection, PriorityUpdater
 from components.learners import TorchLearner, autocast, make_adam
 from components.loggers import Logger
 from components.types import Transition
@@ -23,12 +24,15 @@ class TD3Learner(TorchLearner):
     """A critic update every `step()`; every `policy_delay`-th step also the policy and the Polyak targets.
 
     On a delayed step both losses go through one backward pass (the policy loss sees the critic with frozen
-    weights); on the others the policy's group sits the step out, its Adam moments untouched.
+    weights); on the others the policy's group sits the step out, its Adam moments untouched. With a
+    prioritized replay the critics' squared errors are importance-weighted and each item's priority is its
+    |TD error| averaged over the critics.
     """
 
     def __init__(self, policy: DeterministicPolicy, critic: EnsembleCritic, bounds: ActionBounds,
                  iterator: Iterator[Any], config: TD3Config, device: torch.device,
-                 counter: Counter | None = None, logger: Logger | None = None) -> None:
+                 counter: Counter | None = None, logger: Logger | None = None,
+                 priority_updater: PriorityUpdater | None = None) -> None:
         self._policy = policy.to(device)
         self._critic = critic.to(device)
         self._target_policy = copy.deepcopy(self._policy).requires_grad_(False)
@@ -41,6 +45,8 @@ class TD3Learner(TorchLearner):
         self._iterator = iterator
         self._bounds = bounds
         self._config = config
+        self._priorities = PriorityCorrection(config.importance_sampling_exponent,
+                                              config.importance_sampling_anneal_steps, priority_updater)
 
     @property
     def policy_updates(self) -> int:
@@ -49,7 +55,8 @@ class TD3Learner(TorchLearner):
 
     def step(self) -> dict[str, Any]:
         cfg = self._config
-        batch: Transition = self._to_device(next(self._iterator))
+        weighted = self._priorities.unpack(next(self._iterator), self.num_steps, self._device)
+        batch: Transition = self._to_device(weighted.data)
         action = self._bounds.to_unit(batch.action)
         with autocast(self._device, self._config.precision):
             with torch.no_grad():  # y = r + D min_i Q'_i(s', clip(pi'(s') + clip(eps, -c, c), -1, 1)).
@@ -61,7 +68,8 @@ class TD3Learner(TorchLearner):
                 next_q = self._target_critic(batch.next_observation, next_action).min(0).values
                 target = batch.reward + batch.discount * next_q
             q = self._critic(batch.observation, action)
-            critic_loss = (q - target).pow(2).mean(-1).sum()
+            td_error = q - target
+            critic_loss = weighted.mean(td_error.pow(2).sum(0))
             terms = {"critic_loss": critic_loss}
             update_policy = (self.num_steps + 1) % cfg.policy_delay == 0
             loss = critic_loss
@@ -73,5 +81,6 @@ class TD3Learner(TorchLearner):
         if update_policy:
             soft_update_(self._target_critic, self._critic, cfg.tau)
             soft_update_(self._target_policy, self._policy, cfg.tau)
+        self._priorities.update(weighted, td_error.detach().abs().mean(0))
         return self._record({**terms, "loss": loss, "grad_norm": grad_norm, "q_mean": q.detach().mean(),
-                             "policy_updates": torch.tensor(float(self.policy_updates))})
+                             "policy_updates": torch.tensor(float(self.policy_updates)), **weighted.metrics()})

@@ -1,23 +1,27 @@
 """The parts of SAC and TD3: action bounds, the critic ensemble, the squashed log-probability, the
-temperature, TD3's delay and target smoothing."""
+temperature, TD3's delay and target smoothing, prioritized replay."""
 
 from __future__ import annotations
 
+import itertools
 
 import numpy as np
 import pytest
 import torch
 from dm_env import specs
 
-from agents.sac import SACConfig
+from agents.sac import SACBuilder, SACConfig
 from agents.sac.learning import SACLearner
 from agents.sac.networks import SquashedGaussianPolicy, squashed_log_prob
 from agents.td3 import TD3Config
 from agents.td3.learning import TD3Learner
 from agents.td3.networks import DeterministicPolicy
 from components.action_bounds import ActionBounds, action_kind
+from components.counting import Counter
 from components.critics import EnsembleCritic
-from components.types import Transition
+from components.prioritized_replay import PrioritizedReplay
+from components.specs import EnvironmentSpec
+from components.types import PrioritizedSample, Transition
 
 ACTIONS = specs.BoundedArray((2,), np.float32, minimum=[-2.0, 0.0], maximum=[2.0, 1.0], name="action")
 OBS_SIZE = 3
@@ -202,3 +206,49 @@ def test_an_unknown_precision_is_refused_by_every_replay_agent():
     for config in (SACConfig, TD3Config):
         with pytest.raises(ValueError, match=r"precision must be one of \('float32', 'bfloat16'\), got 'fp16'"):
             config(precision="fp16")
+
+
+def _prioritized_sample(seed: int = 0, batch_size: int = 32) -> PrioritizedSample:
+    probabilities = np.linspace(0.1, 1.0, batch_size)
+    return PrioritizedSample(next(_batches(seed, batch_size)), np.arange(batch_size), probabilities / probabilities.sum())
+
+
+def test_td3_weights_the_critic_loss_by_importance_and_writes_mean_abs_td_back():
+    sample = _prioritized_sample()
+    updates = []
+    torch.manual_seed(0)
+    cfg = TD3Config(hidden_sizes=(16,), prioritized=True, target_noise=0.0, importance_sampling_anneal_steps=0)
+    learner = TD3Learner(DeterministicPolicy(OBS_SIZE, 2, cfg.hidden_sizes), EnsembleCritic(OBS_SIZE, 2, cfg.hidden_sizes),
+                         ActionBounds(ACTIONS), itertools.repeat(sample), cfg, torch.device("cpu"),
+                         priority_updater=lambda keys, p: updates.append((keys, p)))
+    batch = learner._to_device(sample.data)
+    with torch.no_grad():  # The TD errors by hand, before the step moves anything.
+        q = learner._critic(batch.observation, ActionBounds(ACTIONS).to_unit(batch.action))
+        next_q = learner._target_critic(batch.next_observation, learner._target_policy(batch.next_observation))
+        td = q - (batch.reward + batch.discount * next_q.min(0).values)
+    weights = torch.as_tensor(sample.probabilities.min() / sample.probabilities, dtype=torch.float32)  # beta = 1.
+    metrics = learner.step()
+    assert float(metrics["critic_loss"]) == pytest.approx(float((weights * td.pow(2).sum(0)).mean()), rel=1e-5)
+    assert float(metrics["critic_loss"]) != pytest.approx(float(td.pow(2).sum(0).mean()), rel=1e-2)
+    keys, priorities = updates[0]
+    np.testing.assert_array_equal(keys, sample.keys)
+    np.testing.assert_allclose(priorities, td.abs().mean(0).numpy(), rtol=1e-5)
+    assert float(metrics["beta"]) == 1.0 and "importance_weight_mean" in metrics
+
+
+def test_sac_with_a_prioritized_replay_samples_by_the_new_priorities():
+    spec = EnvironmentSpec(observations=specs.Array((OBS_SIZE,), np.float32), actions=ACTIONS,
+                           rewards=specs.Array((), np.float32), discounts=specs.BoundedArray((), np.float32, 0.0, 1.0))
+    builder = SACBuilder(SACConfig(hidden_sizes=(16,), batch_size=32, prioritized=True, priority_exponent=1.0))
+    replay = builder.make_replay(spec, seed=0)
+    assert isinstance(replay, PrioritizedReplay) and builder.priority_updater(replay) == replay.update_priorities
+    replay.insert(next(_batches(1, 64)))
+    learner = builder.make_learner(builder.make_networks(spec), iter(lambda: replay.sample(32), None), spec,
+                                   torch.device("cpu"), Counter(), None, seed=0, replay=replay)
+    metrics = learner.step()
+    assert 0.4 <= float(metrics["beta"]) < 1.0 and float(metrics["importance_weight_mean"]) <= 1.0
+    priorities = replay._tree.get(np.arange(64))
+    assert np.sum(priorities != 1.0) > 0 and np.ptp(priorities) > 0  # New items start at 1; sampled ones moved.
+    uniform = SACBuilder(SACConfig(hidden_sizes=(16,)))
+    assert not isinstance(uniform.make_replay(spec, seed=0), PrioritizedReplay)
+    assert uniform.priority_updater(replay) is None

@@ -28,7 +28,7 @@ from components.core import Replay, batch_iterator
 from components.counting import Counter
 from components.loggers import Logger
 from components.specs import EnvironmentSpec
-from components.types import Transition
+from components.types import PrioritizedSample, Transition
 
 S, A = 4, 3
 CPU = torch.device("cpu")
@@ -279,6 +279,21 @@ def test_nfq_zero_discount_does_not_bootstrap():
     learner, _ = make_nfq(online=W_ONLINE, batch=make_batch(discounts=np.zeros_like(DISCOUNTS)))
     metrics = learner.step()
     assert float(metrics["loss"]) == pytest.approx(float(np.mean(0.5 * (REWARDS - Q_TAKEN) ** 2)), rel=1e-5)
+
+
+def test_nfq_with_prioritized_replay_weights_the_loss_and_writes_abs_td_back():
+    probabilities = np.linspace(0.05, 0.3, len(STATES))
+    sample = PrioritizedSample(make_batch(), np.arange(len(STATES)), probabilities / probabilities.sum())
+    updates = []
+    net = linear_q(W_ONLINE)
+    learner = NFQLearner(net, itertools.repeat(sample), nfq_config(prioritized=True, importance_sampling_anneal_steps=0),
+                         CPU, priority_updater=lambda keys, p: updates.append((keys, p)))
+    metrics = learner.step()
+    targets = REWARDS + DISCOUNTS * W_ONLINE[:, NEXT_STATES].max(axis=0)
+    weights = probabilities.min() / probabilities  # beta = 1 (no annealing).
+    assert float(metrics["loss"]) == pytest.approx(float(np.mean(weights * 0.5 * (targets - Q_TAKEN) ** 2)), rel=1e-5)
+    np.testing.assert_array_equal(updates[0][0], np.arange(len(STATES)))
+    np.testing.assert_allclose(updates[0][1], np.abs(targets - Q_TAKEN), rtol=1e-5)
 
 
 def test_nfq_serves_only_its_q_network():
@@ -536,6 +551,8 @@ BAD_VALUES = [
     (dict(epsilon_start=2.0), ["epsilon_start"]),
     (dict(max_grad_norm=0.0), ["max_grad_norm"]),
     (dict(hidden_sizes=(8, 0)), ["hidden_sizes"]),
+    (dict(priority_exponent=1.5), ["priority_exponent", "1.5"]),
+    (dict(importance_sampling_anneal_steps=-1), ["importance_sampling_anneal_steps"]),
 ]
 DQN_ONLY_BAD_VALUES = [
     (dict(loss="l3"), ["loss", "l3", "huber", "mse"]),

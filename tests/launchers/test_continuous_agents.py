@@ -69,6 +69,16 @@ def test_a_resumed_sac_run_continues_with_its_replay_and_temperature(tmp_path):
     assert moved < 0.5 * abs(math.log(saved_alpha)), (learner[first_after]["alpha"], saved_alpha)
 
 
+@pytest.mark.parametrize("agent", ["sac", "td3"])
+def test_prioritized_n_step_replay_through_a_run(tmp_path, agent):
+    summary = _run(tmp_path, agent=agent, seed=0, num_steps=400, eval_every=0, eval_episodes=1,
+                   agent_config={**SMALL, "prioritized": True, "n_step": 3, "importance_sampling_anneal_steps": 400})
+    assert summary["learner_steps"] > 0 and math.isfinite(summary["final_eval_return"])
+    learner = _rows(tmp_path / "run" / "learner.csv", "learner_steps")
+    betas = [row["beta"] for _, row in sorted(learner.items())]
+    assert 0.4 <= betas[0] < betas[-1] <= 1.0 and all(row["importance_weight_mean"] <= 1.0 for row in learner.values())
+
+
 @pytest.mark.parametrize("env", ["gym:HalfCheetah-v5", "dmc:cartpole-balance", "dmc:walker-walk"])
 @pytest.mark.parametrize("agent, agent_config", [
     ("sac", {"hidden_sizes": (16,), "batch_size": 32, "learning_starts": 50}),
