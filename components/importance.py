@@ -3,7 +3,7 @@
 Every replay learner (NFQ, DQN, SAC, TD3) takes batches through `PriorityCorrection.unpack`: a plain batch
 passes through unweighted; a `PrioritizedSample` yields its data, importance weights with beta annealed
 linearly to 1 over the learner's own (checkpointed) steps, and its keys. After the update the learner hands
-its new per-item priorities (typically |TD error|) to `update`, which writes them to the replay.
+its per-item TD errors to `update`, which writes their magnitudes to the replay as the new priorities.
 """
 
 from __future__ import annotations
@@ -47,10 +47,9 @@ class PriorityCorrection:
         self._update_priorities = update_priorities
 
     @classmethod
-    def of(cls, config: Any, replay: Any) -> "PriorityCorrection":
-        """From a replay config's `importance_sampling_*` fields; priorities go to `replay` when `config.prioritized`."""
-        updater = getattr(replay, "update_priorities", None) if getattr(config, "prioritized", False) else None
-        return cls(config.importance_sampling_exponent, config.importance_sampling_anneal_steps, updater)
+    def from_config(cls, config: Any, update_priorities: PriorityUpdater | None) -> "PriorityCorrection":
+        """From a replay config's `importance_sampling_exponent` and `importance_sampling_anneal_steps`."""
+        return cls(config.importance_sampling_exponent, config.importance_sampling_anneal_steps, update_priorities)
 
     def unpack(self, sample: Any, learner_step: int, device: torch.device) -> WeightedBatch:
         """`sample` as a WeightedBatch; weights use the beta of `learner_step`."""
@@ -60,7 +59,15 @@ class PriorityCorrection:
         weights = torch.as_tensor(importance_weights(sample.probabilities, beta), device=device)
         return WeightedBatch(sample.data, weights, np.asarray(sample.keys), beta)
 
-    def update(self, batch: WeightedBatch, priorities: torch.Tensor) -> None:
-        """Writes per-item `priorities` of a prioritized `batch` back to the replay; no-op for a uniform one."""
-        if batch.keys is not None and self._update_priorities is not None:
-            self._update_priorities(batch.keys, priorities.detach().float().cpu().numpy())
+    def update(self, batch: WeightedBatch, td_errors: torch.Tensor) -> None:
+        """Writes |`td_errors`| of a prioritized `batch` back to the replay as the items' new priorities.
+
+        `td_errors` is (B,), or (..., B) from an ensemble, whose magnitudes are averaged over the leading axes.
+        A uniform batch costs nothing here.
+        """
+        if batch.keys is None or self._update_priorities is None:
+            return
+        priorities = td_errors.detach().float().abs()
+        if priorities.dim() > 1:
+            priorities = priorities.flatten(0, -2).mean(0)
+        self._update_priorities(batch.keys, priorities.cpu().numpy())

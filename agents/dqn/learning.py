@@ -41,8 +41,7 @@ class DQNLearner(TorchLearner):
         self._config = config
         self._distributional = isinstance(self._q, DistributionalQNetwork)
         self._precision = config.precision
-        self._priorities = PriorityCorrection(config.importance_sampling_exponent,
-                                              config.importance_sampling_anneal_steps, priority_updater)
+        self._priorities = PriorityCorrection.from_config(config, priority_updater)
 
     def _forward(self, network: Callable[[torch.Tensor], torch.Tensor], observation: Any) -> torch.Tensor:
         """A network call, in bfloat16 autocast when asked (float32 out: the losses stay float32)."""
@@ -56,10 +55,10 @@ class DQNLearner(TorchLearner):
 
         if self._distributional:
             losses, q_taken, td_error = self._categorical_losses(batch)
-            priorities = losses
+            priorities = losses  # C51: an item's cross-entropy is its priority.
         else:
             losses, q_taken, td_error = self._scalar_losses(batch)
-            priorities = td_error.abs()
+            priorities = td_error
         loss = weighted.mean(losses)
         grad_norm = self._apply_gradients(loss, terms={"q_taken": q_taken, "td_error": td_error})
 

@@ -30,8 +30,7 @@ class NFQLearner(TorchLearner):
                          counter, logger, log_every)
         self._iterator = iterator
         self._precision = config.precision
-        self._priorities = PriorityCorrection(config.importance_sampling_exponent,
-                                              config.importance_sampling_anneal_steps, priority_updater)
+        self._priorities = PriorityCorrection.from_config(config, priority_updater)
 
     def step(self) -> dict[str, Any]:
         weighted = self._priorities.unpack(next(self._iterator), self.num_steps, self._device)
@@ -46,7 +45,7 @@ class NFQLearner(TorchLearner):
         td_error = target - q_taken
         loss = weighted.mean(0.5 * td_error.pow(2))
         grad_norm = self._apply_gradients(loss, terms={"q_taken": q_taken, "target": target})
-        self._priorities.update(weighted, td_error.abs())
+        self._priorities.update(weighted, td_error)
 
         metrics = {"loss": loss, "grad_norm": grad_norm, "q_mean": q_taken.mean()}
         return self._record({**metrics, **weighted.metrics()})

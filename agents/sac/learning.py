@@ -47,8 +47,7 @@ class SACLearner(TorchLearner):
         self._iterator = iterator
         self._bounds = bounds
         self._config = config
-        self._priorities = PriorityCorrection(config.importance_sampling_exponent,
-                                              config.importance_sampling_anneal_steps, priority_updater)
+        self._priorities = PriorityCorrection.from_config(config, priority_updater)
         self._target_entropy = (-float(bounds.size) if config.target_entropy is None
                                 else float(config.target_entropy))
 
@@ -76,6 +75,6 @@ class SACLearner(TorchLearner):
                 terms["alpha_loss"] = alpha_loss
         grad_norm = self._apply_gradients(loss, terms=terms)
         soft_update_(self._target_critic, self._critic, self._config.tau)
-        self._priorities.update(weighted, td_error.detach().abs().mean(0))
+        self._priorities.update(weighted, td_error)
         return self._record({**terms, "loss": loss, "grad_norm": grad_norm, "alpha": alpha,
                              "entropy": -log_prob.detach().mean(), "q_mean": q.detach().mean(), **weighted.metrics()})

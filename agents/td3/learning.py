@@ -45,8 +45,7 @@ class TD3Learner(TorchLearner):
         self._iterator = iterator
         self._bounds = bounds
         self._config = config
-        self._priorities = PriorityCorrection(config.importance_sampling_exponent,
-                                              config.importance_sampling_anneal_steps, priority_updater)
+        self._priorities = PriorityCorrection.from_config(config, priority_updater)
 
     @property
     def policy_updates(self) -> int:
@@ -81,6 +80,6 @@ class TD3Learner(TorchLearner):
         if update_policy:
             soft_update_(self._target_critic, self._critic, cfg.tau)
             soft_update_(self._target_policy, self._policy, cfg.tau)
-        self._priorities.update(weighted, td_error.detach().abs().mean(0))
+        self._priorities.update(weighted, td_error)
         return self._record({**terms, "loss": loss, "grad_norm": grad_norm, "q_mean": q.detach().mean(),
                              "policy_updates": torch.tensor(float(self.policy_updates)), **weighted.metrics()})

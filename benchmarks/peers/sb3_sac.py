@@ -78,7 +78,9 @@ def main() -> None:
     if args.eval_every:
         if not args.run_dir:
             parser.error("--eval_every needs --run_dir")
-        os.makedirs(args.run_dir, exist_ok=False)
+        if os.path.exists(args.run_dir):
+            parser.error(f"--run_dir {args.run_dir!r} exists; pass a new folder (its CSVs would be appended to)")
+        os.makedirs(args.run_dir)
         with open(os.path.join(args.run_dir, "config.json"), "w") as f:
             json.dump({"agent": "sb3-sac", "env": f"gym:{args.env}", "num_steps": args.steps, "seed": args.seed,
                        "eval_every": args.eval_every, "eval_episodes": 10, "agent_config": SETTINGS,
