@@ -17,6 +17,7 @@ LOG_STD_RANGE = (-5.0, 2.0)  # As components.actor_critic.LOG_STD_MIN/MAX.
 ACTIVATIONS = ("relu", "tanh")  # As components.networks.ACTIVATIONS.
 OPTIMIZERS = ("adam", "rmsprop", "rmsprop_tf")  # As components.learners.OPTIMIZERS.
 PRECISIONS = ("float32", "bfloat16")  # As components.learners.PRECISIONS.
+CORE_KINDS = ("none", "lstm", "gru")  # As components.recurrent.CORE_KINDS.
 
 
 def _require(ok: bool, message: str) -> None:
@@ -116,6 +117,9 @@ class RolloutConfig(PolicyGradientConfig):
       normalize_observations: Standardise observations with running mean and variance
         (kept in the network, so actors and checkpoints carry them).
       batch_size: Trajectories per update (0: one per lane, every rollout).
+      core: A recurrent core between torso and heads: 'lstm', 'gru' or 'none' (feed-forward). With a core
+        the actor carries each lane's state (reset on FIRST) and the learner replays whole rollouts.
+      core_size: Units of the core.
     """
 
     learning_rate_decay_steps: int = 0
@@ -124,9 +128,13 @@ class RolloutConfig(PolicyGradientConfig):
     normalize_advantages: bool = True
     normalize_observations: bool = False
     batch_size: int = 0
+    core: str = "none"
+    core_size: int = 64
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _require(self.core in CORE_KINDS, f"core must be one of {CORE_KINDS}, got {self.core!r}.")
+        _require(self.core_size >= 1, f"core_size must be >= 1, got {self.core_size}.")
         _require(self.learning_rate_decay_steps >= 0,
                  f"learning_rate_decay_steps must be >= 0, got {self.learning_rate_decay_steps}.")
         _check_unit_interval(self, ("gae_lambda",))

@@ -17,6 +17,7 @@ from components.counting import Counter
 from components.learners import TorchLearner, make_optimizer
 from components.loggers import Logger
 from components.queue_replay import OnPolicyQueue
+from components.recurrent import RecurrentStochasticPolicy, is_recurrent, make_recurrent_actor_critic
 from components.specs import EnvironmentSpec
 
 
@@ -33,6 +34,11 @@ class OnPolicyBuilder(ActorLearnerBuilder):
 
     def make_networks(self, spec: EnvironmentSpec) -> Networks:
         cfg = self.config  # init_log_std and normalize_observations are optional config fields.
+        if getattr(cfg, "core", "none") != "none":
+            return {"policy": make_recurrent_actor_critic(
+                spec, cfg.hidden_sizes, cfg.core, cfg.core_size, log_std=cfg.log_std, squash=cfg.squash,
+                init_log_std=getattr(cfg, "init_log_std", None), activation=cfg.activation,
+                normalize_observations=getattr(cfg, "normalize_observations", False))}
         return {"policy": make_actor_critic(spec, cfg.hidden_sizes, shared=cfg.shared_torso, log_std=cfg.log_std,
                                             squash=cfg.squash, activation=cfg.activation,
                                             init_log_std=getattr(cfg, "init_log_std", None),
@@ -56,6 +62,8 @@ class OnPolicyBuilder(ActorLearnerBuilder):
     def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int,
                     actor_steps: Callable[[], float] | None = None) -> Policy:
         # The learners recompute values from the rollouts, so actors skip the critic.
+        if is_recurrent(networks["policy"]):
+            return RecurrentStochasticPolicy(networks["policy"], seed=seed, deterministic=evaluation)
         return StochasticPolicy(networks["policy"], seed=seed, deterministic=evaluation, with_value=False)
 
     def state_values(self, networks: Networks, observations: Any) -> np.ndarray:

@@ -89,7 +89,8 @@ class RandomActor(Actor):
 
 class FeedForwardActor(Actor):
     """A stateless-policy actor: `policy(observations) -> actions` (or a `PolicyOutput` with extras,
-    which go to the adder with the step)."""
+    which go to the adder with the step). A policy with `observe_step_types` (a recurrent one) is told
+    each step's types before it acts on that step's observations, so it can reset its state on FIRST."""
 
     def __init__(self, policy: Policy, adder: Adder | None = None,
                  variable_client: VariableClient | None = None) -> None:
@@ -97,6 +98,7 @@ class FeedForwardActor(Actor):
         self._adder = adder
         self._client = variable_client
         self._extras: Any = ()  # The policy's extras for the last actions selected.
+        self._observe_step_types = getattr(policy, "observe_step_types", None)
 
     @property
     def policy(self) -> Policy:
@@ -110,10 +112,14 @@ class FeedForwardActor(Actor):
         return output
 
     def observe_first(self, timestep: dm_env.TimeStep) -> None:
+        if self._observe_step_types is not None:
+            self._observe_step_types(timestep.step_type)
         if self._adder is not None:
             self._adder.add_first(timestep)
 
     def observe(self, action: Any, next_timestep: dm_env.TimeStep) -> None:
+        if self._observe_step_types is not None:
+            self._observe_step_types(next_timestep.step_type)
         if self._adder is not None:
             self._adder.add(action, next_timestep, self._extras)
 

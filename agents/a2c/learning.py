@@ -12,6 +12,7 @@ from torch.nn import functional as F
 from agents.a2c.config import A2CConfig
 from agents.on_policy import OnPolicyLearner, set_scaled_learning_rate
 from components.learners import linear_decay
+from components.recurrent import evaluate_sequences
 from components.transforms import gae, normalize_advantages, trajectory_masks
 from components.types import Trajectory
 
@@ -23,8 +24,8 @@ def evaluate_rollouts(network: nn.Module, batch: Trajectory,
     `entropy_grad=False` computes the entropy without a gradient (for a loss without an entropy bonus).
     """
     batch_size, horizon = batch.reward.shape
-    observations = batch.observation.flatten(0, 1)  # (B * (T+1), ...)
-    distribution, values = network(observations)
+    # (B * (T+1), ...); a recurrent network unrolls each rollout from its first step's core state.
+    distribution, values = evaluate_sequences(network, batch.observation, batch.step_type, batch.extras)
     raw = batch.extras["raw_action"]
     padded = torch.cat([raw, torch.zeros_like(raw[:, :1])], dim=1).flatten(0, 1)  # o_T has no action.
     log_prob = distribution.log_prob(padded).view(batch_size, horizon + 1)[:, :horizon]

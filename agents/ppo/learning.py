@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+import dm_env
 import numpy as np
 import torch
 from torch import nn
@@ -13,8 +14,11 @@ from agents.ppo.config import PPOConfig
 from components.counting import Counter
 from components.learners import linear_decay, set_learning_rate
 from components.loggers import Logger
+from components.recurrent import evaluate_sequences, is_recurrent
 from components.transforms import gae, normalize_advantages, trajectory_masks
 from components.types import Trajectory
+
+FIRST = int(dm_env.StepType.FIRST)
 
 
 class PPOLearner(OnPolicyLearner):
@@ -43,33 +47,21 @@ class PPOLearner(OnPolicyLearner):
         if not bool(valid.any()):  # Only ignored steps: nothing to learn, nothing to log.
             return {}
         with torch.no_grad():
-            _, old_values = self._network(batch.observation.flatten(0, 1))
+            _, old_values = evaluate_sequences(self._network, batch.observation, batch.step_type, batch.extras)
             old_values = old_values.view(batch_size, horizon + 1)
             advantages, returns = gae(batch.reward.T, batch.discount.T, old_values.T, continues,
                                       cfg.discount, cfg.gae_lambda)
-
-        # Flatten the steps whose action counted: (B, T) -> (n,).
-        keep = valid.T.reshape(-1)
-        observations = batch.observation[:, :horizon].flatten(0, 1)[keep]
-        raw_actions = batch.extras["raw_action"].flatten(0, 1)[keep]
-        old_log_prob = batch.extras["log_prob"].flatten(0, 1)[keep]
-        old_value = old_values[:, :horizon].reshape(-1)[keep]
-        advantages, returns = advantages.T.reshape(-1)[keep], returns.T.reshape(-1)[keep]
 
         fraction = linear_decay(1.0, self.num_steps, cfg.learning_rate_decay_steps)
         set_learning_rate(self._optimizer, cfg.learning_rate * fraction)
         clip = cfg.clip_range * fraction if cfg.learning_rate_decay_steps else cfg.clip_range
         stats: dict[str, list[torch.Tensor]] = {}
-        count = len(old_log_prob)
-        minibatch = max(1, count // cfg.num_minibatches)
         stopped_early = False
-        steps = (observations, raw_actions, old_log_prob, old_value, advantages, returns)
+        per_step = (batch.extras["raw_action"], batch.extras["log_prob"], old_values[:, :horizon],
+                    advantages.T, returns.T)
         for _ in range(cfg.num_epochs):
-            # Shuffled once per epoch, so each minibatch is a slice (a view) rather than six gathers.
-            order = torch.as_tensor(self._rng.permutation(count), device=self._device)
-            shuffled = [x[order] for x in steps]
-            for start in range(0, count - minibatch + 1, minibatch):
-                metrics = self._minibatch_update(*(x[start:start + minibatch] for x in shuffled), clip)
+            for minibatch in self._minibatches(batch, valid.T, per_step):
+                metrics = self._minibatch_update(*minibatch, clip)
                 for key, value in metrics.items():
                     stats.setdefault(key, []).append(value)
             if cfg.target_kl is not None and stats["approx_kl"][-1] > cfg.target_kl:
@@ -81,16 +73,61 @@ class PPOLearner(OnPolicyLearner):
         summary = {key: torch.stack(values).mean() for key, values in stats.items()}
         summary.update(learning_rate=torch.tensor(cfg.learning_rate * fraction), clip_range=torch.tensor(clip),
                        stopped_early=torch.tensor(float(stopped_early)),
-                       explained_variance=_explained_variance(old_value, returns))
+                       explained_variance=_explained_variance(old_values[:, :horizon][valid.T],
+                                                              returns.T[valid.T]))
         return self._record(summary)
 
-    def _minibatch_update(self, observations, raw_actions, old_log_prob, old_value, advantages, returns,
+    def _minibatches(self, batch: Trajectory, valid: torch.Tensor, per_step: tuple[torch.Tensor, ...]):
+        """One epoch's minibatches: (evaluate, raw_actions, old_log_prob, old_value, advantages, returns), flat
+        over the minibatch's valid steps; `evaluate()` gives the network's (distribution, value, keep) on them,
+        where `keep` (or None) selects the valid steps from outputs that cover every step of its rollouts.
+
+        Feed-forward: the valid steps shuffled, M slices of them. Recurrent: the lanes shuffled, M groups of
+        whole rollouts, each unrolled from its first step's core state (never single shuffled steps).
+        """
+        cfg, horizon = self._config, batch.reward.shape[1]
+        if is_recurrent(self._network):
+            lanes = batch.reward.shape[0]
+            order = torch.as_tensor(self._rng.permutation(lanes), device=self._device)
+            size = max(1, lanes // cfg.num_minibatches)
+            for start in range(0, lanes - size + 1, size):
+                index = order[start:start + size]
+                keep = valid[index].reshape(-1)
+
+                def evaluate(index=index, keep=keep):
+                    distribution, value = self._network.unroll(
+                        batch.observation[index, :horizon], batch.step_type[index, :horizon] == FIRST,
+                        batch.extras["core_state"][index, 0])
+                    return distribution, value, keep
+
+                raw_actions = per_step[0][index].flatten(0, 1)  # All steps: log-probs are selected after.
+                yield (evaluate, raw_actions, *(x[index].flatten(0, 1)[keep] for x in per_step[1:]))
+            return
+        keep = valid.reshape(-1)
+        observations = batch.observation[:, :horizon].flatten(0, 1)[keep]
+        steps = (observations, *(x.flatten(0, 1)[keep] for x in per_step))
+        count = len(observations)
+        size = max(1, count // cfg.num_minibatches)
+        # Shuffled once per epoch, so each minibatch is a slice (a view) rather than six gathers.
+        order = torch.as_tensor(self._rng.permutation(count), device=self._device)
+        shuffled = [x[order] for x in steps]
+        for start in range(0, count - size + 1, size):
+            observations = shuffled[0][start:start + size]
+            yield (lambda observations=observations: (*self._network(observations), None),
+                   *(x[start:start + size] for x in shuffled[1:]))
+
+    def _minibatch_update(self, evaluate, raw_actions, old_log_prob, old_value, advantages, returns,
                           clip: float) -> dict[str, torch.Tensor]:
         cfg = self._config
         if cfg.normalize_advantages:
             advantages = normalize_advantages(advantages)
-        distribution, value = self._network(observations)
+        distribution, value, keep = evaluate()
         log_prob = distribution.log_prob(raw_actions)
+        with torch.set_grad_enabled(cfg.entropy_coef != 0):  # Without a bonus it is only logged.
+            entropy = distribution.entropy()
+        if keep is not None:
+            log_prob, entropy, value = log_prob[keep], entropy[keep], value[keep]
+        entropy = entropy.mean()
         log_ratio = log_prob - old_log_prob
         ratio = log_ratio.exp()
         policy_loss = -torch.min(ratio * advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * advantages).mean()
@@ -99,8 +136,6 @@ class PPOLearner(OnPolicyLearner):
             value_loss = torch.max((value - returns).pow(2), (clipped - returns).pow(2)).mean()
         else:
             value_loss = (value - returns).pow(2).mean()
-        with torch.set_grad_enabled(cfg.entropy_coef != 0):  # Without a bonus it is only logged.
-            entropy = distribution.entropy().mean()
         loss = policy_loss + 0.5 * cfg.value_coef * value_loss
         if cfg.entropy_coef:
             loss = loss - cfg.entropy_coef * entropy

@@ -164,11 +164,12 @@ def test_seed002_parameterisation_reaches_the_network():
 def test_config_side_option_lists_match_the_components():
     # The configs keep their own copies (they import no torch); a new kind must reach both.
     from agents import configs as config
-    from components import actor_critic, learners, networks
+    from components import actor_critic, learners, networks, recurrent
 
     assert config.LOG_STD_KINDS == actor_critic.LOG_STD_KINDS
     assert config.SQUASH_KINDS == actor_critic.SQUASH_KINDS
     assert config.LOG_STD_RANGE == (actor_critic.LOG_STD_MIN, actor_critic.LOG_STD_MAX)
     assert config.OPTIMIZERS == learners.OPTIMIZERS
     assert config.PRECISIONS == learners.PRECISIONS
+    assert config.CORE_KINDS == recurrent.CORE_KINDS
     assert set(config.ACTIVATIONS) == set(networks.ACTIVATIONS)

@@ -1,0 +1,191 @@
+"""Recurrent cores for actor-critics: an LSTM or GRU after the torso, its state reset where episodes start.
+
+A core's state is one float tensor per lane, (N, state_size) (an LSTM's h and c side by side), so it travels
+as a plain array: in the actor's extras ('core_state', the state each step started from), in trajectories and
+in checkpoints. Resets follow the lane semantics of dm_env: the state is zeroed before a FIRST observation is
+processed, both when acting (`RecurrentActorCritic.step`) and when a learner replays a sequence
+(`RecurrentActorCritic.unroll`), so the two see the same states.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dm_env
+import numpy as np
+import torch
+from torch import nn
+
+from components.actor_critic import (TORSO_GAIN, VALUE_GAIN, ActionDistribution, RunningNormalizer,
+                                     check_normalizable, make_policy_head)
+from components.actors import StochasticPolicy
+from components.networks import make_torso, orthogonal_init_
+from components.specs import EnvironmentSpec
+from components.types import PolicyOutput
+
+CORE_KINDS = ("none", "lstm", "gru")
+
+
+class RecurrentCore(nn.Module):
+    """One LSTM or GRU cell stepped over time; `state_size` is 2 * size for an LSTM (h, c), size for a GRU."""
+
+    def __init__(self, kind: str, input_size: int, size: int) -> None:
+        super().__init__()
+        if kind not in ("lstm", "gru"):
+            raise ValueError(f"A recurrent core is 'lstm' or 'gru', got {kind!r}.")
+        self.kind, self.size = kind, int(size)
+        self.cell = nn.LSTMCell(input_size, size) if kind == "lstm" else nn.GRUCell(input_size, size)
+        for name, parameter in self.cell.named_parameters():
+            if name.startswith("weight"):
+                nn.init.orthogonal_(parameter)
+            else:
+                nn.init.zeros_(parameter)
+
+    @property
+    def state_size(self) -> int:
+        return 2 * self.size if self.kind == "lstm" else self.size
+
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        return torch.zeros(batch_size, self.state_size, device=device)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor, first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: x (N, F), state (N, S), first (N,) bool -> (output (N, size), next state (N, S))."""
+        state = state * (~first).unsqueeze(-1).to(state.dtype)
+        if self.kind == "gru":
+            h = self.cell(x, state)
+            return h, h
+        h, c = self.cell(x, (state[:, :self.size], state[:, self.size:]))
+        return h, torch.cat([h, c], dim=-1)
+
+    def unroll(self, x: torch.Tensor, state: torch.Tensor, first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, F), state (B, S) at the first step, first (B, T) -> (outputs (B, T, size), final state)."""
+        outputs = []
+        for t in range(x.shape[1]):
+            output, state = self(x[:, t], state, first[:, t])
+            outputs.append(output)
+        return torch.stack(outputs, dim=1), state
+
+
+class RecurrentActorCritic(nn.Module):
+    """Observation -> torso -> core -> (policy head, value head), one torso and core for both heads.
+
+    `step` acts on one observation per lane; `unroll` replays (B, T) sequences from their start states and
+    returns the distribution and values flattened to (B * T,), the layout the feed-forward learners use.
+    Calling the network on observations alone (`forward`) treats each as an episode's first.
+    """
+
+    recurrent = True
+
+    def __init__(self, torso: nn.Module, core: RecurrentCore, policy_head: nn.Module,
+                 normalizer: RunningNormalizer | None = None, value_gain: float = VALUE_GAIN) -> None:
+        super().__init__()
+        self.torso, self.core, self.policy_head = torso, core, policy_head
+        self.value_head = orthogonal_init_(nn.Linear(core.size, 1), value_gain)
+        self.observation_normalizer = normalizer
+
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        return self.core.initial_state(batch_size, device)
+
+    def _features(self, observation: torch.Tensor) -> torch.Tensor:
+        if self.observation_normalizer is not None:
+            observation = self.observation_normalizer(observation)
+        return self.torso(observation)
+
+    def step(self, observation: torch.Tensor, first: torch.Tensor,
+             state: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor, torch.Tensor]:
+        output, state = self.core(self._features(observation), state, first)
+        return self.policy_head(output), self.value_head(output).squeeze(-1), state
+
+    def unroll(self, observation: torch.Tensor, first: torch.Tensor,
+               state: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor]:
+        batch, steps = first.shape
+        features = self._features(observation.flatten(0, 1)).view(batch, steps, -1)
+        outputs, _ = self.core.unroll(features, state, first)
+        outputs = outputs.flatten(0, 1)
+        return self.policy_head(outputs), self.value_head(outputs).squeeze(-1)
+
+    def forward(self, observation: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor]:
+        count = observation.shape[0]
+        first = torch.ones(count, dtype=torch.bool, device=observation.device)
+        distribution, value, _ = self.step(observation, first, self.initial_state(count, observation.device))
+        return distribution, value
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """Only the value head is the critic's own: torso and core are shared with the policy."""
+        return list(self.value_head.parameters())
+
+
+def is_recurrent(network: nn.Module) -> bool:
+    return bool(getattr(network, "recurrent", False))
+
+
+def make_recurrent_actor_critic(spec: EnvironmentSpec, hidden_sizes: tuple[int, ...], kind: str, size: int,
+                                log_std: str = "parameter", squash: str = "clip",
+                                init_log_std: float | None = None, activation: str = "relu",
+                                normalize_observations: bool = False) -> RecurrentActorCritic:
+    """`make_actor_critic`'s torso and heads with a `kind` core of `size` units between them."""
+    torso = orthogonal_init_(make_torso(spec.observations, hidden_sizes, activation=activation), TORSO_GAIN)
+    core = RecurrentCore(kind, torso.output_size, size)
+    head = make_policy_head(spec.actions, core.size, log_std, squash, init_log_std)
+    normalizer = None
+    if normalize_observations:
+        check_normalizable(spec.observations)
+        normalizer = RunningNormalizer(spec.observations.shape)
+    return RecurrentActorCritic(torso, core, head, normalizer)
+
+
+def evaluate_sequences(network: nn.Module, observation: torch.Tensor, step_type: torch.Tensor,
+                       extras: Any) -> tuple[ActionDistribution, torch.Tensor]:
+    """The network on (B, T, ...) sequences, flattened to B * T: a recurrent network unrolled from the
+    'core_state' its actor reported at each sequence's first step, a feed-forward one on every step alike."""
+    if not is_recurrent(network):
+        return network(observation.flatten(0, 1))
+    first = step_type == int(dm_env.StepType.FIRST)
+    return network.unroll(observation, first, extras["core_state"][:, 0])
+
+
+class RecurrentStochasticPolicy(StochasticPolicy):
+    """`StochasticPolicy` over a `RecurrentActorCritic`, carrying each lane's core state between calls.
+
+    The actor reports each step's type (`observe_step_types`), and the state is reset before a FIRST
+    observation. Extras gain 'core_state', the state a step started from (before any reset), so a learner
+    replaying the trajectory from its first step's state sees what the actor saw. Checkpoints keep the state.
+    """
+
+    def __init__(self, network: RecurrentActorCritic, seed: int | None = None, deterministic: bool = False,
+                 device: torch.device | str = "cpu") -> None:
+        super().__init__(network, seed=seed, deterministic=deterministic, device=device, with_value=False)
+        self._forward = self._step
+        self._recurrent = network
+        self._state: torch.Tensor | None = None
+        self._first: np.ndarray | None = None
+        self._state_in: torch.Tensor | None = None
+
+    def observe_step_types(self, step_type: Any) -> None:
+        self._first = np.asarray(step_type) == int(dm_env.StepType.FIRST)
+
+    def _step(self, observation: torch.Tensor) -> ActionDistribution:
+        count = observation.shape[0]
+        if self._state is None or self._state.shape[0] != count:
+            self._state = self._recurrent.initial_state(count, self._device)
+        first = np.ones(count, bool) if self._first is None or len(self._first) != count else self._first
+        self._state_in = self._state
+        distribution, _, self._state = self._recurrent.step(observation, torch.as_tensor(first, device=self._device),
+                                                           self._state)
+        self._first = np.zeros(count, bool)  # Until the actor reports the next step's types.
+        return distribution
+
+    def __call__(self, observation: Any) -> PolicyOutput:
+        output = super().__call__(observation)
+        output.extras["core_state"] = self._state_in.cpu().numpy()
+        return output
+
+    def save(self) -> dict[str, Any]:
+        state = None if self._state is None else self._state.cpu().clone()
+        return {**super().save(), "core_state": state, "first": self._first}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        super().restore(state)
+        core_state = state.get("core_state")
+        self._state = None if core_state is None else core_state.to(self._device)
+        self._first = state.get("first")

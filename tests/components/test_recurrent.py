@@ -1,0 +1,88 @@
+"""Recurrent cores: resets exactly at FIRST, carried state when acting, and a learner replaying what the actor saw."""
+
+import dm_env
+import numpy as np
+import pytest
+import torch
+import tree
+
+import environments  # noqa: F401  (registers CartPoleNoVel-v1)
+from agents.ppo import PPOConfig
+from agents.ppo.builder import PPOBuilder
+from components.environment_loop import EnvironmentLoop
+from components.recurrent import RecurrentCore, evaluate_sequences
+from components.specs import make_environment_spec
+from environments.registry import make_batched_environment
+
+FIRST = int(dm_env.StepType.FIRST)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_first_step_inside_a_sequence_starts_from_a_zero_state(kind):
+    torch.manual_seed(0)
+    core = RecurrentCore(kind, 3, 5)
+    x = torch.randn(2, 7, 3)
+    first = torch.zeros(2, 7, dtype=torch.bool)
+    first[0, 4] = True  # Lane 0 starts an episode at t=4; lane 1 runs on.
+    start = torch.randn(2, core.state_size)
+    outputs, _ = core.unroll(x, start, first)
+    episode_start = torch.tensor([[True, False, False]])
+    fresh, _ = core.unroll(x[:1, 4:], core.initial_state(1), episode_start)
+    torch.testing.assert_close(outputs[0, 4:], fresh[0])
+    carried, _ = core.unroll(x[1:, 4:], core.initial_state(1), episode_start)
+    assert not torch.allclose(outputs[1, 4:], carried[0])  # Without a reset the past still counts.
+
+
+def _acting_setup(num_envs=3, rollout_length=40, evaluation=False):
+    config = PPOConfig(core="lstm", core_size=8, hidden_sizes=(16,), rollout_length=rollout_length)
+    builder = PPOBuilder(config)
+    environment = make_batched_environment("gym:CartPoleNoVel-v1", num_envs=num_envs, seed=0)
+    spec = make_environment_spec(environment)
+    networks = builder.make_networks(spec)
+    policy = builder.make_policy(networks, spec, evaluation=evaluation, seed=0)
+    replay = builder.make_replay(spec, seed=0, num_lanes=num_envs)
+    actor = builder.make_actor(policy, builder.make_adder(replay), None, networks)
+    return networks["policy"], policy, replay, EnvironmentLoop(environment, actor)
+
+
+def test_the_learner_replays_the_log_probabilities_the_actor_reported_across_episode_ends():
+    network, _, replay, loop = _acting_setup()
+    loop.run(num_steps=3 * 80)  # Two rollouts per lane; a random CartPole episode lasts about 20 steps.
+    items = tree.map_structure(torch.as_tensor, replay.sample(6))
+    first = items.step_type[:, :-1] == FIRST
+    assert int(first[:, 1:].sum()) >= 3, "no episode started inside a rollout, so resets were not tested"
+    with torch.no_grad():
+        distribution, _ = evaluate_sequences(network, items.observation, items.step_type, items.extras)
+    horizon = items.reward.shape[1]
+    raw = items.extras["raw_action"]
+    padded = torch.cat([raw, torch.zeros_like(raw[:, :1])], dim=1).flatten(0, 1)
+    log_prob = distribution.log_prob(padded).view(6, horizon + 1)[:, :horizon]
+    valid = items.step_type[:, :-1] != int(dm_env.StepType.LAST)
+    torch.testing.assert_close(log_prob[valid], items.extras["log_prob"][valid], atol=1e-5, rtol=1e-5)
+    # Consecutive rollouts of a lane chain: the second starts from the state the first ended in.
+    assert not torch.equal(items.extras["core_state"][3:, 0], torch.zeros_like(items.extras["core_state"][3:, 0]))
+
+
+def test_the_policy_carries_its_state_and_drops_it_on_first():
+    network, policy, _, _ = _acting_setup(num_envs=2, evaluation=True)  # Greedy: log-probs of the same action.
+    observation = np.array([[0.1, 0.0, -0.2, 0.0], [0.1, 0.0, -0.2, 0.0]], np.float32)
+    policy.observe_step_types(np.array([FIRST, FIRST]))
+    start = policy(observation)
+    np.testing.assert_array_equal(start.extras["core_state"], 0.0)
+    after_start = policy.save()["core_state"]
+    policy.observe_step_types(np.array([1, FIRST]))  # Lane 0 runs on, lane 1 starts an episode.
+    second = policy(observation)
+    np.testing.assert_array_equal(second.extras["core_state"][0], after_start[0])  # Carried ...
+    np.testing.assert_array_equal(second.extras["core_state"][1], after_start[1])  # ... and reported pre-reset,
+    after_second = policy.save()["core_state"]
+    torch.testing.assert_close(after_second[1], after_start[1])  # but lane 1 restarted from zero.
+    assert not torch.allclose(after_second[0], after_start[0])  # Lane 0 moved on from its carried state.
+    saved = policy.save()
+    third = policy(observation)
+    policy.restore(saved)
+    np.testing.assert_array_equal(policy(observation).extras["core_state"], third.extras["core_state"])
+
+
+def test_a_core_on_a_config_that_does_not_know_it_fails_with_the_choices():
+    with pytest.raises(ValueError, match=r"core must be one of \('none', 'lstm', 'gru'\), got 'rnn'"):
+        PPOConfig(core="rnn")
