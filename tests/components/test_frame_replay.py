@@ -408,9 +408,10 @@ def test_gather_while_another_thread_adds_never_returns_a_torn_stack():
         return f
 
     store.add(np.stack([frame(t) for t in range(4)])[None])
-    done = threading.Event()
+    done, reading = threading.Event(), threading.Event()
 
     def write():
+        reading.wait(timeout=30)  # Writes while the reader reads (on a loaded machine it may start late).
         stack = np.stack([frame(t) for t in range(4)])
         for t in range(4, 6_000):
             stack = np.concatenate([stack[1:], frame(t)[None]])
@@ -421,7 +422,8 @@ def test_gather_while_another_thread_adds_never_returns_a_torn_stack():
     writer.start()
     rng = np.random.default_rng(0)
     checked = stale = 0
-    while not done.is_set() or checked == 0:
+    while not done.is_set() or checked == 0 or stale == 0:
+        reading.set()
         newest = store.frames_written - 1
         handles = rng.integers(max(3, newest - 60), newest + 1, 64)
         stacks, ok = store.gather(handles)
