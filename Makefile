@@ -23,8 +23,9 @@ demo: $(STAMP)
 	$(PY) -m launchers.dqn --env=gridworld:simple --observation_type=grid \
 	    --num_steps=15000 --eval_every=5000 --video_every=15000
 
+# Two pytest-xdist workers, one per core: the suite fits its 8-minute budget on 2 cores only this way.
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2  # two workers: one per core (the suite is 6 min this way, 9 min serial)
+	$(PY) -m pytest -q -n 2
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

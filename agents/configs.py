@@ -118,7 +118,8 @@ class RolloutConfig(PolicyGradientConfig):
         (kept in the network, so actors and checkpoints carry them).
       batch_size: Trajectories per update (0: one per lane, every rollout).
       core: A recurrent core between torso and heads: 'lstm', 'gru' or 'none' (feed-forward). With a core
-        the actor carries each lane's state (reset on FIRST) and the learner replays whole rollouts.
+        the actor carries each lane's state (reset on FIRST) and the learner replays whole rollouts;
+        `shared_torso=False` gives the critic its own torso and core, as without one.
       core_size: Units of the core.
     """
 

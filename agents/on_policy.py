@@ -36,7 +36,8 @@ class OnPolicyBuilder(ActorLearnerBuilder):
         cfg = self.config  # init_log_std and normalize_observations are optional config fields.
         if getattr(cfg, "core", "none") != "none":
             return {"policy": make_recurrent_actor_critic(
-                spec, cfg.hidden_sizes, cfg.core, cfg.core_size, log_std=cfg.log_std, squash=cfg.squash,
+                spec, cfg.hidden_sizes, cfg.core, cfg.core_size, shared=cfg.shared_torso, log_std=cfg.log_std,
+                squash=cfg.squash,
                 init_log_std=getattr(cfg, "init_log_std", None), activation=cfg.activation,
                 normalize_observations=getattr(cfg, "normalize_observations", False))}
         return {"policy": make_actor_critic(spec, cfg.hidden_sizes, shared=cfg.shared_torso, log_std=cfg.log_std,

@@ -1,6 +1,7 @@
 """Recurrent cores for actor-critics: an LSTM or GRU after the torso, its state reset where episodes start.
 
-A core's state is one float tensor per lane, (N, state_size) (an LSTM's h and c side by side), so it travels
+A core's state is one float tensor per lane, (N, state_size) (an LSTM's h and c side by side, and the
+critic's core after the actor's when it has its own), so it travels
 as a plain array: in the actor's extras ('core_state', the state each step started from), in trajectories and
 in checkpoints. Resets follow the lane semantics of dm_env: the state is zeroed before a FIRST observation is
 processed, both when acting (`RecurrentActorCritic.step`) and when a learner replays a sequence
@@ -24,6 +25,7 @@ from components.specs import EnvironmentSpec
 from components.types import PolicyOutput
 
 CORE_KINDS = ("none", "lstm", "gru")
+FIRST = int(dm_env.StepType.FIRST)
 
 
 class RecurrentCore(nn.Module):
@@ -66,43 +68,70 @@ class RecurrentCore(nn.Module):
         return torch.stack(outputs, dim=1), state
 
 
-class RecurrentActorCritic(nn.Module):
-    """Observation -> torso -> core -> (policy head, value head), one torso and core for both heads.
+class RecurrentBranch(nn.Module):
+    """A torso and the core after it: observations (with the lane's state) -> core outputs."""
 
-    `step` acts on one observation per lane; `unroll` replays (B, T) sequences from their start states and
-    returns the distribution and values flattened to (B * T,), the layout the feed-forward learners use.
-    Calling the network on observations alone (`forward`) treats each as an episode's first.
+    def __init__(self, torso: nn.Module, core: RecurrentCore) -> None:
+        super().__init__()
+        self.torso, self.core = torso, core
+
+    def step(self, observation: torch.Tensor, state: torch.Tensor,
+             first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.core(self.torso(observation), state, first)
+
+    def unroll(self, observation: torch.Tensor, state: torch.Tensor,
+               first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, steps = first.shape
+        features = self.torso(observation.flatten(0, 1)).view(batch, steps, -1)
+        return self.core.unroll(features, state, first)
+
+
+class RecurrentActorCritic(nn.Module):
+    """Observation -> torso -> core -> (policy head, value head).
+
+    With `critic=None` both heads read the actor's core; otherwise the value head has its own torso and core
+    (as `shared_torso=False` gives the feed-forward actor-critic its own critic torso), and a lane's state is
+    the actor's and the critic's side by side. `step` acts on one observation per lane; `unroll` replays
+    (B, T) sequences from their start states and returns the distribution and values flattened to (B * T,),
+    the layout the feed-forward learners use. Calling the network on observations alone (`forward`) treats
+    each as an episode's first.
     """
 
     recurrent = True
 
-    def __init__(self, torso: nn.Module, core: RecurrentCore, policy_head: nn.Module,
+    def __init__(self, actor: RecurrentBranch, policy_head: nn.Module, critic: RecurrentBranch | None = None,
                  normalizer: RunningNormalizer | None = None, value_gain: float = VALUE_GAIN) -> None:
         super().__init__()
-        self.torso, self.core, self.policy_head = torso, core, policy_head
-        self.value_head = orthogonal_init_(nn.Linear(core.size, 1), value_gain)
+        self.actor, self.policy_head, self.critic = actor, policy_head, critic
+        self.value_head = orthogonal_init_(nn.Linear((critic or actor).core.size, 1), value_gain)
         self.observation_normalizer = normalizer
+        self._split = actor.core.state_size
+
+    @property
+    def state_size(self) -> int:
+        return self._split + (self.critic.core.state_size if self.critic is not None else 0)
 
     def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
-        return self.core.initial_state(batch_size, device)
+        return torch.zeros(batch_size, self.state_size, device=device)
 
-    def _features(self, observation: torch.Tensor) -> torch.Tensor:
+    def _run(self, method: str, observation: torch.Tensor, first: torch.Tensor, state: torch.Tensor):
         if self.observation_normalizer is not None:
             observation = self.observation_normalizer(observation)
-        return self.torso(observation)
+        actor, actor_state = getattr(self.actor, method)(observation, state[:, :self._split], first)
+        if self.critic is None:
+            return actor, actor, actor_state
+        critic, critic_state = getattr(self.critic, method)(observation, state[:, self._split:], first)
+        return actor, critic, torch.cat([actor_state, critic_state], dim=-1)
 
     def step(self, observation: torch.Tensor, first: torch.Tensor,
              state: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor, torch.Tensor]:
-        output, state = self.core(self._features(observation), state, first)
-        return self.policy_head(output), self.value_head(output).squeeze(-1), state
+        actor, critic, state = self._run("step", observation, first, state)
+        return self.policy_head(actor), self.value_head(critic).squeeze(-1), state
 
     def unroll(self, observation: torch.Tensor, first: torch.Tensor,
                state: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor]:
-        batch, steps = first.shape
-        features = self._features(observation.flatten(0, 1)).view(batch, steps, -1)
-        outputs, _ = self.core.unroll(features, state, first)
-        outputs = outputs.flatten(0, 1)
-        return self.policy_head(outputs), self.value_head(outputs).squeeze(-1)
+        actor, critic, _ = self._run("unroll", observation, first, state)
+        return self.policy_head(actor.flatten(0, 1)), self.value_head(critic.flatten(0, 1)).squeeze(-1)
 
     def forward(self, observation: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor]:
         count = observation.shape[0]
@@ -111,8 +140,9 @@ class RecurrentActorCritic(nn.Module):
         return distribution, value
 
     def critic_parameters(self) -> list[nn.Parameter]:
-        """Only the value head is the critic's own: torso and core are shared with the policy."""
-        return list(self.value_head.parameters())
+        """The value head and, with its own, the critic's torso and core (a shared one counts as the actor's)."""
+        modules = [self.value_head] + ([self.critic] if self.critic is not None else [])
+        return [p for module in modules for p in module.parameters()]
 
 
 def is_recurrent(network: nn.Module) -> bool:
@@ -120,18 +150,21 @@ def is_recurrent(network: nn.Module) -> bool:
 
 
 def make_recurrent_actor_critic(spec: EnvironmentSpec, hidden_sizes: tuple[int, ...], kind: str, size: int,
-                                log_std: str = "parameter", squash: str = "clip",
+                                shared: bool = True, log_std: str = "parameter", squash: str = "clip",
                                 init_log_std: float | None = None, activation: str = "relu",
                                 normalize_observations: bool = False) -> RecurrentActorCritic:
-    """`make_actor_critic`'s torso and heads with a `kind` core of `size` units between them."""
-    torso = orthogonal_init_(make_torso(spec.observations, hidden_sizes, activation=activation), TORSO_GAIN)
-    core = RecurrentCore(kind, torso.output_size, size)
-    head = make_policy_head(spec.actions, core.size, log_std, squash, init_log_std)
+    """`make_actor_critic`'s torso(s) and heads with a `kind` core of `size` units after each torso."""
+    def branch() -> RecurrentBranch:
+        torso = orthogonal_init_(make_torso(spec.observations, hidden_sizes, activation=activation), TORSO_GAIN)
+        return RecurrentBranch(torso, RecurrentCore(kind, torso.output_size, size))
+
+    actor = branch()
+    head = make_policy_head(spec.actions, size, log_std, squash, init_log_std)
     normalizer = None
     if normalize_observations:
         check_normalizable(spec.observations)
         normalizer = RunningNormalizer(spec.observations.shape)
-    return RecurrentActorCritic(torso, core, head, normalizer)
+    return RecurrentActorCritic(actor, head, None if shared else branch(), normalizer)
 
 
 def evaluate_sequences(network: nn.Module, observation: torch.Tensor, step_type: torch.Tensor,
@@ -140,8 +173,7 @@ def evaluate_sequences(network: nn.Module, observation: torch.Tensor, step_type:
     'core_state' its actor reported at each sequence's first step, a feed-forward one on every step alike."""
     if not is_recurrent(network):
         return network(observation.flatten(0, 1))
-    first = step_type == int(dm_env.StepType.FIRST)
-    return network.unroll(observation, first, extras["core_state"][:, 0])
+    return network.unroll(observation, step_type == FIRST, extras["core_state"][:, 0])
 
 
 class RecurrentStochasticPolicy(StochasticPolicy):
@@ -162,7 +194,7 @@ class RecurrentStochasticPolicy(StochasticPolicy):
         self._state_in: torch.Tensor | None = None
 
     def observe_step_types(self, step_type: Any) -> None:
-        self._first = np.asarray(step_type) == int(dm_env.StepType.FIRST)
+        self._first = np.asarray(step_type) == FIRST
 
     def _step(self, observation: torch.Tensor) -> ActionDistribution:
         count = observation.shape[0]

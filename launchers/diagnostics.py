@@ -167,7 +167,7 @@ def collect_value_pairs(environment: dm_env.Environment, policy_fn: PolicyFn, va
         states, rewards, discounts = [], [], []
         while not timestep.last() and len(states) < max_steps:
             states.append(timestep.observation)
-            timestep = environment.step(single_lane_action(policy_fn, timestep.observation))
+            timestep = environment.step(single_lane_action(policy_fn, timestep))
             rewards.append(float(timestep.reward))
             discounts.append(float(timestep.discount))
         if not states:

@@ -43,9 +43,15 @@ class Recording:
     episode_lengths: list[int]
 
 
-def single_lane_action(policy_fn: PolicyFn, observation: Any) -> Any:
-    """Calls `policy_fn` on `observation` as a batch of one lane and returns that lane's action."""
-    batch = tree.map_structure(lambda x: np.asarray(x)[None], observation)
+def single_lane_action(policy_fn: PolicyFn, timestep: dm_env.TimeStep) -> Any:
+    """Calls `policy_fn` on `timestep`'s observation as a batch of one lane and returns that lane's action.
+
+    A policy that keeps a state between steps (a recurrent one, with `observe_step_types`) is told the
+    step's type first, so each episode starts from a fresh state."""
+    observe_step_types = getattr(policy_fn, "observe_step_types", None)
+    if observe_step_types is not None:
+        observe_step_types(np.asarray([timestep.step_type]))
+    batch = tree.map_structure(lambda x: np.asarray(x)[None], timestep.observation)
     output = policy_fn(batch)
     actions = output.action if isinstance(output, PolicyOutput) else output
     if isinstance(actions, list):
@@ -111,7 +117,7 @@ def collect_frames(environment: dm_env.Environment, policy_fn: PolicyFn, num_epi
         recording.frames.append(_as_frame(environment.render(**render_kwargs), environment))
         episode_return, steps = 0.0, 0
         while not timestep.last() and steps < max_steps:
-            timestep = environment.step(single_lane_action(policy_fn, timestep.observation))
+            timestep = environment.step(single_lane_action(policy_fn, timestep))
             recording.frames.append(_as_frame(environment.render(**render_kwargs), environment))
             episode_return += float(np.sum(timestep.reward))
             steps += 1

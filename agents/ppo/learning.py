@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
-import dm_env
 import numpy as np
 import torch
 from torch import nn
@@ -14,11 +13,22 @@ from agents.ppo.config import PPOConfig
 from components.counting import Counter
 from components.learners import linear_decay, set_learning_rate
 from components.loggers import Logger
-from components.recurrent import evaluate_sequences, is_recurrent
+from components.recurrent import FIRST, evaluate_sequences, is_recurrent
 from components.transforms import gae, normalize_advantages, trajectory_masks
 from components.types import Trajectory
 
-FIRST = int(dm_env.StepType.FIRST)
+
+class _Minibatch(NamedTuple):
+    """A minibatch's network inputs ((observations,), or (sequences, first, start state) for a recurrent
+    network), the valid-step mask over its outputs (None: every output counts), and its per-step targets."""
+
+    inputs: tuple[torch.Tensor, ...]
+    keep: torch.Tensor | None
+    raw_action: torch.Tensor
+    old_log_prob: torch.Tensor
+    old_value: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
 
 
 class PPOLearner(OnPolicyLearner):
@@ -29,7 +39,8 @@ class PPOLearner(OnPolicyLearner):
         loss = L_pi + c_v L_v / 2 - c_e mean(H)
 
     G = A_gae + V_old. pi_old is the behaviour policy's log-probability reported
-    by the actor; V_old comes from the network before this batch's first update.
+    by the actor; V_old comes from the network before this batch's first update. With a recurrent core a
+    minibatch is a group of whole rollouts, unrolled from the core state the actor began each with.
     """
 
     def __init__(self, network: nn.Module, iterator: Iterator[Trajectory], config: PPOConfig,
@@ -61,7 +72,7 @@ class PPOLearner(OnPolicyLearner):
                     advantages.T, returns.T)
         for _ in range(cfg.num_epochs):
             for minibatch in self._minibatches(batch, valid.T, per_step):
-                metrics = self._minibatch_update(*minibatch, clip)
+                metrics = self._minibatch_update(minibatch, clip)
                 for key, value in metrics.items():
                     stats.setdefault(key, []).append(value)
             if cfg.target_kl is not None and stats["approx_kl"][-1] > cfg.target_kl:
@@ -77,14 +88,11 @@ class PPOLearner(OnPolicyLearner):
                                                               returns.T[valid.T]))
         return self._record(summary)
 
-    def _minibatches(self, batch: Trajectory, valid: torch.Tensor, per_step: tuple[torch.Tensor, ...]):
-        """One epoch's minibatches: (evaluate, raw_actions, old_log_prob, old_value, advantages, returns), flat
-        over the minibatch's valid steps; `evaluate()` gives the network's (distribution, value, keep) on them,
-        where `keep` (or None) selects the valid steps from outputs that cover every step of its rollouts.
-
-        Feed-forward: the valid steps shuffled, M slices of them. Recurrent: the lanes shuffled, M groups of
-        whole rollouts, each unrolled from its first step's core state (never single shuffled steps).
-        """
+    def _minibatches(self, batch: Trajectory, valid: torch.Tensor,
+                     per_step: tuple[torch.Tensor, ...]) -> Iterator[_Minibatch]:
+        """One epoch's minibatches. Feed-forward: the valid steps shuffled, M slices of them. Recurrent: the
+        lanes shuffled, M groups of whole rollouts, each unrolled from its first step's core state (never
+        single shuffled steps); its outputs cover every step, and `keep` picks the valid ones."""
         cfg, horizon = self._config, batch.reward.shape[1]
         if is_recurrent(self._network):
             lanes = batch.reward.shape[0]
@@ -93,35 +101,31 @@ class PPOLearner(OnPolicyLearner):
             for start in range(0, lanes - size + 1, size):
                 index = order[start:start + size]
                 keep = valid[index].reshape(-1)
-
-                def evaluate(index=index, keep=keep):
-                    distribution, value = self._network.unroll(
-                        batch.observation[index, :horizon], batch.step_type[index, :horizon] == FIRST,
-                        batch.extras["core_state"][index, 0])
-                    return distribution, value, keep
-
-                raw_actions = per_step[0][index].flatten(0, 1)  # All steps: log-probs are selected after.
-                yield (evaluate, raw_actions, *(x[index].flatten(0, 1)[keep] for x in per_step[1:]))
+                sequences = (batch.observation[index, :horizon], batch.step_type[index, :horizon] == FIRST,
+                             batch.extras["core_state"][index, 0])
+                raw_action = per_step[0][index].flatten(0, 1)  # Every step: log-probs are picked after.
+                yield _Minibatch(sequences, keep, raw_action, *(x[index].flatten(0, 1)[keep] for x in per_step[1:]))
             return
         keep = valid.reshape(-1)
-        observations = batch.observation[:, :horizon].flatten(0, 1)[keep]
-        steps = (observations, *(x.flatten(0, 1)[keep] for x in per_step))
-        count = len(observations)
+        steps = (batch.observation[:, :horizon].flatten(0, 1)[keep], *(x.flatten(0, 1)[keep] for x in per_step))
+        count = len(steps[0])
         size = max(1, count // cfg.num_minibatches)
         # Shuffled once per epoch, so each minibatch is a slice (a view) rather than six gathers.
         order = torch.as_tensor(self._rng.permutation(count), device=self._device)
         shuffled = [x[order] for x in steps]
         for start in range(0, count - size + 1, size):
-            observations = shuffled[0][start:start + size]
-            yield (lambda observations=observations: (*self._network(observations), None),
-                   *(x[start:start + size] for x in shuffled[1:]))
+            observations, *rest = (x[start:start + size] for x in shuffled)
+            yield _Minibatch((observations,), None, *rest)
 
-    def _minibatch_update(self, evaluate, raw_actions, old_log_prob, old_value, advantages, returns,
-                          clip: float) -> dict[str, torch.Tensor]:
+    def _minibatch_update(self, minibatch: _Minibatch, clip: float) -> dict[str, torch.Tensor]:
         cfg = self._config
+        _, keep, raw_actions, old_log_prob, old_value, advantages, returns = minibatch
         if cfg.normalize_advantages:
             advantages = normalize_advantages(advantages)
-        distribution, value, keep = evaluate()
+        if keep is None:
+            distribution, value = self._network(*minibatch.inputs)
+        else:
+            distribution, value = self._network.unroll(*minibatch.inputs)
         log_prob = distribution.log_prob(raw_actions)
         with torch.set_grad_enabled(cfg.entropy_coef != 0):  # Without a bonus it is only logged.
             entropy = distribution.entropy()

@@ -86,3 +86,28 @@ def test_the_policy_carries_its_state_and_drops_it_on_first():
 def test_a_core_on_a_config_that_does_not_know_it_fails_with_the_choices():
     with pytest.raises(ValueError, match=r"core must be one of \('none', 'lstm', 'gru'\), got 'rnn'"):
         PPOConfig(core="rnn")
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_shared_torso_decides_whether_the_critic_has_its_own_core(shared):
+    config = PPOConfig(core="gru", core_size=8, hidden_sizes=(16,), shared_torso=shared)
+    environment = make_batched_environment("gym:CartPoleNoVel-v1", num_envs=1, seed=0)
+    network = PPOBuilder(config).make_networks(make_environment_spec(environment))["policy"]
+    assert network.state_size == (8 if shared else 16)
+    own = {id(p) for p in network.critic_parameters()}
+    assert own == {id(p) for p in network.value_head.parameters()} | (
+        set() if shared else {id(p) for p in network.critic.parameters()})
+
+
+def test_a_video_episode_starts_the_policy_from_a_fresh_state():
+    from launchers.video import single_lane_action
+
+    _, policy, _, _ = _acting_setup(num_envs=1, evaluation=True)
+    observation = np.array([0.1, 0.0, -0.2, 0.0], np.float32)
+    first = dm_env.restart(observation)
+    single_lane_action(policy, first)
+    fresh = policy.save()["core_state"].clone()
+    single_lane_action(policy, dm_env.transition(1.0, observation))
+    assert not torch.equal(policy.save()["core_state"], fresh)  # Carried on mid-episode ...
+    single_lane_action(policy, first)
+    torch.testing.assert_close(policy.save()["core_state"], fresh, rtol=0, atol=0)  # ... reset at a FIRST.

@@ -183,11 +183,14 @@ BAD_INPUTS = {
     "resume-without-checkpoint": (["--resume=/nonexistent_run"], ["/nonexistent_run", "config.json"]),
     "unknown-nan-policy": (["--nan_policy=ignore"], ["nan_policy", "ignore", "raise", "skip"]),
     "env-options-without-value": (["--env_options=slippery"], ["--env_options", "key=value", "slippery"]),
+    "core-on-an-agent-without-one": (["--core=lstm"], ["Unknown command line flag", "core"]),
 }
 # Bad inputs to the policy-gradient launchers: name -> (module, args, words the message must contain).
 PG_BAD_INPUTS = {
     "ppo-clip-range-above-one": ("launchers.ppo", ["--clip_range=1.5"], ["clip_range", "1.5", "(0, 1)"]),
     "ppo-zero-epochs": ("launchers.ppo", ["--num_epochs=0"], ["num_epochs", "0", ">= 1"]),
+    "ppo-unknown-core": ("launchers.ppo", ["--core=rnn"], ["core", "rnn", "none", "lstm", "gru"]),
+    "a2c-zero-core-size": ("launchers.a2c", ["--core=gru", "--core_size=0"], ["core_size", "0", ">= 1"]),
     "a2c-pendulum-preset-on-cartpole": ("launchers.a2c", ["--preset=seed002", "--env=gym:CartPole-v1"],
                                         ["seed002", "gym:Pendulum", "gym:CartPole-v1"]),
     "a2c-unknown-optimizer": ("launchers.a2c", ["--optimizer=sgd"], ["optimizer", "sgd", "adam", "rmsprop"]),
