@@ -121,6 +121,8 @@ class RolloutConfig(PolicyGradientConfig):
         the actor carries each lane's state (reset on FIRST) and the learner replays whole rollouts;
         `shared_torso=False` gives the critic its own torso and core, as without one.
       core_size: Units of the core.
+      after_core_sizes: Widths of MLP layers between the core and each head (as sb3-contrib's RecurrentPPO
+        puts its `net_arch` after the LSTM); empty: the heads read the core.
     """
 
     learning_rate_decay_steps: int = 0
@@ -131,11 +133,17 @@ class RolloutConfig(PolicyGradientConfig):
     batch_size: int = 0
     core: str = "none"
     core_size: int = 64
+    after_core_sizes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _require(self.core in CORE_KINDS, f"core must be one of {CORE_KINDS}, got {self.core!r}.")
         _require(self.core_size >= 1, f"core_size must be >= 1, got {self.core_size}.")
+        _require(all(h > 0 for h in self.after_core_sizes),
+                 f"after_core_sizes must be positive widths, got {self.after_core_sizes}.")
+        _require(not self.after_core_sizes or self.core != "none",
+                 f"after_core_sizes={self.after_core_sizes} needs a recurrent core (core='lstm' or 'gru'); "
+                 "without one, hidden_sizes sets the whole MLP.")
         _require(self.learning_rate_decay_steps >= 0,
                  f"learning_rate_decay_steps must be >= 0, got {self.learning_rate_decay_steps}.")
         _check_unit_interval(self, ("gae_lambda",))

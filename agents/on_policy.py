@@ -39,7 +39,8 @@ class OnPolicyBuilder(ActorLearnerBuilder):
                 spec, cfg.hidden_sizes, cfg.core, cfg.core_size, shared=cfg.shared_torso, log_std=cfg.log_std,
                 squash=cfg.squash,
                 init_log_std=getattr(cfg, "init_log_std", None), activation=cfg.activation,
-                normalize_observations=getattr(cfg, "normalize_observations", False))}
+                normalize_observations=getattr(cfg, "normalize_observations", False),
+                after_core_sizes=cfg.after_core_sizes)}
         return {"policy": make_actor_critic(spec, cfg.hidden_sizes, shared=cfg.shared_torso, log_std=cfg.log_std,
                                             squash=cfg.squash, activation=cfg.activation,
                                             init_log_std=getattr(cfg, "init_log_std", None),

@@ -111,3 +111,34 @@ def test_a_video_episode_starts_the_policy_from_a_fresh_state():
     assert not torch.equal(policy.save()["core_state"], fresh)  # Carried on mid-episode ...
     single_lane_action(policy, first)
     torch.testing.assert_close(policy.save()["core_state"], fresh, rtol=0, atol=0)  # ... reset at a FIRST.
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("resets", [0, 2, 12])  # Few resets take the fused recurrence, many the stepped cell.
+def test_an_unrolled_sequence_equals_the_same_steps_taken_one_at_a_time(kind, resets):
+    torch.manual_seed(resets)
+    core = RecurrentCore(kind, 3, 5)
+    x, state = torch.randn(3, 16, 3), torch.randn(3, core.state_size)
+    first = torch.zeros(3, 16, dtype=torch.bool)
+    first[torch.randint(0, 3, (resets,)), torch.randint(1, 16, (resets,))] = True
+    outputs, final = core.unroll(x, state, first)
+    stepped = state
+    for t in range(16):
+        output, stepped = core(x[:, t], stepped, first[:, t])
+        torch.testing.assert_close(outputs[:, t], output)
+    torch.testing.assert_close(final, stepped)
+    assert torch.backends.mkldnn.enabled  # The unroll's switch to native kernels is undone.
+
+
+def test_after_core_sizes_put_an_mlp_between_the_core_and_each_head_and_need_a_core():
+    config = PPOConfig(core="lstm", core_size=8, hidden_sizes=(), after_core_sizes=(12,))
+    environment = make_batched_environment("gym:CartPoleNoVel-v1", num_envs=1, seed=0)
+    network = PPOBuilder(config).make_networks(make_environment_spec(environment))["policy"]
+    assert network.actor.core.rnn.input_size == 4  # No torso layers: the core reads the observation.
+    for branch in (network.actor, network.critic):
+        assert [m.out_features for m in branch.after if isinstance(m, torch.nn.Linear)] == [12]
+    assert network.value_head.in_features == 12
+    distribution, value = network(torch.zeros(5, 4))
+    assert value.shape == (5,) and distribution.log_prob(torch.zeros(5, dtype=torch.long)).shape == (5,)
+    with pytest.raises(ValueError, match=r"after_core_sizes=\(12,\) needs a recurrent core"):
+        PPOConfig(after_core_sizes=(12,))
