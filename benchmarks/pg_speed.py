@@ -5,6 +5,9 @@ Cases (one torch thread each, CPU):
                 minibatches of 64, Adam 3e-4, GAE 0.99/0.95, clip 0.2, [64, 64] actor and critic.
   a2c_cartpole  SB3's A2C defaults on 8 CartPole-v1 envs: 5-step rollouts, RMSProp 7e-4
                 (alpha 0.99, eps 1e-5), value coef 0.5, no entropy, grad norm 0.5.
+  lstm_ppo_cartpolenovel  PPO with LSTM actor and critic on CartPoleNoVel-v1 against sb3-contrib's
+                RecurrentPPO: RL-Zoo's settings (the 'memory' preset): 8 x 32 rollouts, 20 epochs of one
+                minibatch, LSTM 64 then 64 ReLU units, normalised observations.
   ppo_breakout  seed 003's PPO on Breakout: 8 lanes x 128 steps, 4 epochs x 4 minibatches,
                 Adam 2.5e-4, clip 0.1, entropy 0.01 (a short run: speed only).
 Each contender runs in its own process; the final deterministic return is printed beside the speed
@@ -23,7 +26,7 @@ import sys
 import tempfile
 
 from benchmarks.common import HERE, PEERS_PYTHON, speed_arguments, speed_rounds, write_json
-STEPS = {"ppo_cartpole": 49_152, "a2c_cartpole": 100_000, "ppo_breakout": 8_192}
+STEPS = {"ppo_cartpole": 49_152, "a2c_cartpole": 100_000, "ppo_breakout": 8_192, "lstm_ppo_cartpolenovel": 32_768}
 
 OURS = {
     "ppo_cartpole": dict(agent="ppo", env="gym:CartPole-v1", num_envs=1, agent_config=dict(
@@ -45,6 +48,9 @@ def agentpipe(case: str, steps: int) -> dict:
     if case == "ppo_breakout":
         declaration = {**preset_declaration("ppo", "seed003", "atari:Breakout"), "agent": "ppo",
                        "env": "atari:Breakout", "eval_episodes": 2}
+    elif case == "lstm_ppo_cartpolenovel":
+        declaration = {**preset_declaration("ppo", "memory", "gym:CartPoleNoVel-v1"), "agent": "ppo",
+                       "env": "gym:CartPoleNoVel-v1", "eval_episodes": 10}
     else:
         declaration = {**OURS[case], "eval_episodes": 10}
     with tempfile.TemporaryDirectory() as run_dir:

@@ -21,7 +21,7 @@ from torch import nn
 
 from components.actor_critic import (TORSO_GAIN, VALUE_GAIN, ActionDistribution, RunningNormalizer,
                                      check_normalizable, make_policy_head)
-from components.actors import StochasticPolicy
+from components.actors import EpsilonGreedyPolicy, StochasticPolicy
 from components.networks import ACTIVATIONS, MLP, make_torso, orthogonal_init_
 from components.specs import EnvironmentSpec
 from components.types import PolicyOutput
@@ -55,7 +55,7 @@ class RecurrentCore(nn.Module):
 
     @property
     def state_size(self) -> int:
-        return 2 * self.size if self.kind == "lstm" else self.size
+        return core_state_size(self.kind, self.size)
 
     def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
         return torch.zeros(batch_size, self.state_size, device=device)
@@ -83,6 +83,8 @@ class RecurrentCore(nn.Module):
     def unroll(self, x: torch.Tensor, state: torch.Tensor, first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, T, F), state (B, S) at the first step, first (B, T) -> (outputs (B, T, size), final state)."""
         steps = x.shape[1]
+        if steps == 0:
+            return x.new_zeros(x.shape[0], 0, self.size), state
         starts = [0] + (torch.nonzero(first[:, 1:].any(dim=0)).flatten() + 1).tolist()
         outputs = []
         if len(starts) > max(1, steps // 4):  # Resets at most times: stepping the fused cell is cheaper.
@@ -212,6 +214,11 @@ class RecurrentActorCritic(nn.Module):
         return [p for module in modules for p in module.parameters()]
 
 
+def core_state_size(kind: str, size: int) -> int:
+    """The width of a lane's state for a core of `kind` and `size` units (LSTM: h and c)."""
+    return 2 * size if kind == "lstm" else size
+
+
 def is_recurrent(network: nn.Module) -> bool:
     return bool(getattr(network, "recurrent", False))
 
@@ -250,48 +257,103 @@ def evaluate_sequences(network: nn.Module, observation: torch.Tensor, step_type:
     return network.unroll(observation, step_type == FIRST, extras["core_state"][:, 0])
 
 
-class RecurrentStochasticPolicy(StochasticPolicy):
-    """`StochasticPolicy` over a `RecurrentActorCritic`, carrying each lane's core state between calls.
+class LaneCoreStates:
+    """Each lane's core state between a recurrent policy's calls, reset where the actor reports FIRST.
 
-    The actor reports each step's type (`observe_step_types`), and the state is reset before a FIRST
-    observation. Extras gain 'core_state', the state a step started from (before any reset), so a learner
-    replaying the trajectory from its first step's state sees what the actor saw. Checkpoints keep the state.
+    `network.step(observation, first, state)` returns outputs with the next state last. The actor
+    reports each step's types (`observe_step_types`) before the policy acts on that step; a policy that
+    was not told (a bare call) treats every lane as starting an episode. `state_in` is the state the
+    last step started from (before any reset), which adders store so that a learner replaying from it
+    (and resetting on FIRST) sees what the actor saw.
+    """
+
+    def __init__(self, network: nn.Module, device: torch.device) -> None:
+        self._network, self._device = network, device
+        self._state: torch.Tensor | None = None
+        self._first: np.ndarray | None = None
+        self.state_in: torch.Tensor | None = None
+
+    def observe_step_types(self, step_type: Any) -> None:
+        self._first = np.asarray(step_type) == FIRST
+
+    def step(self, observation: torch.Tensor) -> Any:
+        """The network's outputs on one step of every lane (without the state, which is kept)."""
+        count = observation.shape[0]
+        if self._state is None or self._state.shape[0] != count:
+            self._state = self._network.initial_state(count, self._device)
+        first = np.ones(count, bool) if self._first is None or len(self._first) != count else self._first
+        self.state_in = self._state
+        *outputs, self._state = self._network.step(observation, torch.as_tensor(first, device=self._device),
+                                                   self._state)
+        self._first = np.zeros(count, bool)  # Until the actor reports the next step's types.
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def state_in_numpy(self) -> np.ndarray:
+        return self.state_in.float().cpu().numpy()
+
+    def save(self) -> dict[str, Any]:
+        return {"core_state": None if self._state is None else self._state.cpu().clone(), "first": self._first}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        core_state = state.get("core_state")
+        self._state = None if core_state is None else core_state.to(self._device)
+        self._first = state.get("first")
+
+
+class RecurrentStochasticPolicy(StochasticPolicy):
+    """`StochasticPolicy` over a `RecurrentActorCritic`, carrying each lane's core state (`LaneCoreStates`).
+
+    Extras gain 'core_state', the state each step started from. Checkpoints keep the states.
     """
 
     def __init__(self, network: RecurrentActorCritic, seed: int | None = None, deterministic: bool = False,
                  device: torch.device | str = "cpu") -> None:
         super().__init__(network, seed=seed, deterministic=deterministic, device=device, with_value=False)
-        self._forward = self._step
-        self._recurrent = network
-        self._state: torch.Tensor | None = None
-        self._first: np.ndarray | None = None
-        self._state_in: torch.Tensor | None = None
-
-    def observe_step_types(self, step_type: Any) -> None:
-        self._first = np.asarray(step_type) == FIRST
-
-    def _step(self, observation: torch.Tensor) -> ActionDistribution:
-        count = observation.shape[0]
-        if self._state is None or self._state.shape[0] != count:
-            self._state = self._recurrent.initial_state(count, self._device)
-        first = np.ones(count, bool) if self._first is None or len(self._first) != count else self._first
-        self._state_in = self._state
-        distribution, _, self._state = self._recurrent.step(observation, torch.as_tensor(first, device=self._device),
-                                                           self._state)
-        self._first = np.zeros(count, bool)  # Until the actor reports the next step's types.
-        return distribution
+        self._lanes = LaneCoreStates(network, self._device)
+        self._forward = lambda observation: self._lanes.step(observation)[0]
+        self.observe_step_types = self._lanes.observe_step_types
 
     def __call__(self, observation: Any) -> PolicyOutput:
         output = super().__call__(observation)
-        output.extras["core_state"] = self._state_in.cpu().numpy()
+        output.extras["core_state"] = self._lanes.state_in_numpy()
         return output
 
     def save(self) -> dict[str, Any]:
-        state = None if self._state is None else self._state.cpu().clone()
-        return {**super().save(), "core_state": state, "first": self._first}
+        return {**super().save(), **self._lanes.save()}
 
     def restore(self, state: dict[str, Any]) -> None:
         super().restore(state)
-        core_state = state.get("core_state")
-        self._state = None if core_state is None else core_state.to(self._device)
-        self._first = state.get("first")
+        self._lanes.restore(state)
+
+
+class RecurrentEpsilonGreedyPolicy(EpsilonGreedyPolicy):
+    """`EpsilonGreedyPolicy` over a recurrent Q network (`step(observation, first, state) -> (q, state)`).
+
+    The network runs on every step, exploring or not, so each lane's state follows everything it saw;
+    extras carry 'core_state', the state each step started from.
+    """
+
+    def __init__(self, q_network: nn.Module, num_actions: int, epsilon: Any, seed: int | None = None,
+                 device: torch.device | str = "cpu", steps: Any = None) -> None:
+        super().__init__(q_network, num_actions, epsilon, seed=seed, device=device, steps=steps)
+        self._lanes = LaneCoreStates(q_network, self._device)
+        self.observe_step_types = self._lanes.observe_step_types
+
+    def __call__(self, observation: Any) -> PolicyOutput:
+        epsilon = self.epsilon
+        num_lanes = len(observation)
+        self.steps += num_lanes
+        with torch.inference_mode():
+            q = self._lanes.step(torch.as_tensor(observation, device=self._device))
+            actions = q.argmax(dim=-1).cpu().numpy()
+        if epsilon > 0:
+            explore = self._rng.random(num_lanes) < epsilon
+            actions = np.where(explore, self._rng.integers(0, self._num_actions, num_lanes), actions)
+        return PolicyOutput(actions, {"core_state": self._lanes.state_in_numpy()})
+
+    def save(self) -> dict[str, Any]:
+        return {**super().save(), **self._lanes.save()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        super().restore(state)
+        self._lanes.restore(state)

@@ -80,3 +80,46 @@ class PolicyOutput(NamedTuple):
 
     action: Any
     extras: Any = ()
+
+
+class SequenceItem(NamedTuple):
+    """L consecutive steps of one lane's episode, its bootstrap observation, and the core state it began in.
+
+    observation: (L+1, ...) o_0 .. o_L; after an episode's LAST observation, zeros.
+    action: (L, ...) a_t chosen at o_t.
+    reward: (L,) r_{t+1}; discount: (L,) d_{t+1}, the environment's (no gamma).
+    step_type: (L+1,) int8 step types of o_0 .. o_L (padding: LAST).
+    mask: (L,) float32, 1 for the steps the lane took, 0 for the padding after its episode ended.
+    core_state: (S,) float32, the actor's recurrent state before it processed o_0 (reset there when o_0
+      is FIRST).
+
+    A sequence never runs past a LAST: the steps after it are padding, and the next episode starts
+    a new sequence.
+    """
+
+    observation: Any
+    action: Any
+    reward: Any
+    discount: Any
+    step_type: Any
+    mask: Any
+    core_state: Any
+
+
+def sequence_spec(environment_spec: Any, length: int, core_state_size: int) -> SequenceItem:
+    """The spec of one `SequenceItem` of `length` steps (used to size replay)."""
+    from dm_env import specs  # Local: keep this module a leaf of plain NamedTuples.
+    import numpy as np
+
+    def over_time(spec: Any, steps: int) -> Any:
+        return specs.Array((steps, *spec.shape), spec.dtype, spec.name)
+
+    return SequenceItem(
+        observation=over_time(environment_spec.observations, length + 1),
+        action=over_time(environment_spec.actions, length),
+        reward=specs.Array((length,), np.float32, "reward"),
+        discount=specs.Array((length,), np.float32, "discount"),
+        step_type=specs.Array((length + 1,), np.int8, "step_type"),
+        mask=specs.Array((length,), np.float32, "mask"),
+        core_state=specs.Array((core_state_size,), np.float32, "core_state"),
+    )

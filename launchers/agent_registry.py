@@ -21,6 +21,7 @@ from agents.builders import ActorLearnerBuilder
 from agents.dqn import DQNBuilder
 from agents.nfq import NFQBuilder
 from agents.ppo import PPOBuilder
+from agents.r2d2 import R2D2Builder
 from agents.reinforce import REINFORCEBuilder
 from agents.sac import SACBuilder
 from agents.td3 import TD3Builder
@@ -36,7 +37,7 @@ class AgentEntry(NamedTuple):
 
 BUILT_IN: dict[str, type[ActorLearnerBuilder]] = {
     "dqn": DQNBuilder, "nfq": NFQBuilder, "reinforce": REINFORCEBuilder, "a2c": A2CBuilder, "ppo": PPOBuilder,
-    "sac": SACBuilder, "td3": TD3Builder,
+    "sac": SACBuilder, "td3": TD3Builder, "r2d2": R2D2Builder,
 }
 _REGISTERED: dict[str, AgentEntry] = {}
 

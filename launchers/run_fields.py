@@ -135,7 +135,7 @@ class RunSettings:
 class Declaration(RunSettings):
     """A run by names: the JSON-able form written to config.json, which `--config` and `--resume` rebuild."""
 
-    agent: str = run_field("dqn", "The agent: a built-in name (dqn, nfq, reinforce, a2c, ppo, sac, td3), a name given to "
+    agent: str = run_field("dqn", "The agent: a built-in name (dqn, nfq, reinforce, a2c, ppo, sac, td3, r2d2), a name given to "
                                   "launchers.agent_registry.register_agent, or module:BuilderClass.", flag=False)
     env: str = run_field("gridworld:simple", "Environment name: gridworld:<task>, gym:<id>, atari:<Game>, "
                                              "dmc:<domain>-<task> or python:<module>:<factory>.")

@@ -1,6 +1,6 @@
 """Train any agent, built-in or your own: `python -m launchers.train --agent=my_agents:MyBuilder --env=...`.
 
-`--agent` takes a built-in name (dqn, nfq, reinforce, a2c, ppo) or `module:BuilderClass` (importable from the
+`--agent` takes a built-in name (dqn, nfq, reinforce, a2c, ppo, sac, td3, r2d2) or `module:BuilderClass` (importable from the
 current folder or PYTHONPATH; the builder's `config_class` gives one flag per config field). With `--config` or
 `--resume`, the agent comes from the run's config.json. Every other flag is that of the agent's own launcher.
 """

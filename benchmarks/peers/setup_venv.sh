@@ -38,7 +38,11 @@ if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, gymnasium, torch, ale_py"
         && ! "$PY" -c "import mujoco, imageio" >/dev/null 2>&1; then
     pip_install "mujoco>=3.1,<4" "imageio>=2.14" "torch==${TORCH_VERSION}"  # Venvs from before the MuJoCo suites.
 fi
-if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, gymnasium, torch, ale_py, mujoco, imageio" >/dev/null 2>&1; then
+if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, gymnasium, torch, ale_py, mujoco, imageio" >/dev/null 2>&1 \
+        && ! "$PY" -c "import sb3_contrib" >/dev/null 2>&1; then
+    pip_install "sb3-contrib>=2.4" "torch==${TORCH_VERSION}"  # Venvs from before the recurrent PPO comparison.
+fi
+if [ -x "$PY" ] && "$PY" -c "import stable_baselines3, sb3_contrib, gymnasium, torch, ale_py, mujoco, imageio" >/dev/null 2>&1; then
     optional_envpool
     echo "peers venv ready (existing): $VENV"
     exit 0
@@ -49,10 +53,10 @@ python3 -m venv "$VENV"
 
 # 1. CPU torch first, so pip never resolves a CUDA build for SB3's torch requirement.
 pip_install "torch==${TORCH_VERSION}"
-# 2. SB3 (gymnasium 1.x support starts at 2.4) and gymnasium; pin torch to keep the CPU build.
+# 2. SB3 and sb3-contrib (RecurrentPPO) (gymnasium 1.x support starts at 2.4) and gymnasium; pin torch to keep the CPU build.
 # ale-py (which ships the ROMs) for the Atari comparisons; opencv for SB3's AtariWrapper.
 # mujoco 3.x for gymnasium's MuJoCo tasks (HalfCheetah-v5, ...).
-pip_install "stable-baselines3>=2.4" "gymnasium>=1.0" "ale-py>=0.10" "opencv-python-headless>=4.8" \
+pip_install "stable-baselines3>=2.4" "sb3-contrib>=2.4" "gymnasium>=1.0" "ale-py>=0.10" "opencv-python-headless>=4.8" \
     "mujoco>=3.1,<4" "imageio>=2.14" "torch==${TORCH_VERSION}"
 
 TV="$("$PY" -c 'import torch; print(torch.__version__)')"

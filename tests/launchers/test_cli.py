@@ -191,6 +191,11 @@ PG_BAD_INPUTS = {
     "ppo-zero-epochs": ("launchers.ppo", ["--num_epochs=0"], ["num_epochs", "0", ">= 1"]),
     "ppo-unknown-core": ("launchers.ppo", ["--core=rnn"], ["core", "rnn", "none", "lstm", "gru"]),
     "a2c-zero-core-size": ("launchers.a2c", ["--core=gru", "--core_size=0"], ["core_size", "0", ">= 1"]),
+    "r2d2-sequence-shorter-than-burn-in-plus-n-step": (
+        "launchers.r2d2", ["--env=gym:CartPoleNoVel-v1", "--sequence_length=20", "--burn_in=20"],
+        ["sequence_length (20)", "burn_in + n_step", "20 + 5 = 25"]),
+    "r2d2-on-continuous-actions": ("launchers.r2d2", ["--env=gym:Pendulum-v1"],
+                                   ["R2D2Builder needs discrete actions", "gym:Pendulum-v1"]),
     "a2c-pendulum-preset-on-cartpole": ("launchers.a2c", ["--preset=seed002", "--env=gym:CartPole-v1"],
                                         ["seed002", "gym:Pendulum", "gym:CartPole-v1"]),
     "a2c-unknown-optimizer": ("launchers.a2c", ["--optimizer=sgd"], ["optimizer", "sgd", "adam", "rmsprop"]),

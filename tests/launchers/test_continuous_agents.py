@@ -37,7 +37,7 @@ def test_learns_pendulum(tmp_path, learning_seed, agent, num_steps, agent_config
 
 @pytest.mark.parametrize("agent, env, message", [
     ("sac", "gym:CartPole-v1", r"SACBuilder needs bounded continuous actions .*gym:CartPole-v1 has discrete "
-                               r"actions .*Agents for it: dqn, nfq, reinforce, a2c, ppo\."),
+                               r"actions .*Agents for it: dqn, nfq, reinforce, a2c, ppo, r2d2\."),
     ("dqn", "gym:Pendulum-v1", r"DQNBuilder needs discrete actions .*gym:Pendulum-v1 has bounded continuous "
                                r"actions .*Agents for it: reinforce, a2c, ppo, sac, td3\."),
 ])
