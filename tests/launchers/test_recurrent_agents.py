@@ -72,3 +72,17 @@ def test_an_r2d2_checkpoint_keeps_the_actors_core_states(tmp_path):
     saved, _ = Checkpointer(str(tmp_path / "run" / "checkpoints")).latest()
     states = [policy["core_state"] for policy in _policies(saved)]
     assert states and all(state.shape == (2, 32) and bool(state.abs().sum() > 0) for state in states)
+
+
+@pytest.mark.parametrize("agent, agent_config", [
+    ("ppo", {"core": "gru", "core_size": 16, "hidden_sizes": (16,), "rollout_length": 16}),
+    ("r2d2", {**_SMALL_R2D2, "core": "gru"}),
+])
+def test_a_core_follows_the_conv_torso_on_image_observations(tmp_path, agent, agent_config):
+    summary = _run(tmp_path, agent=agent, env="gridworld:simple", env_options={"observation_type": "grid"},
+                   num_steps=600, num_envs=2, agent_config=agent_config)
+    assert summary["actor_steps"] >= 600 and summary["learner_steps"] > 0
+    saved, _ = Checkpointer(str(tmp_path / "run" / "checkpoints")).latest()
+    weights = saved["learner"]["modules"]["policy" if agent == "ppo" else "q"]
+    assert any(w.dim() == 4 for w in weights.values())  # A conv torso read the (3, H, W) grids ...
+    assert any("rnn.weight_hh_l0" in name for name in weights)  # ... and a core came after it.
