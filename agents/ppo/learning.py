@@ -91,20 +91,28 @@ class PPOLearner(OnPolicyLearner):
     def _minibatches(self, batch: Trajectory, valid: torch.Tensor,
                      per_step: tuple[torch.Tensor, ...]) -> Iterator[_Minibatch]:
         """One epoch's minibatches. Feed-forward: the valid steps shuffled, M slices of them. Recurrent: the
-        lanes shuffled, M groups of whole rollouts, each unrolled from its first step's core state (never
-        single shuffled steps); its outputs cover every step, and `keep` picks the valid ones."""
+        rollouts (or their `sequence_chunk`-step chunks) shuffled, M groups of them, each unrolled from the
+        core state the actor had at its first step (never single shuffled steps); its outputs cover every
+        step, and `keep` picks the valid ones."""
         cfg, horizon = self._config, batch.reward.shape[1]
         if is_recurrent(self._network):
-            lanes = batch.reward.shape[0]
-            order = torch.as_tensor(self._rng.permutation(lanes), device=self._device)
-            size = max(1, lanes // cfg.num_minibatches)
-            for start in range(0, lanes - size + 1, size):
+            chunk = cfg.sequence_chunk or horizon
+
+            def chunks(x: torch.Tensor) -> torch.Tensor:  # (N, T, ...) -> (N * T / chunk, chunk, ...)
+                return x[:, :horizon].reshape(-1, chunk, *x.shape[2:])
+
+            observation, first = chunks(batch.observation), chunks(batch.step_type) == FIRST
+            start_state = batch.extras["core_state"][:, :horizon:chunk].flatten(0, 1)
+            valid, per_step = chunks(valid), tuple(chunks(x) for x in per_step)
+            sequences = len(first)
+            order = torch.as_tensor(self._rng.permutation(sequences), device=self._device)
+            size = max(1, sequences // cfg.num_minibatches)
+            for start in range(0, sequences - size + 1, size):
                 index = order[start:start + size]
                 keep = valid[index].reshape(-1)
-                sequences = (batch.observation[index, :horizon], batch.step_type[index, :horizon] == FIRST,
-                             batch.extras["core_state"][index, 0])
                 raw_action = per_step[0][index].flatten(0, 1)  # Every step: log-probs are picked after.
-                yield _Minibatch(sequences, keep, raw_action, *(x[index].flatten(0, 1)[keep] for x in per_step[1:]))
+                yield _Minibatch((observation[index], first[index], start_state[index]), keep, raw_action,
+                                 *(x[index].flatten(0, 1)[keep] for x in per_step[1:]))
             return
         keep = valid.reshape(-1)
         steps = (batch.observation[:, :horizon].flatten(0, 1)[keep], *(x.flatten(0, 1)[keep] for x in per_step))

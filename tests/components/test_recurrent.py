@@ -142,3 +142,36 @@ def test_after_core_sizes_put_an_mlp_between_the_core_and_each_head_and_need_a_c
     assert value.shape == (5,) and distribution.log_prob(torch.zeros(5, dtype=torch.long)).shape == (5,)
     with pytest.raises(ValueError, match=r"after_core_sizes=\(12,\) needs a recurrent core"):
         PPOConfig(after_core_sizes=(12,))
+
+
+def test_rollouts_cut_into_chunks_replay_the_log_probabilities_the_actor_reported():
+    from agents.ppo.learning import PPOLearner
+    from components.transforms import trajectory_masks
+
+    config = PPOConfig(core="lstm", core_size=8, hidden_sizes=(16,), rollout_length=40, sequence_chunk=10,
+                       num_minibatches=3)
+    builder = PPOBuilder(config)
+    environment = make_batched_environment("gym:CartPoleNoVel-v1", num_envs=3, seed=0)
+    spec = make_environment_spec(environment)
+    networks = builder.make_networks(spec)
+    replay = builder.make_replay(spec, seed=0, num_lanes=3)
+    policy = builder.make_policy(networks, spec, evaluation=False, seed=0)
+    EnvironmentLoop(environment, builder.make_actor(policy, builder.make_adder(replay), None, networks)).run(
+        num_steps=3 * 80)
+    batch = tree.map_structure(torch.as_tensor, replay.sample(3))
+    learner = PPOLearner(networks["policy"], iter(()), config, torch.device("cpu"))
+    valid, _ = trajectory_masks(batch.step_type.T)
+    zeros = torch.zeros_like(batch.reward)
+    per_step = (batch.extras["raw_action"], batch.extras["log_prob"], zeros, zeros, zeros)
+    minibatches = list(learner._minibatches(batch, valid.T, per_step))
+    assert len(minibatches) == 3 and all(len(m.inputs[0]) == 4 for m in minibatches)  # 12 chunks, 4 apiece.
+    starts = torch.cat([m.inputs[2] for m in minibatches])
+    assert int((starts.abs().sum(-1) > 0).sum()) >= 6  # Most chunks start mid-rollout, from a carried state.
+    for minibatch in minibatches:
+        with torch.no_grad():
+            distribution, _ = networks["policy"].unroll(*minibatch.inputs)
+        log_prob = distribution.log_prob(minibatch.raw_action)[minibatch.keep]
+        torch.testing.assert_close(log_prob, minibatch.old_log_prob, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"sequence_chunk must be 0 \(whole rollouts\) or divide rollout_length "
+                                         r"\(40\), got 15"):
+        PPOConfig(core="lstm", rollout_length=40, sequence_chunk=15)
