@@ -165,19 +165,19 @@ PRESETS: dict[str, dict[str, Preset]] = {
             declaration=dict(num_envs=8, num_steps=100_000, eval_every=10_000, eval_episodes=10),
         ),
         "memory_pendulum": Preset(
-            "PPO with an LSTM for gym:PendulumNoVel-v1 (Pendulum without its angular velocity): 4 lanes x "
-            "1024 steps cut into 64-step chunks, 10 epochs x 32 minibatches of 2 chunks, GAE gamma 0.9 "
+            "PPO with an LSTM for gym:PendulumNoVel-v1 (Pendulum without its angular velocity): 8 lanes x "
+            "512 steps cut into 64-step chunks, 10 epochs x 32 minibatches of 2 chunks, GAE gamma 0.9 "
             "lambda 0.95, constant Adam 1e-3, clip 0.2, unclipped value loss, no gradient clip, no entropy "
             "bonus, normalised observations; actor and critic each an LSTM of 64 on the observation, then "
             "64 ReLU units; a state-independent std, samples clipped to the bounds. Best greedy return within 200k: "
-            "-181 / -292 / -167 on seeds 0 / 1 / 2 (benchmarks/RESULTS.md).",
-            agent_config=dict(learning_rate=1e-3, learning_rate_decay_steps=0, rollout_length=1024,
+            "-118 / -190 / -162 on seeds 0 / 1 / 2 (benchmarks/RESULTS.md).",
+            agent_config=dict(learning_rate=1e-3, learning_rate_decay_steps=0, rollout_length=512,
                               sequence_chunk=64, num_epochs=10, num_minibatches=32, clip_range=0.2,
                               clip_value_loss=False, discount=0.9, gae_lambda=0.95, value_coef=0.5,
                               entropy_coef=0.0, max_grad_norm=None, normalize_observations=True, core="lstm",
                               core_size=64, hidden_sizes=(), after_core_sizes=(64,), shared_torso=False,
                               activation="relu"),
-            declaration=dict(num_envs=4, num_steps=200_000, eval_every=10_000, eval_episodes=10),
+            declaration=dict(num_envs=8, num_steps=200_000, eval_every=10_000, eval_episodes=10),
             env_prefix="gym:Pendulum", env_example="gym:PendulumNoVel-v1",
         ),
         "pendulum": Preset(
