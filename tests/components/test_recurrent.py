@@ -175,3 +175,49 @@ def test_rollouts_cut_into_chunks_replay_the_log_probabilities_the_actor_reporte
     with pytest.raises(ValueError, match=r"sequence_chunk must be 0 \(whole rollouts\) or divide rollout_length "
                                          r"\(40\), got 15"):
         PPOConfig(core="lstm", rollout_length=40, sequence_chunk=15)
+
+
+class _CountingCore(torch.nn.Module):
+    """A 'core' whose state counts the observations it has seen since its lane's last reset."""
+
+    def initial_state(self, batch_size, device="cpu"):
+        return torch.zeros(batch_size, 1, device=device)
+
+    def step(self, observation, first, state):
+        state = state * (~first).unsqueeze(-1).float() + 1.0
+        return torch.zeros(len(observation), 2), state
+
+
+def test_in_a_batch_of_lanes_a_state_never_carries_the_previous_episode():
+    from components.core import Adder
+    from components.recurrent import RecurrentEpsilonGreedyPolicy
+    from components.actors import FeedForwardActor
+
+    class Recording(Adder):
+        def __init__(self):
+            self.steps = []
+
+        def add_first(self, timestep):
+            self.observation = timestep.observation
+
+        def add(self, action, next_timestep, extras=()):
+            self.steps.append((self.observation[:, 0].copy(), extras["core_state"][:, 0].copy()))
+            self.observation = next_timestep.observation
+
+        def reset(self):
+            pass
+
+    environment = make_batched_environment("python:tests.components.counting_env:make_counting_env", num_envs=3,
+                                           seed=0)
+    policy = RecurrentEpsilonGreedyPolicy(_CountingCore(), 2, epsilon=0.5, seed=0)
+    adder = Recording()
+    EnvironmentLoop(environment, FeedForwardActor(policy, adder)).run(num_steps=3 * 40)
+    lengths = set()
+    checked = 0
+    for observation, state in adder.steps:
+        for t, counted in zip(observation, state):
+            if t > 0:  # Mid-episode: the state counts exactly this episode's observations before this one.
+                assert counted == t, (observation, state)
+                checked += 1
+        lengths.add(tuple(observation))
+    assert checked > 60 and len(lengths) > 5  # Lanes were at different points of their episodes.
