@@ -31,6 +31,18 @@ def _check_unit_interval(config, names: tuple[str, ...]) -> None:
         _require(0.0 <= value <= 1.0, f"{name} must be in [0, 1], got {value!r}.")
 
 
+def check_core_fields(config, kinds: tuple[str, ...] = CORE_KINDS) -> None:
+    """The recurrent-core fields an agent's config shares: `core` in `kinds`, `core_size` >= 1, and
+    positive `after_core_sizes` only with a core."""
+    _require(config.core in kinds, f"core must be one of {kinds}, got {config.core!r}.")
+    _require(config.core_size >= 1, f"core_size must be >= 1, got {config.core_size}.")
+    _require(all(h > 0 for h in config.after_core_sizes),
+             f"after_core_sizes must be positive widths, got {config.after_core_sizes}.")
+    _require(not config.after_core_sizes or config.core != "none",
+             f"after_core_sizes={config.after_core_sizes} needs a recurrent core (core='lstm' or 'gru'); "
+             "without one, hidden_sizes sets the whole MLP.")
+
+
 @dataclasses.dataclass(frozen=True)
 class AgentConfig:
     """What every agent takes, and what the runners read from any agent's config (`variable_update_period`).
@@ -137,13 +149,7 @@ class RolloutConfig(PolicyGradientConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(self.core in CORE_KINDS, f"core must be one of {CORE_KINDS}, got {self.core!r}.")
-        _require(self.core_size >= 1, f"core_size must be >= 1, got {self.core_size}.")
-        _require(all(h > 0 for h in self.after_core_sizes),
-                 f"after_core_sizes must be positive widths, got {self.after_core_sizes}.")
-        _require(not self.after_core_sizes or self.core != "none",
-                 f"after_core_sizes={self.after_core_sizes} needs a recurrent core (core='lstm' or 'gru'); "
-                 "without one, hidden_sizes sets the whole MLP.")
+        check_core_fields(self)
         _require(self.learning_rate_decay_steps >= 0,
                  f"learning_rate_decay_steps must be >= 0, got {self.learning_rate_decay_steps}.")
         _check_unit_interval(self, ("gae_lambda",))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import dm_env
 import numpy as np
@@ -333,8 +333,9 @@ class RecurrentEpsilonGreedyPolicy(EpsilonGreedyPolicy):
     extras carry 'core_state', the state each step started from.
     """
 
-    def __init__(self, q_network: nn.Module, num_actions: int, epsilon: Any, seed: int | None = None,
-                 device: torch.device | str = "cpu", steps: Any = None) -> None:
+    def __init__(self, q_network: nn.Module, num_actions: int, epsilon: float | Callable[[int], float],
+                 seed: int | None = None, device: torch.device | str = "cpu",
+                 steps: Callable[[], float] | None = None) -> None:
         super().__init__(q_network, num_actions, epsilon, seed=seed, device=device, steps=steps)
         self._lanes = LaneCoreStates(q_network, self._device)
         self.observe_step_types = self._lanes.observe_step_types

@@ -35,3 +35,8 @@ def run_threads(threads: Sequence[threading.Thread], timeout: float) -> None:
     for thread in threads:
         thread.join(timeout=timeout)
     assert not any(thread.is_alive() for thread in threads)
+
+
+# A small R2D2 for runs that only check wiring (sequences of 12 steps, burn-in 4, 3-step targets).
+SMALL_R2D2 = {"core_size": 16, "hidden_sizes": (16,), "sequence_length": 12, "sequence_period": 6, "burn_in": 4,
+              "n_step": 3, "batch_size": 8, "min_replay_size": 8, "samples_per_insert": 8.0}

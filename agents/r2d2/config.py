@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from agents.configs import ValueBasedConfig
-from components.recurrent import CORE_KINDS
+from agents.configs import CORE_KINDS, ValueBasedConfig, check_core_fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,9 +62,8 @@ class R2D2Config(ValueBasedConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.core not in CORE_KINDS[1:]:
-            raise ValueError(f"R2D2's core must be one of {CORE_KINDS[1:]}, got {self.core!r}.")
-        for name in ("sequence_length", "sequence_period", "core_size", "target_update_period"):
+        check_core_fields(self, kinds=CORE_KINDS[1:])  # R2D2 is recurrent: 'none' is not offered.
+        for name in ("sequence_length", "sequence_period", "target_update_period"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
         if self.burn_in < 0:
@@ -81,6 +79,3 @@ class R2D2Config(ValueBasedConfig):
             raise ValueError(f"priority_eta must be in [0, 1], got {self.priority_eta}.")
         if self.rescaling_epsilon < 0:
             raise ValueError(f"rescaling_epsilon must be >= 0, got {self.rescaling_epsilon}.")
-        if any(h < 1 for h in (*self.hidden_sizes, *self.after_core_sizes)):
-            raise ValueError(f"hidden_sizes and after_core_sizes must be positive widths, got "
-                             f"{self.hidden_sizes} and {self.after_core_sizes}.")

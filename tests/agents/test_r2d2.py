@@ -88,5 +88,18 @@ def test_padding_after_an_episode_end_takes_no_part_in_the_loss():
 def test_a_sequence_shorter_than_burn_in_plus_n_step_is_refused_before_anything_is_built():
     with pytest.raises(ValueError, match=r"sequence_length \(24\) must be at least burn_in \+ n_step \(20 \+ 5 = 25\)"):
         R2D2Config(sequence_length=24, burn_in=20, n_step=5)
-    with pytest.raises(ValueError, match=r"R2D2's core must be one of \('lstm', 'gru'\), got 'none'"):
+    with pytest.raises(ValueError, match=r"core must be one of \('lstm', 'gru'\), got 'none'"):
         R2D2Config(core="none")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("sequence_period", 81, r"sequence_period \(81\) must be <= sequence_length \(80\)"),
+    ("burn_in", -1, r"burn_in must be >= 0, got -1"),
+    ("priority_eta", 1.5, r"priority_eta must be in \[0, 1\], got 1.5"),
+    ("rescaling_epsilon", -0.1, r"rescaling_epsilon must be >= 0, got -0.1"),
+    ("core_size", 0, r"core_size must be >= 1, got 0"),
+    ("after_core_sizes", (0,), r"after_core_sizes must be positive widths, got \(0,\)"),
+])
+def test_bad_r2d2_values_are_refused_naming_the_field_and_the_value(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        R2D2Config(**{field: value})

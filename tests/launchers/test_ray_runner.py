@@ -14,6 +14,7 @@ pytest.importorskip("ray")
 
 from launchers.experiment import experiment_from_declaration  # noqa: E402
 from launchers.ray_runner import run_ray  # noqa: E402
+from tests import support  # noqa: E402
 
 OPTIMAL_RETURN = 10.0
 
@@ -101,9 +102,7 @@ def test_continuous_off_policy_agents_run_on_ray(tmp_path, agent):
 def test_r2d2_runs_on_ray_with_sequence_replay(tmp_path):
     experiment = _experiment(tmp_path, agent="r2d2", env="gym:CartPoleNoVel-v1", num_steps=800, eval_every=0,
                              eval_episodes=1, num_envs=2, num_actors=2,
-                             agent_config={"core_size": 16, "hidden_sizes": (16,), "sequence_length": 12,
-                                           "sequence_period": 6, "burn_in": 4, "n_step": 3, "batch_size": 8,
-                                           "min_replay_size": 8, "samples_per_insert": 8.0})
+                             agent_config=support.SMALL_R2D2)
     summary = run_ray(experiment)
     assert summary["actor_steps"] >= 800
     assert summary["learner_steps"] > 0

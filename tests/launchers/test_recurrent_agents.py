@@ -12,6 +12,7 @@ from components.checkpointing import Checkpointer
 
 from launchers.experiment import experiment_from_declaration, load_declaration
 from launchers.runners import run_experiment
+from tests import support
 
 
 def _run(tmp_path: Path, name: str = "run", **declaration) -> dict:
@@ -54,21 +55,19 @@ def _policies(checkpoint) -> list[dict]:
     return found
 
 
-_SMALL_R2D2 = {"core_size": 16, "hidden_sizes": (16,), "sequence_length": 12, "sequence_period": 6, "burn_in": 4,
-               "n_step": 3, "batch_size": 8, "min_replay_size": 8, "samples_per_insert": 8.0}
 
 
 @pytest.mark.parametrize("launch, num_actors", [("local", 1), ("threads", 2)])
 def test_r2d2_learns_from_sequences_in_one_process_and_under_threads(tmp_path, launch, num_actors):
     summary = _run(tmp_path, agent="r2d2", env="gym:CartPoleNoVel-v1", num_steps=1500, num_envs=2, launch=launch,
-                   num_actors=num_actors, agent_config=_SMALL_R2D2)
+                   num_actors=num_actors, agent_config=support.SMALL_R2D2)
     assert summary["actor_steps"] >= 1500 and summary["learner_steps"] >= 50
     assert math.isfinite(summary["final_eval_return"])
 
 
 def test_an_r2d2_checkpoint_keeps_the_actors_core_states(tmp_path):
     _run(tmp_path, agent="r2d2", env="gym:CartPoleNoVel-v1", num_envs=2, seed=1, num_steps=400,
-         agent_config=_SMALL_R2D2)
+         agent_config=support.SMALL_R2D2)
     saved, _ = Checkpointer(str(tmp_path / "run" / "checkpoints")).latest()
     states = [policy["core_state"] for policy in _policies(saved)]
     assert states and all(state.shape == (2, 32) and bool(state.abs().sum() > 0) for state in states)
@@ -76,7 +75,7 @@ def test_an_r2d2_checkpoint_keeps_the_actors_core_states(tmp_path):
 
 @pytest.mark.parametrize("agent, agent_config", [
     ("ppo", {"core": "gru", "core_size": 16, "hidden_sizes": (16,), "rollout_length": 16}),
-    ("r2d2", {**_SMALL_R2D2, "core": "gru"}),
+    ("r2d2", {**support.SMALL_R2D2, "core": "gru"}),
 ])
 def test_a_core_follows_the_conv_torso_on_image_observations(tmp_path, agent, agent_config):
     summary = _run(tmp_path, agent=agent, env="gridworld:simple", env_options={"observation_type": "grid"},
