@@ -227,6 +227,8 @@ class RayNodes(Nodes):
     def stop(self) -> None:
         for node in (*self._actors, self._replay, self._learner):
             node.stop.remote()
+        if self._runs:  # Their last counts reach the counter node before the final checkpoint reads it.
+            self._ray.wait(list(self._runs), num_returns=len(self._runs), timeout=30)
         if self._learner_run is not None:
             self._ray.wait([self._learner_run], timeout=30)
             self._raise_learner_failure()
