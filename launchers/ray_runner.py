@@ -76,7 +76,7 @@ class RemoteLearnerNode(LearnerNode):
 
     def __init__(self, experiment: ExperimentConfig, spec: Any, replay_node: Any, counter_node: Any,
                  resumed_step: int | None) -> None:
-        seed_process(experiment)
+        seed_process(experiment, flush_denormals=True)
         self._counter = _synced_counter(counter_node)
         self._loggers = make_run_logger_factory(experiment, resumed_step=resumed_step)
         logger = self._loggers("learner")
@@ -100,7 +100,7 @@ class RemoteActorNode(ActorNode):
 
     def __init__(self, experiment: ExperimentConfig, spec: Any, actor_id: int, replay_node: Any,
                  learner_node: Any, counter_node: Any, resumed_step: int | None) -> None:
-        seed_process(experiment)
+        seed_process(experiment, flush_denormals=True)
         counter = _synced_counter(counter_node)
         self._loggers = make_run_logger_factory(experiment, resumed_step=resumed_step)
         adder = ForwardingAdder(lambda calls: _ray().get(replay_node.add_calls.remote(actor_id, calls)),
@@ -126,7 +126,7 @@ class EvaluatorNode(Evaluator):
 
     def __init__(self, experiment: ExperimentConfig, spec: Any, learner_node: Any, counter_node: Any,
                  replay_node: Any, resumed_step: int | None) -> None:
-        seed_process(experiment)
+        seed_process(experiment, flush_denormals=True)
         self._loggers = make_run_logger_factory(experiment, resumed_step=resumed_step)
         super().__init__(experiment, spec, RemoteVariableSource(learner_node), _synced_counter(counter_node),
                          self._loggers("eval"),

@@ -70,8 +70,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval_every", type=int, default=0, help="curve mode: evaluate every N env steps")
     parser.add_argument("--run_dir", help="curve mode: folder for eval.csv, train.csv and config.json (must be new)")
+    parser.add_argument("--torch_threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.torch_threads)
     env = gym.make(args.env)
     model = SAC("MlpPolicy", env, **SETTINGS, policy_kwargs=dict(net_arch=[256, 256]), seed=args.seed, device="cpu")
     callback = None
