@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from components.observation_keys import parse_encoder_overrides
+
 LOG_STD_KINDS = ("parameter", "state", "softplus")  # As components.actor_critic.
 SQUASH_KINDS = ("clip", "tanh", "tanh_mean")  # As components.actor_critic.
 LOG_STD_RANGE = (-5.0, 2.0)  # As components.actor_critic.LOG_STD_MIN/MAX.
@@ -53,6 +55,8 @@ class AgentConfig:
       max_grad_norm: Clip the global gradient norm to this (None: no clipping).
       hidden_sizes: Widths of the MLP layers after the torso.
       variable_update_period: Actor steps between weight pulls from the learner (1: every step).
+      observation_encoders: For dict/tuple observations, 'key:kind' entries that override the torso's
+        choice for a key (kinds: auto, conv, mlp, onehot, skip; e.g. 'image:conv,action_mask:mlp').
     """
 
     learning_rate: float = 1e-3
@@ -60,6 +64,7 @@ class AgentConfig:
     max_grad_norm: float | None = None
     hidden_sizes: tuple[int, ...] = (64, 64)
     variable_update_period: int = 1
+    observation_encoders: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate!r}.")
@@ -70,6 +75,12 @@ class AgentConfig:
                  f"hidden_sizes must be positive widths, got {self.hidden_sizes}.")
         _require(self.variable_update_period >= 1,
                  f"variable_update_period must be >= 1, got {self.variable_update_period}.")
+        parse_encoder_overrides(self.observation_encoders)  # Raises, naming the bad entry.
+
+    @property
+    def encoder_overrides(self) -> dict[str, str]:
+        """`observation_encoders` as {key: kind}."""
+        return parse_encoder_overrides(self.observation_encoders)
 
 
 @dataclasses.dataclass(frozen=True)

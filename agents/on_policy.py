@@ -16,6 +16,7 @@ from components.core import Adder, Learner, Replay
 from components.counting import Counter
 from components.learners import TorchLearner, make_optimizer
 from components.loggers import Logger
+from components.nested import to_tensors
 from components.queue_replay import OnPolicyQueue
 from components.recurrent import RecurrentStochasticPolicy, is_recurrent, make_recurrent_actor_critic
 from components.specs import EnvironmentSpec
@@ -40,11 +41,12 @@ class OnPolicyBuilder(ActorLearnerBuilder):
                 squash=cfg.squash,
                 init_log_std=getattr(cfg, "init_log_std", None), activation=cfg.activation,
                 normalize_observations=getattr(cfg, "normalize_observations", False),
-                after_core_sizes=cfg.after_core_sizes)}
+                after_core_sizes=cfg.after_core_sizes, encoders=cfg.encoder_overrides)}
         return {"policy": make_actor_critic(spec, cfg.hidden_sizes, shared=cfg.shared_torso, log_std=cfg.log_std,
                                             squash=cfg.squash, activation=cfg.activation,
                                             init_log_std=getattr(cfg, "init_log_std", None),
-                                            normalize_observations=getattr(cfg, "normalize_observations", False))}
+                                            normalize_observations=getattr(cfg, "normalize_observations", False),
+                                            encoders=cfg.encoder_overrides)}
 
     def learner_batch_size(self, num_lanes: int) -> int:
         return self.config.batch_size or num_lanes
@@ -72,7 +74,7 @@ class OnPolicyBuilder(ActorLearnerBuilder):
         network = networks["policy"]
         device = next(network.parameters()).device
         with torch.inference_mode():
-            return network(torch.as_tensor(observations, device=device))[1].cpu().numpy()
+            return network(to_tensors(observations, device))[1].cpu().numpy()
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -1,18 +1,8 @@
 """Stochastic policies and actor-critic networks for policy-gradient agents (REINFORCE, A2C, PPO).
 
-A policy head maps torso features to an `ActionDistribution`, which has one
-small API whatever the action space:
-
-  sample(generator=None) -> raw    a draw (no gradient), seeded by `generator`
-  log_prob(raw) -> (B,)            log-density of raw values (differentiable)
-  entropy() -> (B,)                entropy per batch element
-  mode() -> raw                    the deterministic (evaluation) action
-  to_env_action(raw) -> action     what the environment takes, in its spec dtype
-
-"raw" is what the log-probability is defined on: the action index for a
-categorical policy, the unclipped Gaussian sample for 'clip', the pre-tanh
-sample u for 'tanh'. Learners must compute log-probabilities from the raw
-actions (actors report them as the 'raw_action' extra), never from env actions.
+A policy head maps torso features to an `ActionDistribution` (components.distributions).
+Learners compute log-probabilities from the raw actions (actors report them as the 'raw_action'
+extra), never from env actions.
 
 Networks: `ActorCriticNetwork` (observation -> (distribution, value)) for A2C,
 PPO and REINFORCE with a baseline; `PolicyNetwork` (observation ->
@@ -26,18 +16,17 @@ observations in front of an actor-critic (PPO's and A2C's
 
 from __future__ import annotations
 
-import abc
-import functools
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 from dm_env import specs
-from torch import distributions as D
 from torch import nn
 from torch.nn import functional as F
 
+from components.distributions import (ActionDistribution, CategoricalDistribution, ClippedGaussian, TanhGaussian,
+                                      torch_dtype)
 from components.networks import make_torso, orthogonal_init_
 from components.specs import EnvironmentSpec
 
@@ -54,192 +43,6 @@ POLICY_GAIN = 0.01
 VALUE_GAIN = 1.0
 
 
-def _torch_dtype(dtype: np.dtype | type) -> torch.dtype:
-    return torch.from_numpy(np.zeros((), dtype=dtype)).dtype
-
-
-@functools.lru_cache(maxsize=None)
-def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
-    return torch.zeros((), dtype=dtype).numpy().dtype
-
-
-# ----------------------------------------------------------------------------
-# Action distributions.
-# ----------------------------------------------------------------------------
-
-
-class ActionDistribution(abc.ABC):
-    """A batch of action distributions over a leading batch shape (usually (B,))."""
-
-    @abc.abstractmethod
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """A raw sample per batch element, without gradient; from `generator` when given."""
-
-    @abc.abstractmethod
-    def log_prob(self, raw: torch.Tensor) -> torch.Tensor:
-        """Log-probability (or density) of raw values, shape (B,)."""
-
-    @abc.abstractmethod
-    def entropy(self) -> torch.Tensor:
-        """Entropy per batch element, shape (B,)."""
-
-    @abc.abstractmethod
-    def mode(self) -> torch.Tensor:
-        """The deterministic raw action (evaluation)."""
-
-    @abc.abstractmethod
-    def to_env_action(self, raw: torch.Tensor) -> torch.Tensor:
-        """Raw values -> actions for the environment, in the action spec's dtype and bounds."""
-
-
-class CategoricalDistribution(ActionDistribution):
-    """Categorical over `num_actions` from logits (..., A); raw values are int64 indices.
-
-    The same math as `torch.distributions.Categorical`, kept to a few tensor
-    ops: the acting path calls it once per environment step, where
-    Categorical's normalisation and multinomial sampling cost more than the
-    network (measured: about 0.2 ms of a 0.5 ms step on CartPole).
-    """
-
-    def __init__(self, logits: torch.Tensor, env_dtype: torch.dtype = torch.int64) -> None:
-        self._log_probs = logits.log_softmax(dim=-1)
-        self.env_dtype = env_dtype
-
-    @property
-    def logits(self) -> torch.Tensor:
-        return self._log_probs  # Normalised: log-softmax of the head's output.
-
-    @property
-    def probs(self) -> torch.Tensor:
-        return self._log_probs.exp()
-
-    @property
-    def env_numpy_dtype(self) -> np.dtype:
-        """`env_dtype` as a numpy dtype."""
-        return _numpy_dtype(self.env_dtype)
-
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        # Inverse-CDF sampling: the first action whose cumulative probability exceeds u ~ U[0, 1).
-        cumulative = self.probs.detach().cumsum(dim=-1)
-        u = torch.rand(cumulative.shape[:-1] + (1,), generator=generator, device=cumulative.device,
-                       dtype=cumulative.dtype)
-        return (cumulative <= u).sum(dim=-1).clamp(max=cumulative.shape[-1] - 1)
-
-    def sample_numpy(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """A draw per batch element (int64) and its log-probability (float32), as numpy arrays.
-
-        The same inverse-CDF draw as `sample`, for the acting path: on a few
-        lanes, numpy's ops cost a fraction of torch's per-op dispatch.
-        """
-        log_probs = self._log_probs.numpy(force=True)
-        cumulative = np.exp(log_probs).cumsum(axis=-1)
-        u = rng.random(cumulative.shape[:-1] + (1,), dtype=np.float32)
-        raw = np.minimum((cumulative <= u).sum(axis=-1), cumulative.shape[-1] - 1)
-        if log_probs.ndim == 2:  # (lanes, actions): plain indexing is the cheap way.
-            log_prob = log_probs[np.arange(len(raw)), raw]
-        else:
-            log_prob = np.take_along_axis(log_probs, raw[..., None], axis=-1)[..., 0]
-        return raw, log_prob.astype(np.float32, copy=False)
-
-    def log_prob(self, raw: torch.Tensor) -> torch.Tensor:
-        return self._log_probs.gather(-1, raw.long().unsqueeze(-1)).squeeze(-1)
-
-    def entropy(self) -> torch.Tensor:
-        return -(self._log_probs.exp() * self._log_probs).sum(dim=-1)
-
-    def mode(self) -> torch.Tensor:
-        return self._log_probs.argmax(dim=-1)
-
-    def to_env_action(self, raw: torch.Tensor) -> torch.Tensor:
-        return raw.to(self.env_dtype)
-
-
-class _DiagonalGaussian(ActionDistribution):
-    """A diagonal Gaussian over the last axis (k,), plus the env action bounds."""
-
-    def __init__(self, mean: torch.Tensor, log_std: torch.Tensor, minimum: torch.Tensor,
-                 maximum: torch.Tensor) -> None:
-        self.normal = D.Normal(mean, log_std.exp(), validate_args=False)
-        self.distribution = D.Independent(self.normal, 1, validate_args=False)  # Sums log-probs and entropies over k.
-        self.minimum = minimum
-        self.maximum = maximum
-
-    @property
-    def mean(self) -> torch.Tensor:
-        return self.normal.mean
-
-    @property
-    def stddev(self) -> torch.Tensor:
-        return self.normal.stddev
-
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        # Normal.sample takes no generator: draw the standard normal noise from it ourselves.
-        with torch.no_grad():
-            mean, std = self.normal.loc, self.normal.scale
-            noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
-            return mean + std * noise
-
-    def mode(self) -> torch.Tensor:
-        return self.normal.loc
-
-    def _bounded(self, action: torch.Tensor) -> torch.Tensor:
-        # Clamp after the cast, with bounds in the env dtype, so rounding cannot leave the box.
-        action = action.to(self.minimum.dtype)
-        return torch.maximum(torch.minimum(action, self.maximum), self.minimum)
-
-
-class ClippedGaussian(_DiagonalGaussian):
-    """Gaussian whose unbounded samples are clipped into the action box for the environment.
-
-    log_prob and entropy are those of the Normal over raw (unclipped) samples,
-    as in CleanRL's and SB3's PPO.
-    """
-
-    def log_prob(self, raw: torch.Tensor) -> torch.Tensor:
-        return self.distribution.log_prob(raw)
-
-    def entropy(self) -> torch.Tensor:
-        return self.distribution.entropy()
-
-    def to_env_action(self, raw: torch.Tensor) -> torch.Tensor:
-        return self._bounded(raw)
-
-
-class TanhGaussian(_DiagonalGaussian):
-    """Gaussian over u squashed into the box: action = loc + scale * tanh(u).
-
-    Raw values are the pre-tanh u (so log-probs stay finite where tanh
-    saturates). `log_prob(u)` is the density of the env action: the Normal's
-    log-density minus log|d action / du| = log(1 - tanh(u)^2) + log(scale).
-
-    `entropy()` is the base Normal's entropy, an approximation: the squashed
-    distribution's entropy, H(base) + E[log|d action / du|], has no closed form
-    (a single-sample estimate is `-log_prob(sample)`). Its gradient still
-    pushes the std up, which is what an entropy bonus is for. `mode()` is the
-    Normal's mean, so the deterministic action is loc + scale * tanh(mean)
-    (the usual convention; not the exact mode of the squashed density).
-    """
-
-    def __init__(self, mean: torch.Tensor, log_std: torch.Tensor, minimum: torch.Tensor,
-                 maximum: torch.Tensor) -> None:
-        super().__init__(mean, log_std, minimum, maximum)
-        low, high = minimum.to(mean.dtype), maximum.to(mean.dtype)
-        self.tanh = D.TanhTransform()
-        self.affine = D.AffineTransform(loc=(high + low) / 2, scale=(high - low) / 2)
-
-    def log_prob(self, raw: torch.Tensor) -> torch.Tensor:
-        squashed = torch.tanh(raw)
-        log_det = (self.tanh.log_abs_det_jacobian(raw, squashed)
-                   + self.affine.log_abs_det_jacobian(squashed, self.affine(squashed)))
-        return self.distribution.log_prob(raw) - log_det.sum(dim=-1)
-
-    def entropy(self) -> torch.Tensor:
-        return self.distribution.entropy()
-
-    def to_env_action(self, raw: torch.Tensor) -> torch.Tensor:
-        return self._bounded(self.affine(torch.tanh(raw)))
-
-
 # ----------------------------------------------------------------------------
 # Policy heads.
 # ----------------------------------------------------------------------------
@@ -254,7 +57,7 @@ class CategoricalHead(nn.Module):
         if num_actions < 1:
             raise ValueError(f"num_actions must be >= 1; got {num_actions}.")
         self.num_actions = num_actions
-        self.env_dtype = _torch_dtype(dtype)
+        self.env_dtype = torch_dtype(dtype)
         self.logits = orthogonal_init_(nn.Linear(features, num_actions), gain)
 
     def forward(self, features: torch.Tensor) -> CategoricalDistribution:
@@ -461,20 +264,23 @@ class NormalizedActorCritic(nn.Module):
         return self.network.critic_parameters()
 
 
-def _torso(spec: EnvironmentSpec, hidden_sizes: Sequence[int], activation: str = "relu") -> nn.Module:
-    return orthogonal_init_(make_torso(spec.observations, hidden_sizes, activation=activation), TORSO_GAIN)
+def _torso(spec: EnvironmentSpec, hidden_sizes: Sequence[int], activation: str = "relu",
+           encoders: Mapping[str, str] | None = None) -> nn.Module:
+    return orthogonal_init_(make_torso(spec.observations, hidden_sizes, activation=activation, encoders=encoders),
+                            TORSO_GAIN)
 
 
 def make_actor_critic(spec: EnvironmentSpec, hidden_sizes: Sequence[int], shared: bool = True,
                       log_std: str = "parameter", squash: str = "clip",
                       init_log_std: float | None = None, activation: str = "relu",
-                      normalize_observations: bool = False) -> ActorCriticNetwork | NormalizedActorCritic:
-    """The default actor-critic for an environment: `make_torso` torso(s) (Nature CNN for pixels),
-    a head chosen from the action spec, a scalar value head; orthogonal init. With
-    `normalize_observations`, wrapped in a `NormalizedActorCritic`."""
-    actor_torso = _torso(spec, hidden_sizes, activation)
+                      normalize_observations: bool = False,
+                      encoders: Mapping[str, str] | None = None) -> ActorCriticNetwork | NormalizedActorCritic:
+    """The default actor-critic for an environment: `make_torso` torso(s) (Nature CNN for pixels, one
+    encoder per key for dict observations, `encoders` overriding), a head chosen from the action spec, a
+    scalar value head; orthogonal init. With `normalize_observations`, wrapped in a `NormalizedActorCritic`."""
+    actor_torso = _torso(spec, hidden_sizes, activation, encoders)
     head = make_policy_head(spec.actions, actor_torso.output_size, log_std, squash, init_log_std)
-    critic_torso = None if shared else _torso(spec, hidden_sizes, activation)
+    critic_torso = None if shared else _torso(spec, hidden_sizes, activation, encoders)
     network = ActorCriticNetwork(actor_torso, head, critic_torso)
     if not normalize_observations:
         return network
@@ -485,6 +291,9 @@ def make_actor_critic(spec: EnvironmentSpec, hidden_sizes: Sequence[int], shared
 def check_normalizable(observation_spec: specs.Array) -> None:
     """Running normalisation is for vector observations (rank <= 2), as in SB3 and CleanRL; the pixel
     torso scales images itself (uint8 / 255), and a second standardisation would shrink them again."""
+    if not isinstance(observation_spec, specs.Array):
+        raise ValueError(f"normalize_observations standardises one vector observation; this one is a nest "
+                         f"({observation_spec!r}). Drop --normalize_observations.")
     if isinstance(observation_spec, specs.DiscreteArray) or len(observation_spec.shape) > 2:
         raise ValueError(
             f"normalize_observations standardises vector observations; these are {observation_spec!r} "
@@ -493,8 +302,9 @@ def check_normalizable(observation_spec: specs.Array) -> None:
 
 
 def make_policy_network(spec: EnvironmentSpec, hidden_sizes: Sequence[int], log_std: str = "parameter",
-                        squash: str = "clip", init_log_std: float | None = None) -> PolicyNetwork:
+                        squash: str = "clip", init_log_std: float | None = None,
+                        encoders: Mapping[str, str] | None = None) -> PolicyNetwork:
     """A policy-only network (no value head) for an environment; same torso, head and init as
     `make_actor_critic`."""
-    torso = _torso(spec, hidden_sizes)
+    torso = _torso(spec, hidden_sizes, encoders=encoders)
     return PolicyNetwork(torso, make_policy_head(spec.actions, torso.output_size, log_std, squash, init_log_std))

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from components.action_bounds import ActionBounds
-from components.actor_critic import CategoricalDistribution
+from components.distributions import CategoricalDistribution
 from components.core import Actor, Adder, Nest, Saveable
 from components.types import PolicyOutput
 from components.variable_utils import VariableClient
@@ -75,7 +75,7 @@ class RandomActor(Actor):
         self._rng = np.random.default_rng(seed)
 
     def select_action(self, observation: Any) -> np.ndarray:
-        return self._rng.integers(0, self._num_actions, len(observation))
+        return self._rng.integers(0, self._num_actions, len(tree.flatten(observation)[0]))
 
     def observe_first(self, timestep: dm_env.TimeStep) -> None:
         pass

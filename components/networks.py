@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+import tree
 from dm_env import specs
 from torch import nn
+
+from components.observation_keys import ENCODER_KINDS, MASK_KEY
 
 
 def orthogonal_init_(module: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
@@ -118,38 +121,111 @@ class Float(nn.Module):
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
-def make_torso(observation_spec: specs.Array, hidden_sizes: Sequence[int],
-               conv_channels: Sequence[int] = (16, 32), activation: str = "relu") -> nn.Module:
-    """Picks an encoder for one array observation; the result has `.output_size`.
+def _one_hot_size(spec: specs.Array) -> int | None:
+    """How many values an integer scalar takes (a DiscreteArray, or an integer BoundedArray from 0), else None."""
+    if spec.shape != () or not np.issubdtype(spec.dtype, np.integer):
+        return None
+    if isinstance(spec, specs.DiscreteArray):
+        return int(spec.num_values)
+    if isinstance(spec, specs.BoundedArray) and int(spec.minimum) == 0 and int(spec.maximum) < 4096:
+        return int(spec.maximum) + 1
+    return None
 
-    DiscreteArray (an index) -> one-hot + MLP; a vector -> MLP; a 2-D array ->
-    flatten + MLP; a channels-first image (C, H, W) -> conv torso + MLP: the
-    Nature CNN for frames of 36x36 and up (Atari), a small 3x3 torso below.
-    uint8 images are scaled to [0, 1] inside the network, so frames stay
-    uint8 in replay. `activation` ('relu' or 'tanh') is the MLP's.
+
+def make_encoder(spec: specs.Array, kind: str = "auto", conv_channels: Sequence[int] = (16, 32),
+                 name: str = "observation") -> tuple[nn.Module, int]:
+    """An encoder for one array and its output width. 'auto': a one-hot for an integer scalar with a known
+    count, the conv torso for a channels-first image (C, H, W) (the Nature CNN from 36x36 up, uint8 scaled
+    to [0, 1]), a flatten for anything of rank <= 2. `name` is the key that error messages name."""
+    shape = tuple(spec.shape)
+    if kind == "auto":
+        kind = "onehot" if _one_hot_size(spec) else "conv" if len(shape) == 3 else "mlp" if len(shape) <= 2 else ""
+        if not kind:
+            raise ValueError(f"No default encoder for observation {name!r} of shape {shape} (spec {spec!r}): "
+                             "expected an integer scalar, a vector, a 2-D array or a channels-first image.")
+    if kind == "onehot":
+        size = _one_hot_size(spec)
+        if size is None:
+            raise ValueError(f"Observation {name!r} cannot be one-hot encoded: expected an integer scalar "
+                             f"(a DiscreteArray or an integer BoundedArray from 0), got {spec!r}.")
+        return OneHot(size), size
+    if kind == "conv":
+        if len(shape) != 3:
+            raise ValueError(f"Observation {name!r} cannot go through the conv torso: expected a channels-first "
+                             f"image (C, H, W), got shape {shape} (spec {spec!r}).")
+        conv = NatureCNN(shape) if min(shape[1:]) >= NATURE_CNN_MIN_SIZE else GridConvTorso(shape, conv_channels)
+        return nn.Sequential(Float(1.0 / 255.0 if spec.dtype == np.uint8 else 1.0), conv), conv.output_size
+    if kind == "mlp":
+        return Float(flatten=True), max(1, int(np.prod(shape)))
+    raise ValueError(f"encoder kind must be one of {ENCODER_KINDS[:-1]} for observation {name!r}, got {kind!r}.")
+
+
+def _key(path: Sequence[object]) -> str:
+    return "/".join(str(part) for part in path)
+
+
+class MultiInputEncoder(nn.Module):
+    """Encodes a nest of arrays (dict, tuple) leaf by leaf and concatenates the features.
+
+    Leaves are visited in dm-tree's flatten order (dict keys sorted) and named by their path joined with
+    '/' ('image', 'sensors/0'). Each gets `make_encoder`'s choice unless `overrides` names it; the
+    'action_mask' leaf is skipped unless named (it serves the action head, not the torso).
     """
-    if not isinstance(observation_spec, specs.Array):
-        raise TypeError(
-            "The default networks take a single array observation; got the nested spec "
-            f"{observation_spec!r}. Pass a network factory that handles it."
-        )
-    shape = tuple(observation_spec.shape)
-    if isinstance(observation_spec, specs.DiscreteArray) and shape == ():
-        encoder: nn.Module = OneHot(observation_spec.num_values)
-        encoded_size = observation_spec.num_values
-    elif len(shape) <= 2:
-        encoder = Float(flatten=True)
-        encoded_size = int(np.prod(shape))
-    elif len(shape) == 3:
-        large = min(shape[1:]) >= NATURE_CNN_MIN_SIZE
-        conv = NatureCNN(shape) if large else GridConvTorso(shape, conv_channels)
-        scale = 1.0 / 255.0 if observation_spec.dtype == np.uint8 else 1.0
-        encoder = nn.Sequential(Float(scale), conv)
-        encoded_size = conv.output_size
-    else:
-        raise ValueError(f"No default torso for observations of shape {shape} (spec {observation_spec!r}).")
+
+    def __init__(self, observation_spec: object, overrides: Mapping[str, str] | None = None,
+                 conv_channels: Sequence[int] = (16, 32)) -> None:
+        super().__init__()
+        overrides = dict(overrides or {})
+        leaves = tree.flatten_with_path(observation_spec)
+        self.keys = [_key(path) for path, _ in leaves]
+        unknown = sorted(set(overrides) - set(self.keys))
+        if unknown:
+            raise ValueError(f"observation_encoders names {unknown}, which the observation does not have; "
+                             f"its keys are {self.keys}.")
+        self.encoders = nn.ModuleList()
+        self.used: list[bool] = []
+        size = 0
+        for key, (_, spec) in zip(self.keys, leaves):
+            kind = overrides.get(key, "skip" if key.split("/")[-1] == MASK_KEY else "auto")
+            self.used.append(kind != "skip")
+            if kind == "skip":
+                self.encoders.append(nn.Identity())
+                continue
+            encoder, width = make_encoder(spec, kind, conv_channels, key)
+            self.encoders.append(encoder)
+            size += width
+        if size == 0:
+            raise ValueError(f"Every observation key is skipped ({self.keys}): the torso has nothing to read.")
+        self.output_size = size
+
+    def forward(self, observation: object) -> torch.Tensor:
+        leaves = tree.flatten(observation)
+        return torch.cat([encoder(leaf) for encoder, leaf, used in zip(self.encoders, leaves, self.used) if used],
+                         dim=-1)
+
+
+def make_torso(observation_spec: object, hidden_sizes: Sequence[int], conv_channels: Sequence[int] = (16, 32),
+               activation: str = "relu", encoders: Mapping[str, str] | None = None) -> nn.Module:
+    """An encoder for the observation, then an MLP of `hidden_sizes`; the result has `.output_size`.
+
+    One array gets `make_encoder`'s choice (one-hot for an index, flatten for vectors and 2-D arrays, the
+    conv torso for channels-first images; uint8 images are scaled inside the network, so frames stay
+    uint8 in replay). A nest (dict or tuple of arrays) gets a `MultiInputEncoder`: one encoder per key,
+    `encoders` overriding the choice per key, features concatenated. `activation` ('relu' or 'tanh') is
+    the MLP's.
+    """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}.")
+    if isinstance(observation_spec, specs.Array):
+        if encoders:
+            raise ValueError(f"observation_encoders ({dict(encoders)}) name keys, but the observation is one "
+                             f"array ({observation_spec!r}).")
+        encoder, encoded_size = make_encoder(observation_spec, "auto", conv_channels)
+    elif tree.is_nested(observation_spec) and all(isinstance(s, specs.Array) for s in tree.flatten(observation_spec)):
+        encoder = MultiInputEncoder(observation_spec, encoders, conv_channels)
+        encoded_size = encoder.output_size
+    else:
+        raise TypeError(f"The default torso takes an array or a nest (dict, tuple) of arrays; got {observation_spec!r}.")
     mlp = MLP(encoded_size, hidden_sizes, activation=ACTIVATIONS[activation], activate_final=True)
     torso = nn.Sequential(encoder, mlp)
     torso.output_size = mlp.output_size

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import dm_env
 import numpy as np
 import torch
 from torch import nn
 
-from components.actor_critic import (TORSO_GAIN, VALUE_GAIN, ActionDistribution, RunningNormalizer,
-                                     check_normalizable, make_policy_head)
+from components.actor_critic import TORSO_GAIN, VALUE_GAIN, RunningNormalizer, check_normalizable, make_policy_head
+from components.distributions import ActionDistribution
+from components.nested import first_leaf, flatten_leading, leading_size, to_tensors
 from components.actors import EpsilonGreedyPolicy, StochasticPolicy
 from components.networks import ACTIVATIONS, MLP, make_torso, orthogonal_init_
 from components.specs import EnvironmentSpec
@@ -150,7 +151,7 @@ class RecurrentBranch(nn.Module):
     def unroll(self, observation: torch.Tensor, state: torch.Tensor,
                first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch, steps = first.shape
-        features = self.torso(observation.flatten(0, 1)).view(batch, steps, -1)
+        features = self.torso(flatten_leading(observation)).view(batch, steps, -1)
         output, state = self.core.unroll(features, state, first)
         return self.after(output), state
 
@@ -203,9 +204,9 @@ class RecurrentActorCritic(nn.Module):
         return self.policy_head(actor.flatten(0, 1)), self.value_head(critic.flatten(0, 1)).squeeze(-1)
 
     def forward(self, observation: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor]:
-        count = observation.shape[0]
-        first = torch.ones(count, dtype=torch.bool, device=observation.device)
-        distribution, value, _ = self.step(observation, first, self.initial_state(count, observation.device))
+        count, device = leading_size(observation), first_leaf(observation).device
+        first = torch.ones(count, dtype=torch.bool, device=device)
+        distribution, value, _ = self.step(observation, first, self.initial_state(count, device))
         return distribution, value
 
     def critic_parameters(self) -> list[nn.Parameter]:
@@ -227,12 +228,14 @@ def make_recurrent_actor_critic(spec: EnvironmentSpec, hidden_sizes: tuple[int, 
                                 shared: bool = True, log_std: str = "parameter", squash: str = "clip",
                                 init_log_std: float | None = None, activation: str = "relu",
                                 normalize_observations: bool = False,
-                                after_core_sizes: tuple[int, ...] = ()) -> RecurrentActorCritic:
+                                after_core_sizes: tuple[int, ...] = (),
+                                encoders: Mapping[str, str] | None = None) -> RecurrentActorCritic:
     """`make_actor_critic`'s torso(s) and heads with a `kind` core of `size` units after each torso, and
     an MLP of `after_core_sizes` between each core and its head. Empty `hidden_sizes` feed the
     (flattened) observation to the core directly."""
     def branch() -> RecurrentBranch:
-        torso = orthogonal_init_(make_torso(spec.observations, hidden_sizes, activation=activation), TORSO_GAIN)
+        torso = orthogonal_init_(make_torso(spec.observations, hidden_sizes, activation=activation,
+                                            encoders=encoders), TORSO_GAIN)
         after = None
         if after_core_sizes:
             after = orthogonal_init_(MLP(size, after_core_sizes, activation=ACTIVATIONS[activation],
@@ -253,7 +256,7 @@ def evaluate_sequences(network: nn.Module, observation: torch.Tensor, step_type:
     """The network on (B, T, ...) sequences, flattened to B * T: a recurrent network unrolled from the
     'core_state' its actor reported at each sequence's first step, a feed-forward one on every step alike."""
     if not is_recurrent(network):
-        return network(observation.flatten(0, 1))
+        return network(flatten_leading(observation))
     return network.unroll(observation, step_type == FIRST, extras["core_state"][:, 0])
 
 
@@ -278,7 +281,7 @@ class LaneCoreStates:
 
     def step(self, observation: torch.Tensor) -> Any:
         """The network's outputs on one step of every lane (without the state, which is kept)."""
-        count = observation.shape[0]
+        count = leading_size(observation)
         if self._state is None or self._state.shape[0] != count:
             self._state = self._network.initial_state(count, self._device)
         first = np.ones(count, bool) if self._first is None or len(self._first) != count else self._first
@@ -342,10 +345,10 @@ class RecurrentEpsilonGreedyPolicy(EpsilonGreedyPolicy):
 
     def __call__(self, observation: Any) -> PolicyOutput:
         epsilon = self.epsilon
-        num_lanes = len(observation)
+        num_lanes = leading_size(observation)
         self.steps += num_lanes
         with torch.inference_mode():
-            q = self._lanes.step(torch.as_tensor(observation, device=self._device))
+            q = self._lanes.step(to_tensors(observation, self._device))
             actions = q.argmax(dim=-1).cpu().numpy()
         if epsilon > 0:
             explore = self._rng.random(num_lanes) < epsilon

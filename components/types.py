@@ -111,7 +111,10 @@ def sequence_spec(environment_spec: Any, length: int, core_state_size: int) -> S
     from dm_env import specs  # Local: keep this module a leaf of plain NamedTuples.
     import numpy as np
 
-    def over_time(spec: Any, steps: int) -> Any:
+    def over_time(spec: Any, steps: int) -> Any:  # Leaf by leaf for a dict observation.
+        if not isinstance(spec, specs.Array):
+            import tree
+            return tree.map_structure(lambda leaf: over_time(leaf, steps), spec)
         return specs.Array((steps, *spec.shape), spec.dtype, spec.name)
 
     return SequenceItem(

@@ -229,8 +229,8 @@ def _from_gym_observation(space: spaces.Space, spec: specs.Array, value: Any) ->
 
 
 def gym_actions(space: spaces.Space, actions: np.ndarray) -> Sequence[Any]:
-    """A batch of dm_env actions (leading lane axis) in a flat space's form: a Discrete's start added (Python
-    ints), a Box's dtype."""
+    """A batch of dm_env actions (leading lane axis) in a leaf space's form: a Discrete's start added (Python
+    ints); a Box's, MultiDiscrete's or MultiBinary's dtype (their specs are in the space's units already)."""
     if isinstance(space, spaces.Discrete):
         return (actions + int(space.start)).tolist()
     return actions.astype(space.dtype, copy=False)
@@ -271,7 +271,7 @@ class GymnasiumEnvironment(dm_env.Environment):
             self._seeded = True
         self._last_info = info
         self._needs_reset = False
-        return dm_env.restart(self._convert_observation(observation))
+        return dm_env.restart(self.convert_observation(observation))
 
     def step(self, action: Any) -> dm_env.TimeStep:
         """Steps the env; on a fresh env or after LAST, resets and ignores `action`."""
@@ -282,7 +282,7 @@ class GymnasiumEnvironment(dm_env.Environment):
             gym_action = self._convert_action(action)
         observation, reward, terminated, truncated, info = self._env.step(gym_action)
         self._last_info = info
-        observation = self._convert_observation(observation)
+        observation = self.convert_observation(observation)
         step_type, discount = lane_end(terminated, truncated)
         self._needs_reset = step_type == LAST
         return dm_env.TimeStep(dm_env.StepType(step_type), np.asarray(reward, dtype=REWARD_SPEC.dtype),
@@ -297,7 +297,8 @@ class GymnasiumEnvironment(dm_env.Environment):
         start, n = self._discrete_action
         return index + start if 0 <= index < n else None
 
-    def _convert_observation(self, observation: Any) -> Any:
+    def convert_observation(self, observation: Any) -> Any:
+        """A gymnasium observation in this adapter's spec (dtypes, Discrete starts removed)."""
         if self._box_observation_dtype is not None:
             return np.asarray(observation, dtype=self._box_observation_dtype)
         return nests.map_structure(

@@ -8,9 +8,10 @@ action conversion and episode ends of `environments.gym_adapter` and
 `environments.auto_reset`. Like every backend's, its batches are checked by
 `environments.validation.CheckedLanes` (the registry wraps it).
 
-It takes the flat spaces of classic control and MuJoCo: a Box observation and
-a Discrete or Box action space. Anything else (Dict, Tuple, MultiDiscrete ...)
-needs the sync backend, which adapts any space.
+It takes any observation space the adapter maps (Box, Discrete, MultiDiscrete,
+MultiBinary, and Dict/Tuple nests of them, batched leaf by leaf) and a Discrete,
+Box, MultiDiscrete or MultiBinary action space. A Dict or Tuple action space
+needs the sync backend.
 """
 
 from __future__ import annotations
@@ -25,17 +26,23 @@ from gymnasium import spaces
 
 from environments.auto_reset import FIRST, LaneResets, lane_end
 from environments.batched import BatchedEnvironment
-from environments.gym_adapter import DISCOUNT_SPEC, REWARD_SPEC, GymnasiumEnvironment, gym_actions
+from environments import nests
+from environments.gym_adapter import DISCOUNT_SPEC, REWARD_SPEC, GymnasiumEnvironment, gym_actions, space_to_spec
 from environments.spec_checks import EnvironmentSpecError
 from environments.wrappers import narrow_spec
 
 
+ACTION_SPACES = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)
+
+
 def unsupported_spaces(env: gymnasium.Env) -> str | None:
     """Why the gym backend cannot batch `env` (its spaces), or None when it can."""
-    if not isinstance(env.observation_space, spaces.Box):
-        return f"its observation space is {env.observation_space}, not a Box"
-    if not isinstance(env.action_space, (spaces.Discrete, spaces.Box)):
-        return f"its action space is {env.action_space}, neither Discrete nor Box"
+    try:
+        space_to_spec(env.observation_space)
+    except (TypeError, ValueError) as error:
+        return f"its observation space cannot be adapted ({error})"
+    if not isinstance(env.action_space, ACTION_SPACES):
+        return f"its action space is {env.action_space}, not one of {[s.__name__ for s in ACTION_SPACES]}"
     return None
 
 
@@ -61,7 +68,8 @@ class GymnasiumBatchedEnvironment(BatchedEnvironment):
                 raise ValueError(f"{self._name!r}: lane {i} has spaces {env.observation_space} / {env.action_space}, "
                                  f"lane 0 has {self._envs[0].observation_space} / {self._envs[0].action_space}.")
         adapter = GymnasiumEnvironment(self._envs[0])  # The specs every gymnasium lane has.
-        self._observation_spec = narrow_spec(adapter.observation_spec())
+        self._convert = None if isinstance(self._envs[0].observation_space, spaces.Box) else adapter.convert_observation
+        self._observation_spec = nests.map_structure(narrow_spec, adapter.observation_spec())
         self._action_spec = narrow_spec(adapter.action_spec())
         self._reward_spec = narrow_spec(REWARD_SPEC)
         self._discount_spec = narrow_spec(DISCOUNT_SPEC)
@@ -77,8 +85,9 @@ class GymnasiumBatchedEnvironment(BatchedEnvironment):
     def gym_envs(self) -> list[gymnasium.Env]:
         return list(self._envs)
 
-    def _new_batch(self) -> np.ndarray:
-        return np.empty((self.num_lanes,) + self._observation_spec.shape, self._observation_spec.dtype)
+    def _new_batch(self) -> Any:
+        return nests.map_structure(lambda spec: np.empty((self.num_lanes, *spec.shape), spec.dtype),
+                                   self._observation_spec)
 
     def reset(self) -> dm_env.TimeStep:
         observations = self._new_batch()
@@ -93,7 +102,16 @@ class GymnasiumBatchedEnvironment(BatchedEnvironment):
         seed, self._seeds[lane] = self._seeds[lane], None
         return self._envs[lane].reset(seed=seed)[0]
 
-    def _write(self, observations: np.ndarray, lane: int, observation: Any) -> None:
+    def _write(self, observations: Any, lane: int, observation: Any) -> None:
+        if self._convert is not None:  # A nest, or an integer space: leaf by leaf, through the adapter.
+            try:
+                nests.map_structure(lambda batch, leaf: batch.__setitem__(lane, leaf), observations,
+                                    self._convert(observation))
+                return
+            except (TypeError, ValueError) as error:
+                raise EnvironmentSpecError(
+                    f"Environment {self._name!r}: lane {lane} gave an observation that does not fit its "
+                    f"observation space {self._envs[lane].observation_space}: {error}") from None
         if getattr(observation, "shape", None) != observations.shape[1:]:
             raise EnvironmentSpecError(
                 f"Environment {self._name!r}: lane {lane} gave an observation of shape {np.shape(observation)}; "
@@ -117,7 +135,7 @@ class GymnasiumBatchedEnvironment(BatchedEnvironment):
         return dm_env.TimeStep(np.array(step_types, np.int8), np.array(rewards, self._reward_spec.dtype),
                                np.array(discounts, self._discount_spec.dtype), observations)
 
-    def observation_spec(self) -> specs.Array:
+    def observation_spec(self) -> Any:
         return self._observation_spec
 
     def action_spec(self) -> specs.Array:

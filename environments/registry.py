@@ -188,8 +188,9 @@ def resolve_backend(backend: str, name: str, num_envs: int, options: Mapping[str
 
     'auto' -> 'ale' for Atari (ALE's C++ engine is the fastest here), or, when
     the options ask for what it lacks (a crop), 'subprocess' for several Atari
-    lanes and 'sync' for one; 'gym' for gymnasium environments with flat spaces
-    (a Box observation, a Discrete or Box action: see environments.gym_batched);
+    lanes and 'sync' for one; 'gym' for gymnasium environments whose spaces it
+    batches (any observation space, a Dict or Tuple too; a leaf action space:
+    see environments.gym_batched);
     'sync' for everything else (cheap environments, where worker processes cost
     more than they save).
     """
@@ -267,8 +268,8 @@ def make_batched_environment(name: str, num_envs: int = 1, seed: int = 0, backen
     """Builds `num_envs` lanes of a registry environment, lane i seeded with `seed + i`.
 
     Backends: 'sync' and 'subprocess' (any environment), 'ale' (atari:<Game> only,
-    on ale-py's native vector engine), 'gym' (gym:<id> with flat spaces, batched
-    in process), 'auto' (see `resolve_backend`). `check_env`: see `make_lanes`.
+    on ale-py's native vector engine), 'gym' (gym:<id>, nested observations
+    too, batched in process), 'auto' (see `resolve_backend`). `check_env`: see `make_lanes`.
     """
     prefix, rest = _split(name)  # Fail on a bad name before building anything.
     backend = resolve_backend(backend, name, num_envs, options)

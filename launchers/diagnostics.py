@@ -36,6 +36,7 @@ import torch
 import tree
 from torch import nn
 
+from components.nested import to_tensors
 from environments import gridworld_plots
 from environments.gridworld import GridWorld
 from environments.gridworld_plots import (  # noqa: F401 - re-exported: the GridWorld pictures' API.
@@ -79,7 +80,7 @@ def _evaluate(network: QFunction, observations: np.ndarray) -> np.ndarray:
         parameter = next(network.parameters(), None)
         device = parameter.device if parameter is not None else torch.device("cpu")
         with torch.inference_mode():
-            return network(torch.as_tensor(observations, device=device)).float().cpu().numpy()
+            return network(to_tensors(observations, device)).float().cpu().numpy()
     return np.asarray(network(observations), dtype=float)
 
 

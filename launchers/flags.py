@@ -98,6 +98,14 @@ def _field_type(config_class: type, field: dataclasses.Field) -> tuple[type, boo
     return hint, optional
 
 
+def _tuple_item_type(config_class: type, field: dataclasses.Field) -> type:
+    """The item type of a tuple field (tuple[str, ...] -> str)."""
+    args = [a for a in typing.get_args(typing.get_type_hints(config_class)[field.name]) if a is not type(None)]
+    while args and typing.get_origin(args[0]) in (tuple, list):
+        args = list(typing.get_args(args[0]))
+    return args[0] if args else int
+
+
 def _optional_parser(base: type):
     def parse(text: str):
         return None if text.lower() in ("none", "") else base(text)
@@ -161,7 +169,9 @@ def config_values_from_flags(config_class: type, only_present: bool = False) -> 
             continue
         base, optional = _field_type(config_class, field)
         raw = FLAGS[field.name].value
-        if base is tuple:
+        if base is tuple and _tuple_item_type(config_class, field) is str:
+            values[field.name] = tuple(raw)
+        elif base is tuple:
             try:
                 values[field.name] = tuple(int(v) for v in raw)
             except ValueError:

@@ -52,9 +52,10 @@ class RunSettings:
                                  "lane i is seeded seed + i).", minimum=1)
     env_backend: str = run_field(
         "auto", "How lanes are stepped: sync (in process), subprocess (worker processes, frames through shared "
-                "memory), ale (atari only: ale-py's native vector engine), gym (gym:<id> with flat spaces, batched "
-                "in process) or auto (ale for Atari, subprocess/sync when an Atari option needs a crop, gym for flat "
-                "gymnasium spaces, sync for everything else, and for your own environment factory).",
+                "memory), ale (atari only: ale-py's native vector engine), gym (gym:<id>, dict and tuple "
+                "observations too, batched in process) or auto (ale for Atari, subprocess/sync when an Atari option "
+                "needs a crop, gym for gymnasium spaces it batches, sync for everything else, and for your own "
+                "environment factory).",
         choices=BACKENDS)
     check_env: str = run_field(
         "startup", f"How the environment is checked against its specs: startup (one extra lane stepped "

@@ -13,6 +13,7 @@ from agents.a2c.config import A2CConfig
 from agents.on_policy import OnPolicyLearner, set_scaled_learning_rate
 from components.learners import linear_decay
 from components.recurrent import evaluate_sequences
+from components.nested import flatten_leading
 from components.transforms import gae, normalize_advantages, trajectory_masks
 from components.types import Trajectory
 
@@ -85,7 +86,7 @@ class A2CLearner(OnPolicyLearner):
         grad_norm = self._apply_gradients(loss, terms={"policy_loss": policy_loss, "value_loss": value_loss,
                                                         "entropy": entropy_mean, "returns": returns})
         # The rollouts join the normaliser's statistics (if any) after the update, which saw the actor's.
-        self._update_observation_normalizer(batch.observation.flatten(0, 1))
+        self._update_observation_normalizer(flatten_leading(batch.observation))
         value_mean = (values[:, :-1].detach() * weights).sum()
         return self._record({"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss,
                              "entropy": entropy_mean, "grad_norm": grad_norm,

@@ -17,6 +17,7 @@ from components.adders import NStepTransitionAdder
 from components.core import Adder, Learner, Replay
 from components.counting import Counter
 from components.loggers import Logger
+from components.nested import to_tensors
 from components.rate_limiters import RateLimiter
 from components.frame_replay import FrameStackReplay, frame_transition_spec
 from components.schedules import LinearSchedule
@@ -47,7 +48,8 @@ class DQNBuilder(ReplayBuilder):
 
     def make_networks(self, spec: EnvironmentSpec) -> Networks:
         cfg = self.config
-        return {"q": make_q_network(spec, cfg.hidden_sizes, cfg.dueling, cfg.num_atoms, cfg.v_min, cfg.v_max)}
+        return {"q": make_q_network(spec, cfg.hidden_sizes, cfg.dueling, cfg.num_atoms, cfg.v_min, cfg.v_max,
+                                    encoders=cfg.encoder_overrides)}
 
     def make_replay(self, spec: EnvironmentSpec, seed: int, num_lanes: int = 1) -> Replay:
         """Uniform or prioritized; stacked frames stored once per frame when `frame_replay` says so."""
@@ -73,7 +75,7 @@ class DQNBuilder(ReplayBuilder):
         q = networks["q"]
         device = next(q.parameters()).device
         with torch.inference_mode():
-            return q(torch.as_tensor(observations, device=device)).max(dim=-1).values.cpu().numpy()
+            return q(to_tensors(observations, device)).max(dim=-1).values.cpu().numpy()
 
     def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int,
                     actor_steps: Callable[[], float] | None = None) -> Policy:

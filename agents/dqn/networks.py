@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 from dm_env import specs
@@ -79,9 +79,11 @@ def num_actions_of(spec: EnvironmentSpec) -> int:
 
 
 def make_q_network(spec: EnvironmentSpec, hidden_sizes: Sequence[int], dueling: bool = False,
-                   num_atoms: int = 1, v_min: float = -10.0, v_max: float = 10.0) -> nn.Module:
-    """The default Q network for an environment's specs: scalar Q values, or C51 when `num_atoms` > 1."""
-    torso = make_torso(spec.observations, hidden_sizes)
+                   num_atoms: int = 1, v_min: float = -10.0, v_max: float = 10.0,
+                   encoders: Mapping[str, str] | None = None) -> nn.Module:
+    """The default Q network for an environment's specs: scalar Q values, or C51 when `num_atoms` > 1;
+    `encoders` overrides the torso's encoder per key of a dict observation."""
+    torso = make_torso(spec.observations, hidden_sizes, encoders=encoders)
     if num_atoms > 1:
         network = DistributionalQNetwork(torso, num_actions_of(spec), num_atoms, v_min, v_max, dueling)
     else:

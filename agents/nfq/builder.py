@@ -26,7 +26,7 @@ class NFQBuilder(DQNBuilder):
         super().__init__(config)
 
     def make_networks(self, spec: EnvironmentSpec) -> Networks:
-        return {"q": make_nfq_network(spec, self.config.hidden_sizes)}
+        return {"q": make_nfq_network(spec, self.config.hidden_sizes, self.config.encoder_overrides)}
 
     def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
                      device: torch.device, counter: Counter, logger: Logger, seed: int,

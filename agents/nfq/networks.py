@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from agents.dqn.networks import QNetwork, make_q_network
 from components.specs import EnvironmentSpec
 
 
-def make_nfq_network(spec: EnvironmentSpec, hidden_sizes: Sequence[int]) -> QNetwork:
+def make_nfq_network(spec: EnvironmentSpec, hidden_sizes: Sequence[int],
+                     encoders: Mapping[str, str] | None = None) -> QNetwork:
     """The Q network NFQ fits: no dueling head, no target copy."""
-    return make_q_network(spec, hidden_sizes, dueling=False)
+    return make_q_network(spec, hidden_sizes, dueling=False, encoders=encoders)

@@ -13,6 +13,8 @@ from agents.ppo.config import PPOConfig
 from components.counting import Counter
 from components.learners import linear_decay, set_learning_rate
 from components.loggers import Logger
+from components.nested import flatten_leading, leading_size, take
+from environments.nests import map_structure
 from components.recurrent import FIRST, evaluate_sequences, is_recurrent
 from components.transforms import gae, normalize_advantages, trajectory_masks
 from components.types import Trajectory
@@ -79,7 +81,7 @@ class PPOLearner(OnPolicyLearner):
                 stopped_early = True
                 break
         # The rollouts join the normaliser's statistics (if any) only now: every epoch saw the actor's.
-        self._update_observation_normalizer(batch.observation.flatten(0, 1))
+        self._update_observation_normalizer(flatten_leading(batch.observation))
         self.num_steps += 1  # One learner step per batch of rollouts (minibatch steps are not counted).
         summary = {key: torch.stack(values).mean() for key, values in stats.items()}
         summary.update(learning_rate=torch.tensor(cfg.learning_rate * fraction), clip_range=torch.tensor(clip),
@@ -101,7 +103,7 @@ class PPOLearner(OnPolicyLearner):
             def chunks(x: torch.Tensor) -> torch.Tensor:  # (N, T, ...) -> (N * T / chunk, chunk, ...)
                 return x[:, :horizon].reshape(-1, chunk, *x.shape[2:])
 
-            observation, first = chunks(batch.observation), chunks(batch.step_type) == FIRST
+            observation, first = map_structure(chunks, batch.observation), chunks(batch.step_type) == FIRST
             start_state = batch.extras["core_state"][:, :horizon:chunk].flatten(0, 1)
             valid, per_step = chunks(valid), tuple(chunks(x) for x in per_step)
             sequences = len(first)
@@ -111,18 +113,19 @@ class PPOLearner(OnPolicyLearner):
                 index = order[start:start + size]
                 keep = valid[index].reshape(-1)
                 raw_action = per_step[0][index].flatten(0, 1)  # Every step: log-probs are picked after.
-                yield _Minibatch((observation[index], first[index], start_state[index]), keep, raw_action,
+                yield _Minibatch((take(observation, index), first[index], start_state[index]), keep, raw_action,
                                  *(x[index].flatten(0, 1)[keep] for x in per_step[1:]))
             return
         keep = valid.reshape(-1)
-        steps = (batch.observation[:, :horizon].flatten(0, 1)[keep], *(x.flatten(0, 1)[keep] for x in per_step))
-        count = len(steps[0])
+        observations = take(flatten_leading(take(batch.observation, (slice(None), slice(None, horizon)))), keep)
+        steps = (observations, *(x.flatten(0, 1)[keep] for x in per_step))
+        count = leading_size(observations)
         size = max(1, count // cfg.num_minibatches)
         # Shuffled once per epoch, so each minibatch is a slice (a view) rather than six gathers.
         order = torch.as_tensor(self._rng.permutation(count), device=self._device)
-        shuffled = [x[order] for x in steps]
+        shuffled = [take(x, order) for x in steps]
         for start in range(0, count - size + 1, size):
-            observations, *rest = (x[start:start + size] for x in shuffled)
+            observations, *rest = (take(x, slice(start, start + size)) for x in shuffled)
             yield _Minibatch((observations,), None, *rest)
 
     def _minibatch_update(self, minibatch: _Minibatch, clip: float) -> dict[str, torch.Tensor]:

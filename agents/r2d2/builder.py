@@ -15,6 +15,7 @@ from agents.r2d2.networks import make_recurrent_q_network
 from components.core import Adder, Learner, Replay
 from components.counting import Counter
 from components.loggers import Logger
+from components.nested import to_tensors
 from components.rate_limiters import RateLimiter
 from components.recurrent import RecurrentEpsilonGreedyPolicy, core_state_size
 from components.schedules import LinearSchedule
@@ -35,7 +36,7 @@ class R2D2Builder(ReplayBuilder):
     def make_networks(self, spec: EnvironmentSpec) -> Networks:
         cfg = self.config
         return {"q": make_recurrent_q_network(spec, cfg.hidden_sizes, cfg.core, cfg.core_size, cfg.after_core_sizes,
-                                              cfg.dueling)}
+                                              cfg.dueling, encoders=cfg.encoder_overrides)}
 
     def make_replay(self, spec: EnvironmentSpec, seed: int, num_lanes: int = 1) -> Replay:
         cfg = self.config
@@ -57,7 +58,7 @@ class R2D2Builder(ReplayBuilder):
         q = networks["q"]
         device = next(q.parameters()).device
         with torch.inference_mode():
-            values = q(torch.as_tensor(observations, device=device)).max(dim=-1).values
+            values = q(to_tensors(observations, device)).max(dim=-1).values
             if self.config.value_rescaling:
                 values = unrescale(values, self.config.rescaling_epsilon)
             return values.cpu().numpy()

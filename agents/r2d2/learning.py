@@ -14,6 +14,7 @@ from components.counting import Counter
 from components.importance import PriorityCorrection, PriorityUpdater
 from components.learners import TorchLearner, make_adam
 from components.loggers import Logger
+from components.nested import take
 from components.types import SequenceItem
 
 FIRST = int(dm_env.StepType.FIRST)
@@ -98,9 +99,11 @@ class R2D2Learner(TorchLearner):
         trainable = (torch.arange(steps, device=first.device) >= burn_in) | starts_episode.unsqueeze(-1)
         if burn_in == 0:
             return self._q.unroll(batch.observation, first, batch.core_state)[0], trainable
-        q_burn_in, state = self._q.unroll(batch.observation[:, :burn_in], first[:, :burn_in], batch.core_state)
+        q_burn_in, state = self._q.unroll(take(batch.observation, (slice(None), slice(None, burn_in))),
+                                          first[:, :burn_in], batch.core_state)
         state = torch.where(starts_episode.unsqueeze(-1), state, state.detach())
-        q_rest, _ = self._q.unroll(batch.observation[:, burn_in:], first[:, burn_in:], state)
+        q_rest, _ = self._q.unroll(take(batch.observation, (slice(None), slice(burn_in, None))), first[:, burn_in:],
+                                   state)
         q_burn_in = torch.where(starts_episode[:, None, None], q_burn_in, q_burn_in.detach())
         return torch.cat([q_burn_in, q_rest], dim=1), trainable
 

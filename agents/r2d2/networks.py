@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import torch
 from torch import nn
 
 from agents.dqn.networks import DuelingHead, num_actions_of
+from components.nested import first_leaf, leading_size
 from components.networks import ACTIVATIONS, MLP, make_torso, orthogonal_init_
 from components.recurrent import RecurrentBranch, RecurrentCore
 from components.specs import EnvironmentSpec
@@ -43,15 +46,17 @@ class RecurrentQNetwork(nn.Module):
 
     def forward(self, observation: torch.Tensor) -> torch.Tensor:
         """Q of observations each taken as an episode's first (diagnostics, e.g. V of first observations)."""
-        count = observation.shape[0]
-        first = torch.ones(count, dtype=torch.bool, device=observation.device)
-        return self.step(observation, first, self.initial_state(count, observation.device))[0]
+        count, device = leading_size(observation), first_leaf(observation).device
+        first = torch.ones(count, dtype=torch.bool, device=device)
+        return self.step(observation, first, self.initial_state(count, device))[0]
 
 
 def make_recurrent_q_network(spec: EnvironmentSpec, hidden_sizes: tuple[int, ...], kind: str, size: int,
-                             after_core_sizes: tuple[int, ...] = (), dueling: bool = False) -> RecurrentQNetwork:
-    """The default recurrent Q network for an environment's specs (a torso picked from the observation)."""
-    torso = make_torso(spec.observations, hidden_sizes)
+                             after_core_sizes: tuple[int, ...] = (), dueling: bool = False,
+                             encoders: Mapping[str, str] | None = None) -> RecurrentQNetwork:
+    """The default recurrent Q network for an environment's specs (a torso picked from the observation,
+    `encoders` overriding it per key)."""
+    torso = make_torso(spec.observations, hidden_sizes, encoders=encoders)
     after = MLP(size, after_core_sizes, activation=ACTIVATIONS["relu"], activate_final=True) if after_core_sizes \
         else None
     branch = RecurrentBranch(torso, RecurrentCore(kind, torso.output_size, size), after)

@@ -12,6 +12,7 @@ from agents.on_policy import OnPolicyLearner
 from agents.reinforce.config import REINFORCEConfig
 from components.counting import Counter
 from components.loggers import Logger
+from components.nested import concatenate, take
 from components.transforms import discounted_returns
 from components.types import Trajectory
 
@@ -41,7 +42,7 @@ class REINFORCELearner(OnPolicyLearner):
     def step(self) -> dict[str, Any]:
         cfg = self._config
         episodes = [self._to_device(e) for e in _episodes(next(self._iterator))]
-        observations = torch.cat([e.observation[:-1] for e in episodes])  # The LAST observation has no action.
+        observations = concatenate([take(e.observation, slice(None, -1)) for e in episodes])  # LAST has no action.
         raw_actions = torch.cat([e.extras["raw_action"] for e in episodes])
         returns = torch.cat([discounted_returns(e.reward, e.discount, cfg.discount) for e in episodes])
         if cfg.normalize_returns and len(returns) > 1:

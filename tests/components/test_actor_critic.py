@@ -16,16 +16,14 @@ from torch import nn
 from components.actor_critic import (
     LOG_STD_MAX,
     ActorCriticNetwork,
-    CategoricalDistribution,
     CategoricalHead,
-    ClippedGaussian,
     GaussianHead,
     PolicyNetwork,
-    TanhGaussian,
     make_actor_critic,
     make_policy_head,
     make_policy_network,
 )
+from components.distributions import CategoricalDistribution, ClippedGaussian, TanhGaussian
 from components.actors import FeedForwardActor, StochasticPolicy
 from components.networks import GridConvTorso, NatureCNN
 from components.specs import EnvironmentSpec
@@ -430,9 +428,13 @@ def test_invalid_head_options_raise():
     assert StochasticPolicy(network, seed=0)(observations(2)).action.shape == (2, 1)
 
 
-def test_nested_observations_need_a_custom_network():
-    with pytest.raises(TypeError, match="nested"):
-        make_actor_critic(env_spec(DISCRETE, {"x": VECTOR_OBS}), (8,))
+def test_a_dict_observation_gets_a_torso_per_key():
+    network = make_actor_critic(env_spec(DISCRETE, {"x": VECTOR_OBS, "y": VECTOR_OBS}), (8,))
+    batch = {"x": torch.zeros(2, *VECTOR_OBS.shape), "y": torch.ones(2, *VECTOR_OBS.shape)}
+    distribution, value = network(batch)
+    assert distribution.logits.shape[0] == 2 and value.shape == (2,)
+    with pytest.raises(TypeError, match="array or a nest"):
+        make_actor_critic(env_spec(DISCRETE, {"x": "no spec"}), (8,))
 
 
 def test_activation_choice_reaches_the_torso_and_bad_names_fail():

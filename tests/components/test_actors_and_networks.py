@@ -320,9 +320,9 @@ def test_make_torso_scales_uint8_images():
     assert torch.allclose(out, torch.ones_like(out))
 
 
-def test_make_torso_rejects_nested_and_high_rank_specs():
-    with pytest.raises(TypeError, match="nested"):
-        make_torso({"a": specs.Array((2,), np.float32)}, hidden_sizes=(8,))
+def test_make_torso_rejects_high_rank_and_non_array_specs():
+    with pytest.raises(TypeError, match="array or a nest"):
+        make_torso({"a": "not a spec"}, hidden_sizes=(8,))
     with pytest.raises(ValueError, match="shape"):
         make_torso(specs.Array((1, 2, 3, 4), np.float32), hidden_sizes=(8,))
 

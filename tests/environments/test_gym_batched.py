@@ -6,6 +6,7 @@ import dm_env
 import gymnasium
 import numpy as np
 import pytest
+import tree
 from gymnasium import spaces
 
 from environments.gym_batched import GymnasiumBatchedEnvironment
@@ -22,7 +23,8 @@ def _random_actions(env, rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(spec.minimum, spec.maximum, (n,) + spec.shape).astype(spec.dtype)
 
 
-@pytest.mark.parametrize("name, lanes, steps", [("gym:CartPole-v1", 3, 300), ("gym:Pendulum-v1", 2, 450)])
+@pytest.mark.parametrize("name, lanes, steps", [("gym:CartPole-v1", 3, 300), ("gym:Pendulum-v1", 2, 450),
+                                                ("gym:Blackjack-v1", 3, 200)])  # Blackjack: a Tuple observation.
 def test_gym_lanes_match_sync_lanes_exactly(name, lanes, steps):
     sync = make_batched_environment(name, lanes, seed=7, backend="sync")
     fast = make_batched_environment(name, lanes, seed=7, backend="gym")
@@ -36,9 +38,11 @@ def test_gym_lanes_match_sync_lanes_exactly(name, lanes, steps):
         pairs.append((sync.step(actions), fast.step(actions)))
     for a, b in pairs:
         for field in dm_env.TimeStep._fields:
-            x, y = np.asarray(getattr(a, field)), np.asarray(getattr(b, field))
-            assert x.dtype == y.dtype and x.shape == y.shape, field
-            np.testing.assert_array_equal(x, y, err_msg=field)
+            tree.assert_same_structure(getattr(a, field), getattr(b, field))
+            for x, y in zip(tree.flatten(getattr(a, field)), tree.flatten(getattr(b, field))):
+                x, y = np.asarray(x), np.asarray(y)
+                assert x.dtype == y.dtype and x.shape == y.shape, field
+                np.testing.assert_array_equal(x, y, err_msg=field)
     ends = [(ts.step_type == LAST, ts.discount) for ts, _ in pairs]
     assert any(last.any() for last, _ in ends), "no episode ended: the comparison missed the auto-reset"
     if name == "gym:Pendulum-v1":  # Truncated at 200 steps: LAST with discount 1.
@@ -47,18 +51,36 @@ def test_gym_lanes_match_sync_lanes_exactly(name, lanes, steps):
     fast.close()
 
 
-def test_auto_picks_gym_for_flat_spaces_and_sync_otherwise():
+class _TupleActions(gymnasium.Env):
+    """A gymnasium env whose action space is a Tuple: the one kind of space the gym backend leaves to sync."""
+
+    observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = spaces.Tuple((spaces.Discrete(2), spaces.Discrete(3)))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 0.0, False, False, {}
+
+
+gymnasium.register("AgentpipeTupleActions-v0", entry_point=_TupleActions, max_episode_steps=10)
+
+
+def test_auto_picks_gym_for_the_spaces_it_batches_and_sync_otherwise():
     assert resolve_backend("auto", "gym:CartPole-v1", 4) == "gym"
     assert resolve_backend("auto", "gym:Pendulum-v1", 1) == "gym"
-    assert resolve_backend("auto", "gym:Blackjack-v1", 4) == "sync"  # A Tuple observation.
+    assert resolve_backend("auto", "gym:Blackjack-v1", 4) == "gym"  # A Tuple observation, batched per leaf.
+    assert resolve_backend("auto", "gym:AgentpipeTupleActions-v0", 4) == "sync"
     assert resolve_backend("auto", "gym:NoSuchEnv-v0", 4) == "sync"  # The sync path says what is wrong.
     with pytest.raises(ValueError, match="gym backend runs only gym:<id>"):
         resolve_backend("gym", "gridworld:simple", 2)
 
 
 def test_unsupported_spaces_are_refused_with_the_way_out():
-    with pytest.raises(ValueError, match="Tuple.*--env_backend=sync"):
-        make_batched_environment("gym:Blackjack-v1", 2, backend="gym")
+    with pytest.raises(ValueError, match="action space is Tuple.*--env_backend=sync"):
+        make_batched_environment("gym:AgentpipeTupleActions-v0", 2, backend="gym")
 
 
 @pytest.fixture

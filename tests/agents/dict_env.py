@@ -1,0 +1,54 @@
+"""A dict-observation task for tests: the best action needs both keys.
+
+Each step shows an `image` (uint8, 1 x 3 x 3) with one lit cell in the left or the right column, and a
+`flip` bit (a DiscreteArray of 2). Action `side XOR flip` pays 1, the other 0; episodes last `length`
+steps. A policy that reads both keys scores `length`; one that reads only one key scores half of it.
+"""
+
+from __future__ import annotations
+
+import dm_env
+import numpy as np
+from dm_env import specs
+
+
+class SideAndFlip(dm_env.Environment):
+    def __init__(self, seed: int = 0, length: int = 4) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._length = length
+        self._t = 0
+        self._answer = 0
+        self._done = True
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        side, flip = (int(v) for v in self._rng.integers(0, 2, 2))
+        row = int(self._rng.integers(0, 3))
+        image = np.zeros((1, 3, 3), np.uint8)
+        image[0, row, 2 * side] = 255
+        self._answer = side ^ flip
+        return {"image": image, "flip": np.int32(flip)}
+
+    def reset(self) -> dm_env.TimeStep:
+        self._t, self._done = 0, False
+        return dm_env.restart(self._observe())
+
+    def step(self, action) -> dm_env.TimeStep:
+        if self._done:  # dm_env: the step after the last one starts a new episode.
+            return self.reset()
+        reward = 1.0 if int(np.asarray(action).reshape(-1)[0]) == self._answer else 0.0
+        self._t += 1
+        observation = self._observe()
+        if self._t == self._length:
+            self._done = True
+            return dm_env.termination(reward, observation)
+        return dm_env.transition(reward, observation)
+
+    def observation_spec(self):
+        return {"image": specs.Array((1, 3, 3), np.uint8, "image"), "flip": specs.DiscreteArray(2, name="flip")}
+
+    def action_spec(self):
+        return specs.DiscreteArray(2, name="answer")
+
+
+def make_dict_task(seed: int = 0) -> SideAndFlip:
+    return SideAndFlip(seed)
