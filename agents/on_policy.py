@@ -30,6 +30,7 @@ class OnPolicyBuilder(ActorLearnerBuilder):
     """
 
     actor_network_names = ("policy",)
+    action_kinds = ("discrete", "multi_discrete", "bounded", "unbounded")
     on_policy = True
     learner_class: type  # The agent's learner, taking (network, iterator, config, device, counter, logger).
 

@@ -16,10 +16,14 @@ ACTION_KINDS = ("discrete", "bounded", "unbounded")
 
 
 def action_kind(action_spec) -> str:
-    """'discrete' (a DiscreteArray), 'bounded' (a float vector with finite bounds), 'unbounded' (a float
-    vector without them), or 'other' (nested, integer arrays, several axes)."""
+    """'discrete' (a DiscreteArray), 'multi_discrete' (an integer BoundedArray vector: MultiDiscrete,
+    MultiBinary), 'bounded' (a float vector with finite bounds), 'unbounded' (a float vector without them),
+    or 'other' (nested, several axes, unbounded integers)."""
     if isinstance(action_spec, specs.DiscreteArray):
         return "discrete"
+    if (isinstance(action_spec, specs.BoundedArray) and len(action_spec.shape) == 1
+            and (np.issubdtype(action_spec.dtype, np.integer) or action_spec.dtype == np.bool_)):
+        return "multi_discrete"
     if not isinstance(action_spec, specs.Array) or not np.issubdtype(action_spec.dtype, np.floating):
         return "other"
     if len(action_spec.shape) != 1:

@@ -17,7 +17,7 @@ observations in front of an actor-critic (PPO's and A2C's
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -25,8 +25,10 @@ from dm_env import specs
 from torch import nn
 from torch.nn import functional as F
 
-from components.distributions import (ActionDistribution, CategoricalDistribution, ClippedGaussian, TanhGaussian,
-                                      torch_dtype)
+from components.action_masks import check_action_mask, mask_of
+from components.action_bounds import action_kind
+from components.distributions import (ActionDistribution, CategoricalDistribution, ClippedGaussian,
+                                      FactorisedCategorical, TanhGaussian, torch_dtype)
 from components.networks import make_torso, orthogonal_init_
 from components.specs import EnvironmentSpec
 
@@ -62,6 +64,22 @@ class CategoricalHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> CategoricalDistribution:
         return CategoricalDistribution(self.logits(features), self.env_dtype)
+
+
+class FactorisedCategoricalHead(nn.Module):
+    """Features -> one categorical per action dimension (an integer BoundedArray (k,): MultiDiscrete,
+    MultiBinary), from one linear layer of sum(sizes) logits."""
+
+    def __init__(self, features: int, minimum: np.ndarray, maximum: np.ndarray, dtype: np.dtype | type = np.int64,
+                 gain: float = POLICY_GAIN) -> None:
+        super().__init__()
+        self.sizes = [int(size) for size in np.asarray(maximum, np.int64) - np.asarray(minimum, np.int64) + 1]
+        self.env_dtype = torch_dtype(dtype)
+        self.register_buffer("minimum", torch.tensor(np.asarray(minimum, np.int64)))
+        self.logits = orthogonal_init_(nn.Linear(features, sum(self.sizes)), gain)
+
+    def forward(self, features: torch.Tensor) -> FactorisedCategorical:
+        return FactorisedCategorical(self.logits(features), self.sizes, self.minimum, self.env_dtype)
 
 
 class GaussianHead(nn.Module):
@@ -135,24 +153,36 @@ class GaussianHead(nn.Module):
 
 
 def make_policy_head(action_spec: specs.Array, features: int, log_std: str = "parameter",
-                     squash: str = "clip", init_log_std: float | None = None) -> CategoricalHead | GaussianHead:
-    """The policy head for an action spec: DiscreteArray -> categorical; float BoundedArray (k,) -> Gaussian."""
+                     squash: str = "clip", init_log_std: float | None = None) -> nn.Module:
+    """The policy head for an action spec: DiscreteArray -> categorical; an integer BoundedArray (k,)
+    (MultiDiscrete, MultiBinary) -> one categorical per dimension; float BoundedArray (k,) -> Gaussian."""
     if isinstance(action_spec, specs.DiscreteArray):
         return CategoricalHead(features, int(action_spec.num_values), dtype=action_spec.dtype)
+    if action_kind(action_spec) == "multi_discrete":
+        minimum = np.broadcast_to(action_spec.minimum, action_spec.shape)
+        maximum = np.broadcast_to(action_spec.maximum, action_spec.shape)
+        return FactorisedCategoricalHead(features, minimum, maximum, dtype=action_spec.dtype)
     if (isinstance(action_spec, specs.BoundedArray) and np.issubdtype(action_spec.dtype, np.floating)
             and len(action_spec.shape) == 1):
         return GaussianHead(features, int(action_spec.shape[0]), log_std=log_std, squash=squash,
                             minimum=action_spec.minimum, maximum=action_spec.maximum,
                             init_log_std=init_log_std, dtype=action_spec.dtype)
     raise TypeError(
-        "Policy networks support a DiscreteArray action spec (categorical) or a floating-point "
-        f"BoundedArray of shape (k,) (Gaussian); got {action_spec!r}."
+        "Policy networks support a DiscreteArray action spec (categorical), an integer BoundedArray of shape (k,) "
+        f"(one categorical per dimension) or a floating-point BoundedArray of shape (k,) (Gaussian); got "
+        f"{action_spec!r}."
     )
 
 
 # ----------------------------------------------------------------------------
 # Networks.
 # ----------------------------------------------------------------------------
+
+
+def masked_policy(distribution: ActionDistribution, observation: Any) -> ActionDistribution:
+    """The distribution over the actions the observation's `action_mask` allows (unchanged without one)."""
+    mask = mask_of(observation)
+    return distribution if mask is None else distribution.masked(mask)
 
 
 class PolicyNetwork(nn.Module):
@@ -164,7 +194,7 @@ class PolicyNetwork(nn.Module):
         self.head = head
 
     def forward(self, observation: torch.Tensor) -> ActionDistribution:
-        return self.head(self.torso(observation))
+        return masked_policy(self.head(self.torso(observation)), observation)
 
 
 class ActorCriticNetwork(nn.Module):
@@ -190,7 +220,7 @@ class ActorCriticNetwork(nn.Module):
         return self.critic_torso is None
 
     def policy(self, observation: torch.Tensor) -> ActionDistribution:
-        return self.policy_head(self.actor_torso(observation))
+        return masked_policy(self.policy_head(self.actor_torso(observation)), observation)
 
     def value(self, observation: torch.Tensor) -> torch.Tensor:
         torso = self.actor_torso if self.critic_torso is None else self.critic_torso
@@ -199,7 +229,8 @@ class ActorCriticNetwork(nn.Module):
     def forward(self, observation: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor]:
         actor_features = self.actor_torso(observation)
         critic_features = actor_features if self.critic_torso is None else self.critic_torso(observation)
-        return self.policy_head(actor_features), self.value_head(critic_features).squeeze(-1)
+        return (masked_policy(self.policy_head(actor_features), observation),
+                self.value_head(critic_features).squeeze(-1))
 
     def critic_parameters(self) -> list[nn.Parameter]:
         """The parameters only the value uses: the value head and the critic's own torso (if any).
@@ -278,6 +309,7 @@ def make_actor_critic(spec: EnvironmentSpec, hidden_sizes: Sequence[int], shared
     """The default actor-critic for an environment: `make_torso` torso(s) (Nature CNN for pixels, one
     encoder per key for dict observations, `encoders` overriding), a head chosen from the action spec, a
     scalar value head; orthogonal init. With `normalize_observations`, wrapped in a `NormalizedActorCritic`."""
+    check_action_mask(spec)
     actor_torso = _torso(spec, hidden_sizes, activation, encoders)
     head = make_policy_head(spec.actions, actor_torso.output_size, log_std, squash, init_log_std)
     critic_torso = None if shared else _torso(spec, hidden_sizes, activation, encoders)
@@ -306,5 +338,6 @@ def make_policy_network(spec: EnvironmentSpec, hidden_sizes: Sequence[int], log_
                         encoders: Mapping[str, str] | None = None) -> PolicyNetwork:
     """A policy-only network (no value head) for an environment; same torso, head and init as
     `make_actor_critic`."""
+    check_action_mask(spec)
     torso = _torso(spec, hidden_sizes, encoders=encoders)
     return PolicyNetwork(torso, make_policy_head(spec.actions, torso.output_size, log_std, squash, init_log_std))

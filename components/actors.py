@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from components.action_bounds import ActionBounds
+from components.action_masks import mask_of, random_allowed
 from components.distributions import CategoricalDistribution
 from components.core import Actor, Adder, Nest, Saveable
 from components.types import PolicyOutput
@@ -47,15 +48,16 @@ class EpsilonGreedyPolicy(Saveable):
     def __call__(self, observation: Nest) -> np.ndarray:
         epsilon = self.epsilon
         num_lanes = len(tree.flatten(observation)[0])
+        mask = mask_of(observation)  # The network masks its Q values; exploration draws among allowed actions.
         explore = self._rng.random(num_lanes) < epsilon if epsilon > 0 else None
         self.steps += num_lanes
         if explore is not None and explore.all():  # Every lane explores: skip the network call.
-            return self._rng.integers(0, self._num_actions, num_lanes)
+            return random_allowed(self._rng, self._num_actions, num_lanes, mask)
         with torch.inference_mode():
             inputs = nests.map_structure(lambda x: torch.as_tensor(x, device=self._device), observation)
             actions = self._network(inputs).argmax(dim=-1).cpu().numpy()
         if explore is not None and explore.any():
-            actions = np.where(explore, self._rng.integers(0, self._num_actions, num_lanes), actions)
+            actions = np.where(explore, random_allowed(self._rng, self._num_actions, num_lanes, mask), actions)
         return actions
 
     def save(self) -> dict[str, Any]:

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import abc
 import functools
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import distributions as D
+
+from components.action_masks import MASKED_LOGIT, allowed_actions
 
 
 def torch_dtype(dtype: np.dtype | type) -> torch.dtype:
@@ -83,9 +86,11 @@ class CategoricalDistribution(ActionDistribution):
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
         # Inverse-CDF sampling: the first action whose cumulative probability exceeds u ~ U[0, 1).
+        # u is scaled by the total, which rounding leaves just under 1, so the draw never falls past the last
+        # action with probability (a masked one has exactly 0, and is never drawn).
         cumulative = self.probs.detach().cumsum(dim=-1)
         u = torch.rand(cumulative.shape[:-1] + (1,), generator=generator, device=cumulative.device,
-                       dtype=cumulative.dtype)
+                       dtype=cumulative.dtype) * cumulative[..., -1:]
         return (cumulative <= u).sum(dim=-1).clamp(max=cumulative.shape[-1] - 1)
 
     def sample_numpy(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -96,13 +101,19 @@ class CategoricalDistribution(ActionDistribution):
         """
         log_probs = self._log_probs.numpy(force=True)
         cumulative = np.exp(log_probs).cumsum(axis=-1)
-        u = rng.random(cumulative.shape[:-1] + (1,), dtype=np.float32)
+        u = rng.random(cumulative.shape[:-1] + (1,), dtype=np.float32) * cumulative[..., -1:]
         raw = np.minimum((cumulative <= u).sum(axis=-1), cumulative.shape[-1] - 1)
         if log_probs.ndim == 2:  # (lanes, actions): plain indexing is the cheap way.
             log_prob = log_probs[np.arange(len(raw)), raw]
         else:
             log_prob = np.take_along_axis(log_probs, raw[..., None], axis=-1)[..., 0]
         return raw, log_prob.astype(np.float32, copy=False)
+
+    def masked(self, mask: Any) -> CategoricalDistribution:
+        """This distribution over the allowed actions only (mask entries 1): the others get probability 0, so
+        they are never sampled nor the mode, and the entropy is over the allowed ones."""
+        allowed = allowed_actions(mask, self._log_probs.device)
+        return CategoricalDistribution(self._log_probs.masked_fill(~allowed, MASKED_LOGIT), self.env_dtype)
 
     def log_prob(self, raw: torch.Tensor) -> torch.Tensor:
         return self._log_probs.gather(-1, raw.long().unsqueeze(-1)).squeeze(-1)
@@ -201,3 +212,36 @@ class TanhGaussian(_DiagonalGaussian):
 
     def to_env_action(self, raw: torch.Tensor) -> torch.Tensor:
         return self._bounded(self.affine(torch.tanh(raw)))
+
+
+class FactorisedCategorical(ActionDistribution):
+    """Independent categoricals, one per action dimension: gymnasium's MultiDiscrete (and MultiBinary, each bit
+    a 2-way categorical, i.e. a Bernoulli). Raw values (..., k) are int64 indices from 0; log-probabilities and
+    entropies are summed over the dimensions; env actions add the spec's minimum."""
+
+    def __init__(self, logits: torch.Tensor, sizes: Sequence[int], minimum: torch.Tensor,
+                 env_dtype: torch.dtype = torch.int64, parts: Sequence[CategoricalDistribution] | None = None) -> None:
+        self.sizes, self.minimum, self.env_dtype = tuple(int(s) for s in sizes), minimum, env_dtype
+        self.parts = list(parts) if parts is not None else [CategoricalDistribution(part)
+                                                            for part in logits.split(self.sizes, dim=-1)]
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.stack([part.sample(generator) for part in self.parts], dim=-1)
+
+    def log_prob(self, raw: torch.Tensor) -> torch.Tensor:
+        return torch.stack([part.log_prob(raw[..., i]) for i, part in enumerate(self.parts)], dim=-1).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        return torch.stack([part.entropy() for part in self.parts], dim=-1).sum(-1)
+
+    def mode(self) -> torch.Tensor:
+        return torch.stack([part.mode() for part in self.parts], dim=-1)
+
+    def to_env_action(self, raw: torch.Tensor) -> torch.Tensor:
+        return (raw + self.minimum.to(raw.device)).to(self.env_dtype)
+
+    def masked(self, mask: Any) -> FactorisedCategorical:
+        """Each dimension restricted to its allowed values: `mask` is the per-dimension masks concatenated."""
+        masks = torch.as_tensor(mask).split(self.sizes, dim=-1)
+        return FactorisedCategorical(None, self.sizes, self.minimum, self.env_dtype,
+                                     [part.masked(m) for part, m in zip(self.parts, masks)])

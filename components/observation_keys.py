@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from environments.spec_checks import MASK_KEY  # Skipped by the torso unless an override names it.
+
+__all__ = ["ENCODER_KINDS", "MASK_KEY", "parse_encoder_overrides"]
+
 ENCODER_KINDS = ("auto", "conv", "mlp", "onehot", "skip")
-MASK_KEY = "action_mask"  # Skipped by the torso unless an override names it: it is for the action head.
 
 
 def parse_encoder_overrides(entries: Sequence[str]) -> dict[str, str]:

@@ -19,7 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from components.actor_critic import TORSO_GAIN, VALUE_GAIN, RunningNormalizer, check_normalizable, make_policy_head
+from components.actor_critic import (TORSO_GAIN, VALUE_GAIN, RunningNormalizer, check_normalizable, make_policy_head,
+                                     masked_policy)
+from components.action_masks import check_action_mask, mask_of, random_allowed
 from components.distributions import ActionDistribution
 from components.nested import first_leaf, flatten_leading, leading_size, to_tensors
 from components.actors import EpsilonGreedyPolicy, StochasticPolicy
@@ -196,12 +198,13 @@ class RecurrentActorCritic(nn.Module):
     def step(self, observation: torch.Tensor, first: torch.Tensor,
              state: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor, torch.Tensor]:
         actor, critic, state = self._run("step", observation, first, state)
-        return self.policy_head(actor), self.value_head(critic).squeeze(-1), state
+        return masked_policy(self.policy_head(actor), observation), self.value_head(critic).squeeze(-1), state
 
     def unroll(self, observation: torch.Tensor, first: torch.Tensor,
                state: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor]:
         actor, critic, _ = self._run("unroll", observation, first, state)
-        return self.policy_head(actor.flatten(0, 1)), self.value_head(critic.flatten(0, 1)).squeeze(-1)
+        return (masked_policy(self.policy_head(actor.flatten(0, 1)), flatten_leading(observation)),
+                self.value_head(critic.flatten(0, 1)).squeeze(-1))
 
     def forward(self, observation: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor]:
         count, device = leading_size(observation), first_leaf(observation).device
@@ -233,6 +236,8 @@ def make_recurrent_actor_critic(spec: EnvironmentSpec, hidden_sizes: tuple[int, 
     """`make_actor_critic`'s torso(s) and heads with a `kind` core of `size` units after each torso, and
     an MLP of `after_core_sizes` between each core and its head. Empty `hidden_sizes` feed the
     (flattened) observation to the core directly."""
+    check_action_mask(spec)
+
     def branch() -> RecurrentBranch:
         torso = orthogonal_init_(make_torso(spec.observations, hidden_sizes, activation=activation,
                                             encoders=encoders), TORSO_GAIN)
@@ -344,7 +349,7 @@ class RecurrentEpsilonGreedyPolicy(EpsilonGreedyPolicy):
         self.observe_step_types = self._lanes.observe_step_types
 
     def __call__(self, observation: Any) -> PolicyOutput:
-        epsilon = self.epsilon
+        epsilon, mask = self.epsilon, mask_of(observation)
         num_lanes = leading_size(observation)
         self.steps += num_lanes
         with torch.inference_mode():
@@ -352,7 +357,7 @@ class RecurrentEpsilonGreedyPolicy(EpsilonGreedyPolicy):
             actions = q.argmax(dim=-1).cpu().numpy()
         if epsilon > 0:
             explore = self._rng.random(num_lanes) < epsilon
-            actions = np.where(explore, self._rng.integers(0, self._num_actions, num_lanes), actions)
+            actions = np.where(explore, random_allowed(self._rng, self._num_actions, num_lanes, mask), actions)
         return PolicyOutput(actions, {"core_state": self._lanes.state_in_numpy()})
 
     def save(self) -> dict[str, Any]:

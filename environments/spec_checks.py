@@ -311,6 +311,29 @@ def check_timestep(timestep: Any, observation_spec: Any, reward_spec: Any, disco
         path, problem, leaf_spec, leaf = found
         raise _error(name, where, _path_text("observation", path), problem,
                      leaf_spec if leaf_spec is not None else observation_spec, leaf)
+    if step_value != dm_env.StepType.LAST:
+        check_some_action_allowed(timestep.observation, observation_spec, name, where)
+
+
+MASK_KEY = "action_mask"  # A dict observation's 0/1 mask over the discrete actions allowed now.
+
+
+def check_some_action_allowed(observation: Any, observation_spec: Any, name: str, where: str,
+                              acting: np.ndarray | None = None) -> None:
+    """Raises unless the observation's `action_mask` (if any) allows at least one action. For a batch, `acting`
+    marks the lanes that must (those not on a LAST step: a LAST observation is not acted on)."""
+    if not isinstance(observation, Mapping) or MASK_KEY not in observation:
+        return
+    mask = np.asarray(observation[MASK_KEY])
+    if acting is None:
+        allowed = np.array([mask.any()])
+    else:
+        allowed = mask.reshape(mask.shape[0], -1).any(axis=1) | ~acting
+    if not allowed.all():
+        lane = f" of lane {int(np.flatnonzero(~allowed)[0])}" if acting is not None else ""
+        raise EnvironmentSpecError(
+            f"Environment {name!r}: observation[{MASK_KEY!r}] {where}{lane} allows no action: expected at least one "
+            f"1 in {describe_spec(observation_spec[MASK_KEY])} on a FIRST or MID step.")
 
 
 # ----------------------------------------------------------------------------
@@ -318,13 +341,18 @@ def check_timestep(timestep: Any, observation_spec: Any, reward_spec: Any, disco
 # ----------------------------------------------------------------------------
 
 
-def random_action(spec: Any, rng: np.random.Generator) -> Any:
-    """A random spec-valid action: uniform over a DiscreteArray's values and inside finite bounds; elsewhere
-    standard normal (clipped into one-sided bounds), for stepping an environment through varied states."""
+def random_action(spec: Any, rng: np.random.Generator, observation: Any = None) -> Any:
+    """A random spec-valid action: uniform over a DiscreteArray's values (those the `observation`'s
+    `action_mask` allows, when it has one) and inside finite bounds; elsewhere standard normal (clipped
+    into one-sided bounds), for stepping an environment through varied states."""
+    mask = observation.get(MASK_KEY) if isinstance(observation, Mapping) else None
 
     def leaf(leaf_spec: specs.Array) -> np.ndarray:
         dtype = np.dtype(leaf_spec.dtype)
         if isinstance(leaf_spec, specs.DiscreteArray):
+            allowed = np.flatnonzero(np.asarray(mask)) if mask is not None else ()
+            if len(allowed):
+                return np.asarray(rng.choice(allowed), dtype)
             return np.asarray(rng.integers(leaf_spec.num_values), dtype)
         if dtype.kind == "b":
             return rng.integers(2, size=leaf_spec.shape).astype(dtype)

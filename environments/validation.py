@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import dm_env
@@ -38,8 +39,8 @@ from dm_env import specs
 
 from environments.auto_reset import FIRST, LAST
 from environments.batched import BatchedEnvironment
-from environments.spec_checks import (STEP_TYPE_NAMES, EnvironmentSpecError, check_action, check_specs,
-                                      check_timestep, compatible_kinds, describe_value,
+from environments.spec_checks import (MASK_KEY, STEP_TYPE_NAMES, EnvironmentSpecError, check_action, check_specs,
+                                      check_some_action_allowed, check_timestep, compatible_kinds, describe_value,
                                       loosened_bounds, random_action)
 from environments.wrappers import EnvironmentWrapper, FixedSpecsWrapper, NamedEnvironment
 
@@ -145,9 +146,9 @@ def check_environment(environment: dm_env.Environment, name: str | None = None,
         checked = environment if _innermost_checker(environment) else SpecCheckingWrapper(environment, name)
         rng = np.random.default_rng(seed)
         action_spec = checked.action_spec()
-        checked.reset()
-        for _ in range(num_steps):
-            checked.step(random_action(action_spec, rng))  # After a LAST, this step starts the next episode.
+        timestep = checked.reset()
+        for _ in range(num_steps):  # After a LAST, a step starts the next episode.
+            timestep = checked.step(random_action(action_spec, rng, timestep.observation))
     finally:
         try:
             environment.close()
@@ -187,6 +188,7 @@ class CheckedLanes(FixedSpecsWrapper, BatchedEnvironment):
         self._step_calls = 0
         self._orders = [EpisodeOrder(name) for _ in range(self._n)]
         self._fast_action = self._action_test(self._action_spec)
+        self._masked = isinstance(self._observation_spec, Mapping) and MASK_KEY in self._observation_spec
 
     @property
     def num_lanes(self) -> int:
@@ -243,6 +245,10 @@ class CheckedLanes(FixedSpecsWrapper, BatchedEnvironment):
             lane = int(np.flatnonzero(~np.isfinite(rewards.reshape(self._n, -1)).any(axis=1))[0])
             raise EnvironmentSpecError(f"Environment {self._name!r}: reward at step() call {self._step_calls} of "
                                        f"lane {lane} is not finite: {rewards[lane]}.")
+        if self._masked:  # Lanes that act next (not LAST) need an allowed action: one test for the batch.
+            check_some_action_allowed(timestep.observation, self._observation_spec, self._name,
+                                      f"after {kind}() call {self._step_calls}",
+                                      acting=np.asarray(timestep.step_type) != LAST)
         if self._full:
             for lane, order in enumerate(self._orders):
                 self._check_lane(timestep, lane, order, kind)

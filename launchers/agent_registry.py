@@ -124,6 +124,8 @@ class AgentDoesNotFit(ValueError):
 
 
 _KIND_NAMES = {"discrete": "discrete actions (a DiscreteArray)",
+               "multi_discrete": "multi-discrete actions (an integer BoundedArray of shape (k,): gymnasium's "
+                                 "MultiDiscrete or MultiBinary)",
                "bounded": "bounded continuous actions (a float BoundedArray of shape (k,) with finite bounds)",
                "unbounded": "unbounded continuous actions (a float Array of shape (k,))",
                "other": "this kind of action spec"}

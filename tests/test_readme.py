@@ -70,3 +70,21 @@ def test_plug_in_your_own_environment_example_runs_from_the_cli(tmp_path):
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["actor_steps"] == 3000
     assert summary["final_eval_return"] == 1.0  # The greedy policy walks to the end of the corridor.
+
+
+def test_the_action_mask_example_trains_ppo_without_a_masked_action(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "my_masked.py").write_text(_block("python", "# my_masked.py"))
+    command = _block("bash", "python:my_masked:make_pick_allowed").strip().split()
+    assert command[:3] == ["python", "-m", "launchers.ppo"]
+    env = {**os.environ, "PYTHONPATH": str(README.parent)}
+    done = subprocess.run([sys.executable, *command[1:], f"--run_dir={tmp_path / 'run'}", "--noprogress",
+                           "--noplots"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]  # The environment raises on a masked action.
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["actor_steps"] == 5000
+    assert summary["final_eval_return"] >= 8  # Action 2 whenever it is allowed (about 4 steps in 7): about 11.

@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from agents.dqn.config import DQNConfig
 from agents.dqn.networks import DistributionalQNetwork
+from components.action_masks import mask_values
 from components.counting import Counter
 from components.learners import TorchLearner, autocast, make_adam
 from components.loggers import Logger
@@ -98,7 +99,7 @@ class DQNLearner(TorchLearner):
         with torch.no_grad():
             next_logits = self._forward(self._target_q.logits, batch.next_observation)
             next_probs = next_logits.softmax(dim=-1)
-            q_next_target = (next_probs * support).sum(-1)
+            q_next_target = mask_values((next_probs * support).sum(-1), batch.next_observation)
             a_star = self._next_actions(batch, q_next_target).squeeze(-1)
             p_next = next_probs[torch.arange(len(a_star), device=next_probs.device), a_star]
             # Project the shifted support R + D z onto the fixed support z.

@@ -8,6 +8,7 @@ import torch
 from dm_env import specs
 from torch import nn
 
+from components.action_masks import check_action_mask, mask_values
 from components.networks import make_torso, orthogonal_init_
 from components.specs import EnvironmentSpec
 
@@ -26,11 +27,14 @@ class DuelingHead(nn.Module):
 
 
 class QNetwork(nn.Sequential):
-    """Observation -> one Q value per action."""
+    """Observation -> one Q value per action (a masked action's is the lowest float: see action_masks)."""
 
     def __init__(self, torso: nn.Module, num_actions: int, dueling: bool = False) -> None:
         head = DuelingHead(torso.output_size, num_actions) if dueling else nn.Linear(torso.output_size, num_actions)
         super().__init__(torso, head)
+
+    def forward(self, observation: torch.Tensor) -> torch.Tensor:
+        return mask_values(super().forward(observation), observation)
 
 
 class DistributionalHead(nn.Module):
@@ -67,7 +71,7 @@ class DistributionalQNetwork(nn.Module):
         return self.head(self.torso(observation))
 
     def forward(self, observation: torch.Tensor) -> torch.Tensor:
-        return (self.logits(observation).softmax(dim=-1) * self.support).sum(dim=-1)
+        return mask_values((self.logits(observation).softmax(dim=-1) * self.support).sum(dim=-1), observation)
 
 
 def num_actions_of(spec: EnvironmentSpec) -> int:
@@ -83,6 +87,7 @@ def make_q_network(spec: EnvironmentSpec, hidden_sizes: Sequence[int], dueling: 
                    encoders: Mapping[str, str] | None = None) -> nn.Module:
     """The default Q network for an environment's specs: scalar Q values, or C51 when `num_atoms` > 1;
     `encoders` overrides the torso's encoder per key of a dict observation."""
+    check_action_mask(spec)
     torso = make_torso(spec.observations, hidden_sizes, encoders=encoders)
     if num_atoms > 1:
         network = DistributionalQNetwork(torso, num_actions_of(spec), num_atoms, v_min, v_max, dueling)

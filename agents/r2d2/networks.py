@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from agents.dqn.networks import DuelingHead, num_actions_of
+from components.action_masks import check_action_mask, mask_values
 from components.nested import first_leaf, leading_size
 from components.networks import ACTIVATIONS, MLP, make_torso, orthogonal_init_
 from components.recurrent import RecurrentBranch, RecurrentCore
@@ -36,13 +37,13 @@ class RecurrentQNetwork(nn.Module):
              state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One step of every lane: (N, ...) -> Q (N, A) and the next state."""
         features, state = self.branch.step(observation, state, first)
-        return self.head(features), state
+        return mask_values(self.head(features), observation), state
 
     def unroll(self, observation: torch.Tensor, first: torch.Tensor,
                state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, ...) sequences from their start states -> Q (B, T, A) and the final state."""
         features, state = self.branch.unroll(observation, state, first)
-        return self.head(features), state
+        return mask_values(self.head(features), observation), state
 
     def forward(self, observation: torch.Tensor) -> torch.Tensor:
         """Q of observations each taken as an episode's first (diagnostics, e.g. V of first observations)."""
@@ -56,6 +57,7 @@ def make_recurrent_q_network(spec: EnvironmentSpec, hidden_sizes: tuple[int, ...
                              encoders: Mapping[str, str] | None = None) -> RecurrentQNetwork:
     """The default recurrent Q network for an environment's specs (a torso picked from the observation,
     `encoders` overriding it per key)."""
+    check_action_mask(spec)
     torso = make_torso(spec.observations, hidden_sizes, encoders=encoders)
     after = MLP(size, after_core_sizes, activation=ACTIVATIONS["relu"], activate_final=True) if after_core_sizes \
         else None

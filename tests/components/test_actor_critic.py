@@ -400,12 +400,12 @@ def test_actor_critic_network_from_custom_parts():
 
 
 @pytest.mark.parametrize("action_spec", [
-    specs.BoundedArray((2,), np.int32, 0, 3, name="int_box"),
+    specs.BoundedArray((2, 2), np.int32, 0, 3, name="int_matrix"),  # An int vector is MultiDiscrete: it fits.
     specs.BoundedArray((), np.float32, -1.0, 1.0, name="scalar_box"),
     specs.BoundedArray((2, 2), np.float32, -1.0, 1.0, name="matrix_box"),
     specs.Array((2,), np.float32, name="unbounded"),
     {"a": DISCRETE},
-], ids=["int_box", "scalar_box", "matrix_box", "unbounded", "nested"])
+], ids=["int_matrix", "scalar_box", "matrix_box", "unbounded", "nested"])
 def test_unsupported_action_specs_raise_naming_the_spec(action_spec):
     with pytest.raises(TypeError, match="DiscreteArray") as info:
         make_actor_critic(env_spec(action_spec), (8,))
