@@ -154,10 +154,19 @@ def make_encoder(spec: specs.Array, kind: str = "auto", conv_channels: Sequence[
             raise ValueError(f"Observation {name!r} cannot go through the conv torso: expected a channels-first "
                              f"image (C, H, W), got shape {shape} (spec {spec!r}).")
         conv = NatureCNN(shape) if min(shape[1:]) >= NATURE_CNN_MIN_SIZE else GridConvTorso(shape, conv_channels)
-        return nn.Sequential(Float(1.0 / 255.0 if spec.dtype == np.uint8 else 1.0), conv), conv.output_size
+        return nn.Sequential(Float(_image_scale(spec)), conv), conv.output_size
     if kind == "mlp":
         return Float(flatten=True), max(1, int(np.prod(shape)))
     raise ValueError(f"encoder kind must be one of {ENCODER_KINDS[:-1]} for observation {name!r}, got {kind!r}.")
+
+
+def _image_scale(spec: specs.Array) -> float:
+    """uint8 images are scaled to [0, 1] by their bound: 1/255 for pixels, 1/10 for an image of indices 0..10
+    (MiniGrid's); other dtypes are left as they are."""
+    if spec.dtype != np.uint8:
+        return 1.0
+    top = float(np.max(spec.maximum)) if isinstance(spec, specs.BoundedArray) else 255.0
+    return 1.0 / top if top > 0 else 1.0
 
 
 def _key(path: Sequence[object]) -> str:

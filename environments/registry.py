@@ -66,8 +66,13 @@ def _gym_make(env_id: str, options: Mapping[str, Any]):
     """`gymnasium.make(env_id, **options)`, failing with close matches for an unknown id."""
     import gymnasium
 
+    from environments.minigrid import MiniGridObservation, import_minigrid, is_minigrid
+
+    if is_minigrid(env_id):
+        import_minigrid()
     try:
-        return gymnasium.make(env_id, **options)
+        env = gymnasium.make(env_id, **options)
+        return MiniGridObservation(env) if is_minigrid(env_id) else env
     except gymnasium.error.Error as error:
         known = list(gymnasium.registry)
         close = difflib.get_close_matches(env_id, known, n=5, cutoff=0.5)
