@@ -54,37 +54,31 @@ def _block(language: str, marker: str) -> str:
     return next(b for b in blocks if marker in b)
 
 
-def test_plug_in_your_own_environment_example_runs_from_the_cli(tmp_path):
+def _run_readme_example(tmp_path, module: str, command_marker: str, launcher: str) -> dict:
+    """Writes the README's `# <module>.py` block, runs its bash command as written; returns the summary."""
     import json
     import os
     import subprocess
     import sys
 
-    (tmp_path / "my_envs.py").write_text(_block("python", "# my_envs.py"))
-    command = _block("bash", "python:my_envs:make_corridor").strip().split()
-    assert command[:3] == ["python", "-m", "launchers.dqn"]
+    (tmp_path / f"{module}.py").write_text(_block("python", f"# {module}.py"))
+    command = _block("bash", command_marker).strip().split()
+    assert command[:3] == ["python", "-m", launcher]
     env = {**os.environ, "PYTHONPATH": str(README.parent)}
     done = subprocess.run([sys.executable, *command[1:], f"--run_dir={tmp_path / 'run'}", "--noprogress",
                            "--noplots"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_plug_in_your_own_environment_example_runs_from_the_cli(tmp_path):
+    summary = _run_readme_example(tmp_path, "my_envs", "python:my_envs:make_corridor", "launchers.dqn")
     assert summary["actor_steps"] == 3000
     assert summary["final_eval_return"] == 1.0  # The greedy policy walks to the end of the corridor.
 
 
 def test_the_action_mask_example_trains_ppo_without_a_masked_action(tmp_path):
-    import json
-    import os
-    import subprocess
-    import sys
-
-    (tmp_path / "my_masked.py").write_text(_block("python", "# my_masked.py"))
-    command = _block("bash", "python:my_masked:make_pick_allowed").strip().split()
-    assert command[:3] == ["python", "-m", "launchers.ppo"]
-    env = {**os.environ, "PYTHONPATH": str(README.parent)}
-    done = subprocess.run([sys.executable, *command[1:], f"--run_dir={tmp_path / 'run'}", "--noprogress",
-                           "--noplots"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]  # The environment raises on a masked action.
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    # The environment raises on a masked action, which would fail the run.
+    summary = _run_readme_example(tmp_path, "my_masked", "python:my_masked:make_pick_allowed", "launchers.ppo")
     assert summary["actor_steps"] == 5000
     assert summary["final_eval_return"] >= 8  # Action 2 whenever it is allowed (about 4 steps in 7): about 11.

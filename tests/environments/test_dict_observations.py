@@ -9,7 +9,6 @@ import dm_env
 import gymnasium
 import numpy as np
 import pytest
-import tree
 
 from environments.gym_adapter import DmEnvToGymnasium
 from environments.registry import make_batched_environment
@@ -19,6 +18,7 @@ if _ROOT not in sys.path:  # Subprocess workers import the factory by name.
     sys.path.append(_ROOT)
 
 from tests.agents.dict_env import SideAndFlip  # noqa: E402
+from tests.support import assert_identical_timesteps  # noqa: E402
 
 DICT_TASK = "python:tests.agents.dict_env:make_dict_task"
 gymnasium.register("AgentpipeSideAndFlip-v0", entry_point=lambda: DmEnvToGymnasium(SideAndFlip(seed=3)),
@@ -37,12 +37,7 @@ def _play(env, steps: int = 40) -> list[dm_env.TimeStep]:
 def _assert_identical(a: list[dm_env.TimeStep], b: list[dm_env.TimeStep]) -> None:
     assert len(a) == len(b)
     for x, y in zip(a, b):
-        for field in dm_env.TimeStep._fields:
-            tree.assert_same_structure(getattr(x, field), getattr(y, field))
-            for u, v in zip(tree.flatten(getattr(x, field)), tree.flatten(getattr(y, field))):
-                u, v = np.asarray(u), np.asarray(v)
-                assert u.dtype == v.dtype and u.shape == v.shape, field
-                np.testing.assert_array_equal(u, v, err_msg=field)
+        assert_identical_timesteps(x, y)
 
 
 def test_a_dict_observation_is_batched_per_key():

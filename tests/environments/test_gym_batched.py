@@ -6,12 +6,12 @@ import dm_env
 import gymnasium
 import numpy as np
 import pytest
-import tree
 from gymnasium import spaces
 
 from environments.gym_batched import GymnasiumBatchedEnvironment
 from environments.registry import make_batched_environment, resolve_backend
 from environments.validation import CheckedLanes, EnvironmentSpecError
+from tests.support import assert_identical_timesteps
 
 LAST = int(dm_env.StepType.LAST)
 
@@ -37,12 +37,7 @@ def test_gym_lanes_match_sync_lanes_exactly(name, lanes, steps):
         actions = _random_actions(sync, rng)
         pairs.append((sync.step(actions), fast.step(actions)))
     for a, b in pairs:
-        for field in dm_env.TimeStep._fields:
-            tree.assert_same_structure(getattr(a, field), getattr(b, field))
-            for x, y in zip(tree.flatten(getattr(a, field)), tree.flatten(getattr(b, field))):
-                x, y = np.asarray(x), np.asarray(y)
-                assert x.dtype == y.dtype and x.shape == y.shape, field
-                np.testing.assert_array_equal(x, y, err_msg=field)
+        assert_identical_timesteps(a, b)
     ends = [(ts.step_type == LAST, ts.discount) for ts, _ in pairs]
     assert any(last.any() for last, _ in ends), "no episode ended: the comparison missed the auto-reset"
     if name == "gym:Pendulum-v1":  # Truncated at 200 steps: LAST with discount 1.
