@@ -88,6 +88,11 @@ class ActorLearnerBuilder(abc.ABC):
         """V(s) of a batch of observations under the agent's networks, for diagnostics (None: not defined)."""
         return None
 
+    def greedy_head(self, networks: Networks, spec: EnvironmentSpec) -> nn.Module:
+        """The greedy (evaluation) policy as one torch module over an observation nest, for export: one of
+        `components.greedy`'s heads, with `output_names` ('action' first)."""
+        raise NotImplementedError(f"{type(self).__name__} has no exportable greedy policy.")
+
     def make_actor(self, policy: Policy, adder: Adder | None, variable_source: VariableSource | None,
                    networks: Networks, variable_update_period: int = 1) -> Actor:
         """A feed-forward actor that refreshes `networks` from `variable_source`."""

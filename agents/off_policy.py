@@ -6,29 +6,34 @@ its critics), `make_learner`, and the exploration noise of its behaviour policy.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping
 
-import numpy as np
-from dm_env import specs
+from torch import nn
 
 from agents.builders import Networks, ReplayBuilder
 from components.action_bounds import ActionBounds
 from components.actors import ContinuousPolicy, Policy
 from components.adders import NStepTransitionAdder
 from components.core import Adder, Replay
+from components.greedy import UnitActionGreedy
+from components.networks import make_input_encoder
 from components.rate_limiters import RateLimiter
 from components.specs import EnvironmentSpec
 from components.types import transition_spec
 
 
-def vector_sizes(spec: EnvironmentSpec, agent: str) -> tuple[int, int]:
-    """(observation size, action size) for networks over flat float observations and bounded actions."""
-    observations = spec.observations
-    if not isinstance(observations, specs.Array) or isinstance(observations, specs.DiscreteArray) \
-            or len(observations.shape) > 2:
-        raise TypeError(f"{agent}'s networks take a vector observation (a float array of shape (n,)); this "
-                        f"environment has {observations!r}. Pass a network factory that encodes it.")
-    return int(np.prod(observations.shape)), ActionBounds(spec.actions).size
+def observation_encoder(spec: EnvironmentSpec, agent: str,
+                        encoders: Mapping[str, str] | None = None) -> tuple[nn.Module | None, int]:
+    """The policy's (or critic's) observation encoder and its width (None: a flat vector, read as it is;
+    a dict's or an image's encoder otherwise, as `components.networks.make_input_encoder` picks it)."""
+    try:
+        return make_input_encoder(spec.observations, encoders)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{agent}: {error}") from None
+
+
+def action_size(spec: EnvironmentSpec) -> int:
+    return ActionBounds(spec.actions).size
 
 
 class ContinuousOffPolicyBuilder(ReplayBuilder):
@@ -51,6 +56,9 @@ class ContinuousOffPolicyBuilder(ReplayBuilder):
 
     def make_adder(self, replay: Replay) -> Adder:
         return NStepTransitionAdder(replay, self.config.n_step, self.config.discount)
+
+    def greedy_head(self, networks: Networks, spec: EnvironmentSpec) -> nn.Module:
+        return UnitActionGreedy(networks["policy"], spec.actions)
 
     def make_policy(self, networks: Networks, spec: EnvironmentSpec, evaluation: bool, seed: int,
                     actor_steps: Callable[[], float] | None = None) -> Policy:

@@ -9,11 +9,13 @@ import torch
 from torch import nn
 
 from agents.builders import ActorLearnerBuilder, Networks
+from components.action_bounds import action_kind
 from components.actor_critic import make_actor_critic
 from components.actors import Policy, StochasticPolicy
 from components.adders import TrajectoryAdder
 from components.core import Adder, Learner, Replay
 from components.counting import Counter
+from components.greedy import DistributionGreedy
 from components.learners import TorchLearner, make_optimizer
 from components.loggers import Logger
 from components.nested import to_tensors
@@ -70,6 +72,12 @@ class OnPolicyBuilder(ActorLearnerBuilder):
         if is_recurrent(networks["policy"]):
             return RecurrentStochasticPolicy(networks["policy"], seed=seed, deterministic=evaluation)
         return StochasticPolicy(networks["policy"], seed=seed, deterministic=evaluation, with_value=False)
+
+    def greedy_head(self, networks: Networks, spec: EnvironmentSpec) -> nn.Module:
+        if is_recurrent(networks["policy"]):
+            raise NotImplementedError(f"{type(self).__name__}: exporting a recurrent policy (--core=lstm|gru) is not "
+                                      "supported yet; export a feed-forward run.")
+        return DistributionGreedy(networks["policy"], categorical=action_kind(spec.actions) != "bounded")
 
     def state_values(self, networks: Networks, observations: Any) -> np.ndarray:
         network = networks["policy"]

@@ -94,6 +94,15 @@ class Checkpointer:
                 continue
         return found
 
+    def load(self, manifest: dict[str, Any]) -> Any:
+        """The state of the checkpoint `manifest` describes, after checking its file against the checksum."""
+        path = os.path.join(self.directory, manifest["file"])
+        if not os.path.exists(path):
+            raise ValueError(f"{path} is missing")
+        if _sha256(path) != manifest["sha256"]:
+            raise ValueError(f"{path} does not match its checksum (truncated or corrupted)")
+        return torch.load(path, map_location="cpu", weights_only=False)
+
     def latest(self) -> tuple[Any, dict[str, Any]] | None:
         """(state, manifest) of the newest readable checkpoint; None when there is none at all.
 
@@ -110,12 +119,7 @@ class Checkpointer:
             try:
                 with open(manifest_path) as f:
                     manifest = json.load(f)
-                path = os.path.join(self.directory, manifest["file"])
-                if not os.path.exists(path):
-                    raise ValueError(f"{path} is missing")
-                if _sha256(path) != manifest["sha256"]:
-                    raise ValueError(f"{path} does not match its checksum (truncated or corrupted)")
-                state = torch.load(path, map_location="cpu", weights_only=False)
+                state = self.load(manifest)
             except (OSError, ValueError, KeyError, RuntimeError, EOFError) as error:
                 problems.append(f"ckpt-{index}: {error}")
                 warnings.warn(f"Skipping checkpoint ckpt-{index} in {self.directory}: {error}; "

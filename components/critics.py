@@ -8,25 +8,29 @@ layer, forward and backward. Initialisation is `nn.Linear`'s (uniform in +-1/sqr
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
+
+from components.networks import encode_flat
 
 
 class EnsembleCritic(nn.Module):
     """`num_critics` independent MLPs over [flattened observation, action] -> one value each, shape (E, B).
 
     `frozen=True` evaluates with detached weights, so a policy loss through the critics reaches only the
-    actions (and the policy), never the critics' parameters.
+    actions (and the policy), never the critics' parameters. An `encoder` (a dict's or an image's, shared by
+    the ensemble) turns the observation into the features the MLPs read; without one it is flattened.
     """
 
     def __init__(self, observation_size: int, action_size: int, hidden_sizes: Sequence[int],
-                 num_critics: int = 2) -> None:
+                 num_critics: int = 2, encoder: nn.Module | None = None) -> None:
         super().__init__()
         if num_critics < 1:
             raise ValueError(f"num_critics must be >= 1, got {num_critics}.")
         self.num_critics = num_critics
+        self.encoder = encoder
         sizes = [observation_size + action_size, *hidden_sizes, 1]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -35,8 +39,11 @@ class EnsembleCritic(nn.Module):
             self.weights.append(nn.Parameter(torch.empty(num_critics, fan_in, fan_out).uniform_(-bound, bound)))
             self.biases.append(nn.Parameter(torch.empty(num_critics, 1, fan_out).uniform_(-bound, bound)))
 
-    def forward(self, observation: torch.Tensor, action: torch.Tensor, frozen: bool = False) -> torch.Tensor:
-        x = torch.cat([observation.reshape(observation.shape[0], -1).float(), action.float()], dim=-1)
+    def forward(self, observation: Any, action: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        features = encode_flat(self.encoder, observation)
+        if frozen and self.encoder is not None:
+            features = features.detach()  # The encoder is the critic's: a policy loss must not train it.
+        x = torch.cat([features, action.float()], dim=-1)
         x = x.unsqueeze(0).expand(self.num_critics, -1, -1)
         layers = [(w.detach(), b.detach()) if frozen else (w, b) for w, b in zip(self.weights, self.biases)]
         for weight, bias in layers[:-1]:

@@ -225,6 +225,11 @@ class FactorisedCategorical(ActionDistribution):
         self.parts = list(parts) if parts is not None else [CategoricalDistribution(part)
                                                             for part in logits.split(self.sizes, dim=-1)]
 
+    @property
+    def logits(self) -> torch.Tensor:
+        """Every dimension's normalised logits, concatenated (..., sum(sizes))."""
+        return torch.cat([part.logits for part in self.parts], dim=-1)
+
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.stack([part.sample(generator) for part in self.parts], dim=-1)
 

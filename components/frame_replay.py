@@ -14,6 +14,16 @@ stack is compared with its previous one, bit for bit, and when it is not the
 previous one shifted by a single frame the whole stack is written afresh
 (a keyframe). So repeated first frames, zero padding and stacks that carry on
 across a lost life all come back bit-identical.
+
+A dict observation whose entry `frame_key` is the stack (an image beside a few
+scalars) is stored the same way: that entry becomes the handle, the other
+entries are kept as they are.
+
+Observations that are not shifted stacks (one frame, MinAtar's object
+channels) are all keyframes: correct, but the ring then holds too few
+transitions and sampling spends its draws on stale items. `sample` warns once
+when that happens; `frame_replay_key` only picks frame replay for specs that
+say they are frame stacks (named `environments.spec_checks.FRAME_STACK`).
 """
 
 from __future__ import annotations
@@ -30,14 +40,68 @@ from components.core import Replay
 from components.frame_store import FrameStore, LaneRange
 from components.replay import UniformReplay
 from components.types import PrioritizedSample, Transition, transition_spec
+from environments import nests
+from environments.spec_checks import FRAME_STACK
 
 HANDLE_SPEC = specs.Array((), np.int64, "frame_handle")
+WHOLE = ""  # frame_key of an observation that is the stack itself.
+STALE_WARNING_FRACTION = 0.05  # Redrawn items, as a fraction of items sampled, that earn the one-time warning.
 
 
-def frame_transition_spec(environment_spec: Any, extras_spec: Any = ()) -> Transition:
-    """The item spec of a `FrameStackReplay`'s inner replay: a Transition whose observations are handles."""
-    return transition_spec(environment_spec, extras_spec)._replace(observation=HANDLE_SPEC,
-                                                                   next_observation=HANDLE_SPEC)
+def _is_stack(spec: Any) -> bool:
+    return isinstance(spec, specs.Array) and spec.dtype == np.uint8 and len(spec.shape) >= 3
+
+
+def frame_replay_key(mode: str, observation_spec: Any) -> str | None:
+    """Which part of the observation frame replay stores, or None for none: WHOLE for a stacked-frame
+    array, a key for a dict with one stacked-frame entry. 'auto' picks specs named FRAME_STACK (Atari's);
+    'on' also takes any uint8 array of rank >= 3 (one entry of a dict); 'off' none."""
+    if mode == "off":
+        return None
+    named = (lambda spec: _is_stack(spec) and spec.name == FRAME_STACK) if mode == "auto" else _is_stack
+    if isinstance(observation_spec, specs.Array):
+        return WHOLE if named(observation_spec) else _refuse(mode, observation_spec)
+    if isinstance(observation_spec, Mapping):
+        keys = [key for key, spec in observation_spec.items() if named(spec)]
+        if len(keys) == 1:
+            return keys[0]
+        if mode == "on":
+            raise ValueError(f"frame_replay=on needs one stacked-frame entry (uint8, rank >= 3) in the dict "
+                             f"observation, found {keys or 'none'} among {sorted(observation_spec)}.")
+    return _refuse(mode, observation_spec)
+
+
+def _refuse(mode: str, observation_spec: Any) -> None:
+    if mode == "on":
+        raise ValueError(f"frame_replay=on needs stacked frames (a uint8 array of rank >= 3, or a dict with one "
+                         f"such entry); the observation spec is {observation_spec!r}.")
+    return None
+
+
+def frame_transition_spec(environment_spec: Any, extras_spec: Any = (), frame_key: str = WHOLE) -> Transition:
+    """The item spec of a `FrameStackReplay`'s inner replay: a Transition whose observations (or their
+    `frame_key` entry) are handles."""
+    observation = environment_spec.observations
+    handles = HANDLE_SPEC if frame_key == WHOLE else {**observation, frame_key: HANDLE_SPEC}
+    return transition_spec(environment_spec, extras_spec)._replace(observation=handles, next_observation=handles)
+
+
+class KeyedFrameStore:
+    """A frame store seen through one entry of a dict observation: `add` stores that entry's stacks and
+    returns each lane's observation with the entry replaced by its handle (what the adder keeps)."""
+
+    def __init__(self, store: FrameStore | LaneRange, key: str) -> None:
+        self._store = store
+        self._key = key
+
+    def add(self, observations: Mapping[str, Any], lanes: Any = None) -> list[dict[str, Any]]:
+        handles = self._store.add(observations[self._key], lanes)
+        others = {key: value for key, value in observations.items() if key != self._key}
+        return [{**nests.map_structure(lambda x, i=i: x[i], others), self._key: handle}
+                for i, handle in enumerate(handles)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 def frame_capacity(capacity: int, num_lanes: int, stack: int, n_step: int, margin: float = 0.05) -> int:
@@ -83,14 +147,22 @@ class FrameStackReplay(Replay):
     (probabilities, weights) come with the replacement items.
     """
 
-    def __init__(self, inner: Replay, observation_spec: specs.Array, num_lanes: int, n_step: int,
+    def __init__(self, inner: Replay, observation_spec: Any, num_lanes: int, n_step: int,
                  margin: float = 0.05, frame_channels: int = 1, capacity_frames: int | None = None,
-                 max_redraws: int = 64) -> None:
-        shape = tuple(observation_spec.shape)
+                 max_redraws: int = 64, frame_key: str = WHOLE) -> None:
+        if frame_key != WHOLE:
+            if not isinstance(observation_spec, Mapping) or frame_key not in observation_spec:
+                raise ValueError(f"FrameStackReplay: frame_key {frame_key!r} is not an entry of the observation "
+                                 f"spec {observation_spec!r}.")
+            observation_spec = observation_spec[frame_key]
+        shape = tuple(getattr(observation_spec, "shape", ()))
         if not shape:
             raise ValueError(f"FrameStackReplay needs stacked observations (stack, ...), got spec {observation_spec!r}.")
         self._inner = inner
+        self._frame_key = frame_key
         self._observation_spec = observation_spec
+        self._sampled_items = 0
+        self._warned = False
         stack = shape[0] // max(1, frame_channels)
         if capacity_frames is None:
             capacity_frames = frame_capacity(inner.capacity, num_lanes, stack, n_step, margin)
@@ -100,16 +172,17 @@ class FrameStackReplay(Replay):
 
     @classmethod
     def uniform(cls, environment_spec: Any, capacity: int, num_lanes: int, n_step: int, seed: int | None = None,
-                rate_limiter: Any = None, extras_spec: Any = (), **kwargs: Any) -> FrameStackReplay:
+                rate_limiter: Any = None, extras_spec: Any = (), frame_key: str = WHOLE,
+                **kwargs: Any) -> FrameStackReplay:
         """A FrameStackReplay over a UniformReplay of `capacity` handle transitions."""
-        inner = UniformReplay(frame_transition_spec(environment_spec, extras_spec), capacity, seed=seed,
+        inner = UniformReplay(frame_transition_spec(environment_spec, extras_spec, frame_key), capacity, seed=seed,
                               rate_limiter=rate_limiter)
-        return cls(inner, environment_spec.observations, num_lanes, n_step, **kwargs)
+        return cls(inner, environment_spec.observations, num_lanes, n_step, frame_key=frame_key, **kwargs)
 
     @property
-    def store(self) -> FrameStore | LaneRange:
-        """The frame store the adder writes observations to."""
-        return self._store
+    def store(self) -> FrameStore | LaneRange | KeyedFrameStore:
+        """The frame store the adder writes observations to (keyed by `frame_key` for a dict observation)."""
+        return self._store if self._frame_key == WHOLE else KeyedFrameStore(self._store, self._frame_key)
 
     def for_lanes(self, first_lane: int, num_lanes: int) -> FrameStackReplay:
         """This replay as seen by one of several actors: its adder's lanes 0..num_lanes-1 are the
@@ -147,7 +220,8 @@ class FrameStackReplay(Replay):
         """One line for the start-up log: capacity, bytes and bytes per transition (vs two stored stacks)."""
         store, capacity = self._store, self.capacity
         obs_bytes = math.prod(store.stack_shape) * store.dtype.itemsize
-        return (f"FrameStackReplay: {capacity:,} transitions of {store.stack_shape} {store.dtype} observations "
+        where = f"'{self._frame_key}' entries" if self._frame_key != WHOLE else "observations"
+        return (f"FrameStackReplay: {capacity:,} transitions of {store.stack_shape} {store.dtype} {where} "
                 f"in {self.nbytes / 1e9:.2f} GB ({self.nbytes / capacity:,.0f} B/transition, "
                 f"vs {2 * obs_bytes:,} B for two stacks), {store.capacity_frames:,} frames, "
                 f"inner {type(self._inner).__name__}.")
@@ -164,7 +238,10 @@ class FrameStackReplay(Replay):
     def insert(self, items: Transition) -> None:
         """Inserts Transitions whose observation/next_observation are frame handles (from the adder)."""
         for name in ("observation", "next_observation"):
-            value = np.asarray(getattr(items, name, None))
+            value = getattr(items, name, None)
+            if self._frame_key != WHOLE and isinstance(value, Mapping):
+                value = value.get(self._frame_key)
+            value = np.asarray(value)
             if value.ndim != 1 or not np.issubdtype(value.dtype, np.integer):
                 raise ValueError(
                     f"FrameStackReplay.insert: expected '{name}' to be int64 frame handles shaped (num_items,), "
@@ -178,9 +255,17 @@ class FrameStackReplay(Replay):
         if not hasattr(data, "_replace") or not hasattr(data, "next_observation"):
             raise TypeError(f"FrameStackReplay: the inner replay returned {type(data).__name__}, "
                             "expected Transitions of handles (or a PrioritizedSample of them).")
-        count = len(data.observation)
-        stacks, ok = self._store.gather(np.concatenate([data.observation, data.next_observation]))
-        data = data._replace(observation=stacks[:count], next_observation=stacks[count:])
+        key = self._frame_key
+        handles = [data.observation, data.next_observation]
+        if key != WHOLE:
+            handles = [observation[key] for observation in handles]
+        count = len(handles[0])
+        stacks, ok = self._store.gather(np.concatenate(handles))
+        if key == WHOLE:
+            data = data._replace(observation=stacks[:count], next_observation=stacks[count:])
+        else:
+            data = data._replace(observation={**data.observation, key: stacks[:count]},
+                                 next_observation={**data.next_observation, key: stacks[count:]})
         ok = ok[:count] & ok[count:]
         return (batch._replace(data=data) if isinstance(batch, PrioritizedSample) else data), ok
 
@@ -205,7 +290,20 @@ class FrameStackReplay(Replay):
                 leaf[rows] = np.asarray(new)[take]
             batch = tree.unflatten_as(batch, leaves)
             ok[rows] = True
+        self._sampled_items += batch_size
+        self._warn_if_mostly_stale()
         return batch
+
+    def _warn_if_mostly_stale(self) -> None:
+        """One notice when many draws are stale: the observations are likely not shifted frame stacks."""
+        if self._warned or self._sampled_items < 10_000:
+            return
+        if self.redrawn_items > STALE_WARNING_FRACTION * self._sampled_items:
+            self._warned = True
+            print(f"[replay] warning: {self.redrawn_items:,} of {self._sampled_items:,} sampled items were stale "
+                  f"and drawn again: the frame ring ({self._store.capacity_frames:,} frames) holds fewer "
+                  "transitions than the replay's capacity. Are the observations stacks of frames, each the "
+                  "previous one shifted by a frame? If not, use --frame_replay=off.", flush=True)
 
     def save(self) -> dict[str, Any]:
         return {"inner": self._inner.save(), "store": self._store.save(),  # type: ignore[attr-defined]

@@ -213,6 +213,31 @@ class MultiInputEncoder(nn.Module):
                          dim=-1)
 
 
+def make_input_encoder(observation_spec: object, encoders: Mapping[str, str] | None = None,
+                       conv_channels: Sequence[int] = (16, 32)) -> tuple[nn.Module | None, int]:
+    """What a network over one feature vector reads the observation through, and the vector's width: None
+    (the network flattens the array itself) for an array the default would flatten, else `make_encoder`'s
+    module for one array, or a `MultiInputEncoder` for a nest."""
+    if isinstance(observation_spec, specs.Array):
+        if encoders:
+            raise ValueError(f"observation_encoders ({dict(encoders)}) name keys, but the observation is one "
+                             f"array ({observation_spec!r}).")
+        encoder, size = make_encoder(observation_spec, "auto", conv_channels)
+        return (None, size) if isinstance(encoder, Float) else (encoder, size)
+    if tree.is_nested(observation_spec) and all(isinstance(s, specs.Array) for s in tree.flatten(observation_spec)):
+        encoder = MultiInputEncoder(observation_spec, encoders, conv_channels)
+        return encoder, encoder.output_size
+    raise TypeError(f"Expected an array or a nest (dict, tuple) of arrays for the observation; got "
+                    f"{observation_spec!r}.")
+
+
+def encode_flat(encoder: nn.Module | None, observation: object) -> torch.Tensor:
+    """The observation as (batch, features) float32: through `encoder`, or flattened when there is none."""
+    if encoder is not None:
+        return encoder(observation)
+    return observation.reshape(observation.shape[0], -1).float()  # type: ignore[union-attr]
+
+
 def make_torso(observation_spec: object, hidden_sizes: Sequence[int], conv_channels: Sequence[int] = (16, 32),
                activation: str = "relu", encoders: Mapping[str, str] | None = None) -> nn.Module:
     """An encoder for the observation, then an MLP of `hidden_sizes`; the result has `.output_size`.

@@ -23,6 +23,8 @@ import numpy as np
 from ale_py import Action, ALEInterface, LoggerMode, roms
 from dm_env import specs
 
+from environments.spec_checks import FRAME_STACK
+
 # Every ALE game renders a 210 x 160 screen.
 SCREEN_HEIGHT, SCREEN_WIDTH = 210, 160
 # The crop of the seed-001 (Breakout) preprocessing, as (top, bottom, left,
@@ -111,7 +113,7 @@ def observation_spec_for(config: AtariConfig) -> specs.BoundedArray:
     """The stacked-frame observation spec of `config`, shared by every Atari backend."""
     channels = 1 if config.grayscale else 3
     shape = (config.frame_stack * channels, config.screen_size, config.screen_size)
-    return specs.BoundedArray(shape, np.uint8, 0, 255, "observation")
+    return specs.BoundedArray(shape, np.uint8, 0, 255, FRAME_STACK)
 
 
 def action_spec_for(num_actions: int) -> specs.DiscreteArray:

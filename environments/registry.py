@@ -4,6 +4,7 @@
   gym:<id>                     any registered gymnasium environment, adapted to dm_env
   atari:<Game>                 an ale-py game with Nature-DQN preprocessing (e.g. atari:Breakout)
   dmc:<domain>-<task>          a dm_control suite task, flat float observations (e.g. dmc:walker-walk)
+  minatar:<game>               a MinAtar game, (C, 10, 10) uint8 grids, sticky actions (e.g. minatar:breakout)
   python:<module>:<factory>    your own factory, called as factory(seed=..., **options)
 
 Every environment comes wrapped in single precision (float32 / int32); its specs
@@ -39,8 +40,9 @@ from environments.spec_checks import check_specs
 from environments.validation import CHECK_MODES, CheckedLanes, SpecCheckingWrapper, checked_lane_factory
 from environments.wrappers import NamedEnvironment, SinglePrecisionWrapper
 
-PREFIXES = ("gridworld", "gym", "atari", "dmc", "python")
-EXAMPLES = "gridworld:simple, gym:CartPole-v1, atari:Breakout, dmc:walker-walk, python:my_pkg.envs:make_env"
+PREFIXES = ("gridworld", "gym", "atari", "dmc", "minatar", "python")
+EXAMPLES = ("gridworld:simple, gym:CartPole-v1, atari:Breakout, dmc:walker-walk, minatar:breakout, "
+            "python:my_pkg.envs:make_env")
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -104,6 +106,12 @@ def _make_dm_control(task: str, seed: int, options: dict[str, Any], evaluation: 
                          f"{sorted(options)} ({error}).") from None
 
 
+def _make_minatar(game: str, seed: int, options: dict[str, Any], evaluation: bool) -> dm_env.Environment:
+    from environments.minatar import make_minatar
+
+    return make_minatar(game, seed=seed, **options)
+
+
 def _make_python(target: str, seed: int, options: dict[str, Any], evaluation: bool) -> dm_env.Environment:
     module_name, sep, attribute = target.rpartition(":")
     if not sep or not module_name or not attribute:
@@ -144,6 +152,7 @@ _FACTORIES: dict[str, Callable[[str, int, dict[str, Any], bool], dm_env.Environm
     "gym": _make_gym,
     "atari": _make_atari,
     "dmc": _make_dm_control,
+    "minatar": _make_minatar,
     "python": _make_python,
 }
 
@@ -182,7 +191,7 @@ def _render_options(prefix: str, rest: str, options: dict[str, Any]) -> dict[str
             return options  # _make_python reports a bad target with the full story.
         if callable(factory) and "render" in inspect.signature(factory).parameters:
             return {"render": True, **options}
-    return options  # GridWorld and Atari render RGB frames as they are.
+    return options  # GridWorld, Atari and MinAtar render RGB frames as they are.
 
 
 BACKENDS = ("auto", "sync", "subprocess", "ale", "gym")

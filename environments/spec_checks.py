@@ -316,6 +316,9 @@ def check_timestep(timestep: Any, observation_spec: Any, reward_spec: Any, disco
 
 
 MASK_KEY = "action_mask"  # A dict observation's 0/1 mask over the discrete actions allowed now.
+# The spec name of an observation (or dict entry) that is a stack of frames (stack * channels, H, W), each
+# observation the previous one shifted by one frame: what frame replay stores once per frame (Atari's).
+FRAME_STACK = "frame_stack"
 
 
 def check_some_action_allowed(observation: Any, observation_spec: Any, name: str, where: str,

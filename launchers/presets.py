@@ -70,6 +70,19 @@ PRESETS: dict[str, dict[str, Preset]] = {
             declaration=dict(num_steps=50_000_000, **_ATARI_EVAL),
             env_prefix="atari:",
         ),
+        "minatar": Preset(
+            "MinAtar's DQN (Young & Tian 2019): replay 100k (learning from 5k), batch 32, one update per agent "
+            "step, target copy every 1,000 updates, epsilon 1 -> 0.1 over 100k steps, Huber loss, no Double, "
+            "no gradient clip, a 3x3 conv torso then 128 units; Adam 2.5e-4 (eps 0.01/32) in place of RMSProp. "
+            "1M agent steps (the paper runs 5M).",
+            agent_config=dict(learning_rate=2.5e-4, adam_eps=0.01 / 32, discount=0.99, n_step=1, batch_size=32,
+                              replay_capacity=100_000, min_replay_size=5_000, samples_per_insert=32.0,
+                              target_update_period=1_000, target_update_tau=1.0, epsilon_start=1.0,
+                              epsilon_end=0.1, epsilon_decay_steps=100_000, eval_epsilon=0.0, loss="huber",
+                              double_q=False, dueling=False, max_grad_norm=None, hidden_sizes=(128,)),
+            declaration=dict(num_steps=1_000_000, eval_every=50_000, eval_episodes=10, num_envs=1),
+            env_prefix="minatar:", env_example="minatar:breakout",
+        ),
     },
     "a2c": {
         "seed000": Preset(
@@ -193,6 +206,29 @@ PRESETS: dict[str, dict[str, Preset]] = {
                               hidden_sizes=(64, 64), shared_torso=False, activation="tanh"),
             declaration=dict(num_envs=4, num_steps=200_000, eval_every=10_000, eval_episodes=10),
             env_prefix="gym:Pendulum", env_example="gym:Pendulum-v1",
+        ),
+        "minatar": Preset(
+            "PPO for MinAtar games (minatar:breakout, ...): 16 lanes x 128 steps, GAE gamma 0.99 lambda 0.95, "
+            "4 epochs x 8 minibatches, Adam 5e-4 and clip 0.2 annealed over 1M steps, entropy 0.01, value "
+            "coef 0.5, grad norm 0.5, one shared torso (the small conv torso, then 128 units), 1M agent steps.",
+            agent_config=dict(learning_rate=5e-4, learning_rate_decay_steps=1_000_000 // 2048, rollout_length=128,
+                              num_epochs=4, num_minibatches=8, clip_range=0.2, discount=0.99, gae_lambda=0.95,
+                              value_coef=0.5, entropy_coef=0.01, max_grad_norm=0.5, hidden_sizes=(128,),
+                              shared_torso=True),
+            declaration=dict(num_envs=16, num_steps=1_000_000, eval_every=50_000, eval_episodes=10),
+            env_prefix="minatar:", env_example="minatar:breakout",
+        ),
+        "minigrid": Preset(
+            "PPO for small MiniGrid tasks (gym:MiniGrid-DoorKey-5x5-v0, Empty-8x8): 16 lanes x 128 steps, "
+            "GAE gamma 0.99 lambda 0.95, 4 epochs x 8 minibatches, Adam 1e-3 and clip 0.2 annealed over 200k "
+            "steps, entropy 0.01, one shared torso (the image through the small conv torso, the direction "
+            "one-hot) then 64 units.",
+            agent_config=dict(learning_rate=1e-3, learning_rate_decay_steps=200_000 // 2048, rollout_length=128,
+                              num_epochs=4, num_minibatches=8, clip_range=0.2, discount=0.99, gae_lambda=0.95,
+                              value_coef=0.5, entropy_coef=0.01, max_grad_norm=0.5, hidden_sizes=(64,),
+                              shared_torso=True),
+            declaration=dict(num_envs=16, num_steps=200_000, eval_every=20_000, eval_episodes=20),
+            env_prefix="gym:MiniGrid-", env_example="gym:MiniGrid-DoorKey-5x5-v0",
         ),
     },
     "reinforce": {

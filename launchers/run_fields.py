@@ -139,7 +139,7 @@ class Declaration(RunSettings):
     agent: str = run_field("dqn", "The agent: a built-in name (dqn, nfq, reinforce, a2c, ppo, sac, td3, r2d2), a name given to "
                                   "launchers.agent_registry.register_agent, or module:BuilderClass.", flag=False)
     env: str = run_field("gridworld:simple", "Environment name: gridworld:<task>, gym:<id>, atari:<Game>, "
-                                             "dmc:<domain>-<task> or python:<module>:<factory>.")
+                                             "dmc:<domain>-<task>, minatar:<game> or python:<module>:<factory>.")
     env_options: Mapping[str, Any] = run_field(
         help="Options for the environment's factory (--env_options=key=value,...).", flag=False,
         default_factory=dict)

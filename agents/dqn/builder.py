@@ -6,7 +6,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
-from dm_env import specs
+from torch import nn
 
 from agents.builders import Networks, ReplayBuilder
 from agents.dqn.config import DQNConfig
@@ -17,21 +17,13 @@ from components.adders import NStepTransitionAdder
 from components.core import Adder, Learner, Replay
 from components.counting import Counter
 from components.loggers import Logger
+from components.greedy import QGreedy
 from components.nested import to_tensors
 from components.rate_limiters import RateLimiter
-from components.frame_replay import FrameStackReplay, frame_transition_spec
+from components.frame_replay import FrameStackReplay, frame_replay_key, frame_transition_spec
 from components.schedules import LinearSchedule
 from components.specs import EnvironmentSpec
 from components.types import transition_spec
-
-
-def use_frame_replay(mode: str, spec: EnvironmentSpec) -> bool:
-    """'on'/'off', or 'auto': yes for stacked uint8 frames (rank >= 3), the Atari observation."""
-    if mode != "auto":
-        return mode == "on"
-    observations = spec.observations
-    return (isinstance(observations, specs.Array) and observations.dtype == np.uint8
-            and len(observations.shape) >= 3)
 
 
 class DQNBuilder(ReplayBuilder):
@@ -55,10 +47,11 @@ class DQNBuilder(ReplayBuilder):
         """Uniform or prioritized; stacked frames stored once per frame when `frame_replay` says so."""
         cfg = self.config
         limiter = RateLimiter(cfg.samples_per_insert, cfg.min_replay_size, error_buffer=cfg.batch_size)
-        frames = use_frame_replay(getattr(cfg, "frame_replay", "auto"), spec)
-        item_spec = frame_transition_spec(spec) if frames else transition_spec(spec)
-        replay = self.make_transition_replay(item_spec, seed, limiter)
-        return FrameStackReplay(replay, spec.observations, num_lanes, cfg.n_step) if frames else replay
+        key = frame_replay_key(getattr(cfg, "frame_replay", "auto"), spec.observations)
+        if key is None:
+            return self.make_transition_replay(transition_spec(spec), seed, limiter)
+        replay = self.make_transition_replay(frame_transition_spec(spec, frame_key=key), seed, limiter)
+        return FrameStackReplay(replay, spec.observations, num_lanes, cfg.n_step, frame_key=key)
 
     def make_adder(self, replay: Replay) -> Adder:
         store = replay.store if isinstance(replay, FrameStackReplay) else None
@@ -69,6 +62,9 @@ class DQNBuilder(ReplayBuilder):
                      replay: Replay | None = None) -> Learner:
         return DQNLearner(networks["q"], iterator, self.config, device, counter, logger,
                           priority_updater=self.priority_updater(replay))
+
+    def greedy_head(self, networks: Networks, spec: EnvironmentSpec) -> nn.Module:
+        return QGreedy(networks["q"], spec.actions)
 
     def state_values(self, networks: Networks, observations: Any) -> np.ndarray:
         """V(s) = max_a Q(s, a), e.g. of evaluation episodes' first observations (seed 001's diagnostic)."""

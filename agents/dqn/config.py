@@ -29,7 +29,9 @@ class DQNConfig(ValueBasedConfig):
       v_min: Lowest return the C51 support represents.
       v_max: Highest return the C51 support represents.
       frame_replay: Store stacked-frame observations once per frame (rebuilt at
-        sampling): 'auto' (for uint8 observations of rank >= 3), 'on' or 'off'.
+        sampling), the whole observation or a dict's stacked entry: 'auto' (specs
+        named 'frame_stack', as Atari's are), 'on' (any uint8 array of rank >= 3)
+        or 'off'.
       precision: Learner network arithmetic: 'float32', or 'bfloat16' autocast
         (parameters, optimizer state and losses stay float32). Meant for CUDA
         and CPUs with bf16 units; on this project's 2-core AMX VM a Nature-CNN

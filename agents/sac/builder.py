@@ -7,7 +7,7 @@ from typing import Any, Iterator
 import torch
 
 from agents.builders import Networks
-from agents.off_policy import ContinuousOffPolicyBuilder, vector_sizes
+from agents.off_policy import ContinuousOffPolicyBuilder, action_size, observation_encoder
 from agents.sac.config import SACConfig
 from agents.sac.learning import SACLearner
 from agents.sac.networks import SquashedGaussianPolicy
@@ -25,10 +25,12 @@ class SACBuilder(ContinuousOffPolicyBuilder):
     config_class = SACConfig
 
     def make_networks(self, spec: EnvironmentSpec) -> Networks:
-        observation_size, action_size = vector_sizes(spec, "SAC")
-        hidden = self.config.hidden_sizes
-        return {"policy": SquashedGaussianPolicy(observation_size, action_size, hidden),
-                "critic": EnsembleCritic(observation_size, action_size, hidden, num_critics=2)}
+        cfg, actions = self.config, action_size(spec)
+        policy_encoder, policy_inputs = observation_encoder(spec, "SAC", cfg.encoder_overrides)
+        critic_encoder, critic_inputs = observation_encoder(spec, "SAC", cfg.encoder_overrides)
+        return {"policy": SquashedGaussianPolicy(policy_inputs, actions, cfg.hidden_sizes, policy_encoder),
+                "critic": EnsembleCritic(critic_inputs, actions, cfg.hidden_sizes, num_critics=2,
+                                         encoder=critic_encoder)}
 
     def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
                      device: torch.device, counter: Counter, logger: Logger, seed: int,

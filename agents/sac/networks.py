@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from components.networks import MLP
+from components.networks import MLP, encode_flat
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # As stable-baselines3's and the SAC authors' code.
 _HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
@@ -29,14 +29,16 @@ def squashed_log_prob(pre_tanh: torch.Tensor, noise: torch.Tensor, log_std: torc
 class SquashedGaussianPolicy(nn.Module):
     """Observation -> a Gaussian over pre-tanh actions; actions are its samples squashed into [-1, 1]."""
 
-    def __init__(self, observation_size: int, action_size: int, hidden_sizes: Sequence[int]) -> None:
+    def __init__(self, observation_size: int, action_size: int, hidden_sizes: Sequence[int],
+                 encoder: nn.Module | None = None) -> None:
         super().__init__()
+        self.encoder = encoder  # None: a flat vector observation, read as it is.
         self.torso = MLP(observation_size, hidden_sizes, activate_final=True)
         self.head = nn.Linear(self.torso.output_size, 2 * action_size)
 
-    def forward(self, observation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, observation: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, log_std) of the pre-tanh Gaussian."""
-        out = self.head(self.torso(observation.reshape(observation.shape[0], -1).float())).float()
+        out = self.head(self.torso(encode_flat(self.encoder, observation))).float()
         mean, log_std = out.chunk(2, -1)  # float32 even under bfloat16 autocast, so the log-probability is.
         return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
 

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 import torch
 
 from agents.builders import Networks
-from agents.off_policy import ContinuousOffPolicyBuilder, vector_sizes
+from agents.off_policy import ContinuousOffPolicyBuilder, action_size, observation_encoder
 from agents.td3.config import TD3Config
 from agents.td3.learning import TD3Learner
 from agents.td3.networks import DeterministicPolicy
@@ -28,10 +28,12 @@ class TD3Builder(ContinuousOffPolicyBuilder):
         return self.config.exploration_noise
 
     def make_networks(self, spec: EnvironmentSpec) -> Networks:
-        observation_size, action_size = vector_sizes(spec, "TD3")
-        hidden = self.config.hidden_sizes
-        return {"policy": DeterministicPolicy(observation_size, action_size, hidden),
-                "critic": EnsembleCritic(observation_size, action_size, hidden, self.config.num_critics)}
+        cfg, actions = self.config, action_size(spec)
+        policy_encoder, policy_inputs = observation_encoder(spec, "TD3", cfg.encoder_overrides)
+        critic_encoder, critic_inputs = observation_encoder(spec, "TD3", cfg.encoder_overrides)
+        return {"policy": DeterministicPolicy(policy_inputs, actions, cfg.hidden_sizes, policy_encoder),
+                "critic": EnsembleCritic(critic_inputs, actions, cfg.hidden_sizes, cfg.num_critics,
+                                         encoder=critic_encoder)}
 
     def make_learner(self, networks: Networks, iterator: Iterator[Any], spec: EnvironmentSpec,
                      device: torch.device, counter: Counter, logger: Logger, seed: int,

@@ -3,6 +3,9 @@
 Each step shows an `image` (uint8, 1 x 3 x 3) with one lit cell in the left or the right column, and a
 `flip` bit (a DiscreteArray of 2). Action `side XOR flip` pays 1, the other 0; episodes last `length`
 steps. A policy that reads both keys scores `length`; one that reads only one key scores half of it.
+
+`continuous=True` asks for an action in [-1, 1] instead: 1 - |action - target| / 2 pays, with target -1 for
+answer 0 and +1 for answer 1; without both keys every action scores half of `length` on average.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from dm_env import specs
 
 
 class SideAndFlip(dm_env.Environment):
-    def __init__(self, seed: int = 0, length: int = 4) -> None:
+    def __init__(self, seed: int = 0, length: int = 4, continuous: bool = False) -> None:
         self._rng = np.random.default_rng(seed)
+        self._continuous = continuous
         self._length = length
         self._t = 0
         self._answer = 0
@@ -35,7 +39,11 @@ class SideAndFlip(dm_env.Environment):
     def step(self, action) -> dm_env.TimeStep:
         if self._done:  # dm_env: the step after the last one starts a new episode.
             return self.reset()
-        reward = 1.0 if int(np.asarray(action).reshape(-1)[0]) == self._answer else 0.0
+        chosen = np.asarray(action).reshape(-1)[0]
+        if self._continuous:
+            reward = 1.0 - abs(float(np.clip(chosen, -1.0, 1.0)) - (2.0 * self._answer - 1.0)) / 2.0
+        else:
+            reward = 1.0 if int(chosen) == self._answer else 0.0
         self._t += 1
         observation = self._observe()
         if self._t == self._length:
@@ -47,8 +55,10 @@ class SideAndFlip(dm_env.Environment):
         return {"image": specs.Array((1, 3, 3), np.uint8, "image"), "flip": specs.DiscreteArray(2, name="flip")}
 
     def action_spec(self):
+        if self._continuous:
+            return specs.BoundedArray((1,), np.float32, -1.0, 1.0, name="answer")
         return specs.DiscreteArray(2, name="answer")
 
 
-def make_dict_task(seed: int = 0) -> SideAndFlip:
-    return SideAndFlip(seed)
+def make_dict_task(seed: int = 0, continuous: bool = False) -> SideAndFlip:
+    return SideAndFlip(seed, continuous=continuous)

@@ -66,6 +66,28 @@ def test_the_ensemble_computes_each_critic_as_its_own_mlp_and_frozen_stops_its_g
     assert all(p.grad is None for p in critic.parameters()) and action.grad is not None
 
 
+def test_a_dict_observation_goes_through_the_critics_encoder_which_frozen_also_stops():
+    from agents.off_policy import observation_encoder
+
+    observations = {"image": specs.BoundedArray((1, 3, 3), np.uint8, 0, 255), "flip": specs.DiscreteArray(2)}
+    spec = EnvironmentSpec(observations, ACTIONS, specs.Array((), np.float32), specs.Array((), np.float32))
+    encoder, width = observation_encoder(spec, "SAC")
+    critic = EnsembleCritic(width, 2, (8,), encoder=encoder)
+    batch = {"image": torch.randint(0, 255, (4, 1, 3, 3), dtype=torch.uint8), "flip": torch.tensor([0, 1, 1, 0])}
+    action = torch.zeros(4, 2, requires_grad=True)
+    assert critic(batch, action).shape == (2, 4)
+    critic(batch, action, frozen=True).sum().backward()
+    assert all(p.grad is None for p in critic.parameters()) and action.grad is not None
+    critic(batch, action).sum().backward()
+    assert all(p.grad is not None for p in critic.encoder.parameters())
+    flat, size = observation_encoder(EnvironmentSpec(specs.Array((OBS_SIZE,), np.float32), ACTIONS,
+                                                     specs.Array((), np.float32), specs.Array((), np.float32)), "TD3")
+    assert flat is None and size == OBS_SIZE  # A vector is read as it is: no encoder module on the hot path.
+    with pytest.raises(ValueError, match="SAC: No default encoder for observation 'observation'"):
+        observation_encoder(EnvironmentSpec(specs.Array((2, 2, 2, 2), np.float32), ACTIONS,
+                                            specs.Array((), np.float32), specs.Array((), np.float32)), "SAC")
+
+
 def test_the_squashed_log_prob_matches_torch_tanh_transformed_normal():
     torch.manual_seed(1)
     mean, log_std = torch.randn(1000, 2), torch.randn(1000, 2).clamp(-3, 1)

@@ -35,6 +35,35 @@ def test_the_agent_reads_both_keys_and_fails_without_one(tmp_path, learning_seed
     assert one_key["best_eval_return"] <= 3.0, one_key  # One key alone: right half of the time (2).
 
 
+# SAC on the same task with an action in [-1, 1]: 1 - |action - target| / 2 pays, so reading both keys scores
+# 4 and one key 2 on average, whatever the action.
+def _train_sac(tmp_path, seed: int, encoders: tuple[str, ...] = ()) -> dict:
+    return run_experiment(experiment_from_declaration({
+        "agent": "sac", "env": DICT_TASK, "env_options": {"continuous": True}, "seed": seed, "num_steps": 3_000,
+        "eval_every": 1_000, "eval_episodes": 20, "device": "cpu", "plots": False, "progress": False,
+        "log_interval": 1e9, "run_dir": str(tmp_path / f"sac{len(encoders)}"),
+        "agent_config": {"learning_rate": 3e-3, "hidden_sizes": (32, 32), "learning_starts": 200, "batch_size": 64,
+                         "observation_encoders": encoders}}))
+
+
+@pytest.mark.learning
+def test_sac_reads_both_keys_of_a_dict_observation_and_fails_without_one(tmp_path, learning_seed):
+    summary = _train_sac(tmp_path, learning_seed)
+    assert summary["final_eval_return"] >= 3.6, summary
+    one_key = _train_sac(tmp_path, learning_seed, encoders=("image:skip",))
+    assert one_key["best_eval_return"] <= 2.7, one_key
+
+
+def test_td3_runs_on_a_dict_observation(tmp_path):
+    summary = run_experiment(experiment_from_declaration({
+        "agent": "td3", "env": DICT_TASK, "env_options": {"continuous": True}, "num_steps": 400, "eval_every": 0,
+        "eval_episodes": 2, "device": "cpu", "plots": False, "progress": False, "log_interval": 1e9,
+        "run_dir": str(tmp_path / "td3"), "agent_config": {"hidden_sizes": (16,), "learning_starts": 100,
+                                                          "batch_size": 16}}))
+    assert summary["actor_steps"] >= 400 and summary["learner_steps"] > 0
+    assert 0.0 <= summary["final_eval_return"] <= 4.0
+
+
 @pytest.mark.parametrize("agent", ["nfq", "reinforce", "a2c", "r2d2"])
 def test_every_discrete_agent_runs_on_a_dict_observation(tmp_path, agent):
     configs = {"r2d2": {"min_replay_size": 50, "sequence_length": 8, "sequence_period": 4, "burn_in": 2,

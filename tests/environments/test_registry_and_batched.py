@@ -159,7 +159,7 @@ def test_python_factory_without_seed_parameter(factory_module):
 def test_missing_prefix_is_rejected(name):
     with pytest.raises(ValueError, match="Unknown environment name") as error:
         make_environment(name)
-    assert "gridworld, gym, atari, dmc, python" in str(error.value)
+    assert "gridworld, gym, atari, dmc, minatar, python" in str(error.value)
 
 
 def test_unknown_prefix_lists_the_known_ones():
