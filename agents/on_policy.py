@@ -15,7 +15,7 @@ from components.actors import Policy, StochasticPolicy
 from components.adders import TrajectoryAdder
 from components.core import Adder, Learner, Replay
 from components.counting import Counter
-from components.greedy import DistributionGreedy
+from components.greedy import DistributionGreedy, RecurrentDistributionGreedy
 from components.learners import TorchLearner, make_optimizer
 from components.loggers import Logger
 from components.nested import to_tensors
@@ -74,10 +74,10 @@ class OnPolicyBuilder(ActorLearnerBuilder):
         return StochasticPolicy(networks["policy"], seed=seed, deterministic=evaluation, with_value=False)
 
     def greedy_head(self, networks: Networks, spec: EnvironmentSpec) -> nn.Module:
+        categorical = action_kind(spec.actions) != "bounded"
         if is_recurrent(networks["policy"]):
-            raise NotImplementedError(f"{type(self).__name__}: exporting a recurrent policy (--core=lstm|gru) is not "
-                                      "supported yet; export a feed-forward run.")
-        return DistributionGreedy(networks["policy"], categorical=action_kind(spec.actions) != "bounded")
+            return RecurrentDistributionGreedy(networks["policy"], categorical)
+        return DistributionGreedy(networks["policy"], categorical)
 
     def state_values(self, networks: Networks, observations: Any) -> np.ndarray:
         network = networks["policy"]

@@ -10,6 +10,10 @@ statistics) lives in its networks, so it is inside the graph too. Builders pick 
 - `DistributionGreedy`: the mode of a policy network's action distribution; outputs action and logits
   (categorical) or mean (Gaussian).
 - `UnitActionGreedy`: a deterministic policy in [-1, 1] mapped to the action bounds; outputs action.
+- `RecurrentQGreedy`, `RecurrentDistributionGreedy`: the same for a recurrent network (`step(observation,
+  first, state)`), with two more inputs, `first` (bool (N,): True where an episode starts, which zeroes
+  that row's state) and `state` (float32 (N, state_size): zeros at the start), and `next_state` as the last
+  output, to feed back as `state` on the next step.
 """
 
 from __future__ import annotations
@@ -83,6 +87,42 @@ class UnitActionGreedy(nn.Module):
         return ((self.middle + self.half_range * unit).to(self.action_dtype),)
 
 
+class RecurrentQGreedy(nn.Module):
+    """(argmax Q, Q, next state) of one step of a recurrent Q network."""
+
+    output_names = ("action", "q_values", "next_state")
+    recurrent = True
+
+    def __init__(self, q_network: nn.Module, action_spec: specs.Array) -> None:
+        super().__init__()
+        self.q_network = q_network
+        self.state_size = int(q_network.state_size)
+        self.action_dtype = torch_dtype(action_spec.dtype)
+
+    def forward(self, observation: Any, first: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        q_values, state = self.q_network.step(observation, first, state)
+        q_values = q_values.float()
+        return q_values.argmax(dim=-1).to(self.action_dtype), q_values, state
+
+
+class RecurrentDistributionGreedy(nn.Module):
+    """(mode action, logits or mean, next state) of one step of a recurrent actor-critic."""
+
+    recurrent = True
+
+    def __init__(self, policy: nn.Module, categorical: bool) -> None:
+        super().__init__()
+        self.policy = policy
+        self.state_size = int(policy.state_size)
+        self.output_names = ("action", "logits" if categorical else "mean", "next_state")
+
+    def forward(self, observation: Any, first: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        distribution, _, state = self.policy.step(observation, first, state)
+        action = distribution.to_env_action(distribution.mode())
+        extra = distribution.logits if hasattr(distribution, "logits") else distribution.mean
+        return action, extra, state
+
+
 class GreedyGraph(nn.Module):
     """`head` over the observation given as separate leaf tensors (positional, in `input_names` order)."""
 
@@ -90,18 +130,28 @@ class GreedyGraph(nn.Module):
         super().__init__()
         self.head = head.eval()
         self.observation_spec = observation_spec
-        self.input_names: list[str] = leaf_names(observation_spec)
+        self.recurrent = bool(getattr(head, "recurrent", False))
+        self._num_leaves = len(leaf_names(observation_spec))
+        self.input_names: list[str] = leaf_names(observation_spec) + (["first", "state"] if self.recurrent else [])
         self.output_names: Sequence[str] = tuple(head.output_names)
         self._single = isinstance(observation_spec, specs.Array)
 
-    def forward(self, *leaves: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        observation = leaves[0] if self._single else tree.unflatten_as(self.observation_spec, list(leaves))
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        leaves = list(inputs[:self._num_leaves])
+        observation = leaves[0] if self._single else tree.unflatten_as(self.observation_spec, leaves)
+        if self.recurrent:
+            return self.head(observation, *inputs[self._num_leaves:])
         return self.head(observation)
 
     def example_inputs(self, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-        """Random observations inside the spec (uniform over bounds or index ranges; masks allow >= 1 action)."""
+        """Random observations inside the spec (uniform over bounds or index ranges; masks allow >= 1 action),
+        and for a recurrent head random `first` flags and states."""
         leaves = [self.observation_spec] if self._single else tree.flatten(self.observation_spec)
-        return [random_leaf(spec, batch_size, rng, name) for spec, name in zip(leaves, self.input_names)]
+        inputs = [random_leaf(spec, batch_size, rng, name) for spec, name in zip(leaves, self.input_names)]
+        if self.recurrent:
+            inputs += [rng.random(batch_size) < 0.5,
+                       rng.normal(size=(batch_size, self.head.state_size)).astype(np.float32)]
+        return inputs
 
 
 def random_leaf(spec: specs.Array, batch_size: int, rng: np.random.Generator, name: str = "") -> np.ndarray:

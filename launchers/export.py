@@ -6,8 +6,9 @@ Inputs: the observation, batch-first in the spec's dtype (uint8 frame stacks sta
 `observation`, or one per entry of a dict observation, named by its key (nested keys joined with '/').
 Outputs: `action`, in the environment's units (the action spec's dtype, bounds applied), and where the
 agent has one a second output, `q_values` (DQN, NFQ), `logits` (categorical policies) or `mean` (Gaussian
-policies). Observation scaling, one-hot encodings, action masks and normalisation statistics are inside
-the graph. Before writing, the export is checked against the torch policy on 1,000 random observations.
+policies). A recurrent policy also takes `first` (bool (N,): an episode starts) and `state` (zeros at the
+start) and returns `next_state` last. Observation scaling, one-hot encodings, action masks and
+normalisation statistics are inside the graph. Before writing, the export is checked against the torch policy on 1,000 random observations.
 """
 
 from __future__ import annotations

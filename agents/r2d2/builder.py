@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
+from torch import nn
 
 from agents.builders import Networks, ReplayBuilder
 from agents.dqn.networks import num_actions_of
@@ -14,6 +15,7 @@ from agents.r2d2.learning import R2D2Learner, unrescale
 from agents.r2d2.networks import make_recurrent_q_network
 from components.core import Adder, Learner, Replay
 from components.counting import Counter
+from components.greedy import RecurrentQGreedy
 from components.loggers import Logger
 from components.nested import to_tensors
 from components.rate_limiters import RateLimiter
@@ -52,6 +54,11 @@ class R2D2Builder(ReplayBuilder):
                      replay: Replay | None = None) -> Learner:
         return R2D2Learner(networks["q"], iterator, self.config, device, counter, logger,
                            priority_updater=self.priority_updater(replay))
+
+    def greedy_head(self, networks: Networks, spec: EnvironmentSpec) -> nn.Module:
+        """q_values stay in the network's units: h(Q) under value rescaling (h^-1 would amplify float error
+        past the export's parity tolerance; `agents.r2d2.learning.unrescale` gives returns)."""
+        return RecurrentQGreedy(networks["q"], spec.actions)
 
     def state_values(self, networks: Networks, observations: Any) -> np.ndarray:
         """V(s) = max_a Q(s, a) of observations taken as episodes' first (h^-1 applied under rescaling)."""

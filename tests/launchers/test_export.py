@@ -41,8 +41,8 @@ def _train(tmp_path, agent: str, env: str, env_options: dict, agent_config: dict
     return run_dir
 
 
-def _torch_policy_actions(run_dir: str, inputs: list[np.ndarray], graph) -> tuple[np.ndarray, np.dtype]:
-    """What the agent's own evaluation policy picks for the same observations, and the action spec's dtype."""
+def _evaluation_policy(run_dir: str, graph):
+    """The agent's own evaluation policy over the graph's networks, and the environment spec."""
     from components.specs import make_environment_spec
     from launchers.experiment import load_declaration
 
@@ -51,8 +51,14 @@ def _torch_policy_actions(run_dir: str, inputs: list[np.ndarray], graph) -> tupl
     spec = make_environment_spec(probe)
     probe.close()
     networks = {"q": graph.head.q_network} if hasattr(graph.head, "q_network") else {"policy": graph.head.policy}
-    policy = experiment.builder.make_policy(networks, spec, evaluation=True, seed=0)
+    return experiment.builder.make_policy(networks, spec, evaluation=True, seed=0), spec
+
+
+def _torch_policy_actions(run_dir: str, inputs: list[np.ndarray], graph) -> tuple[np.ndarray, np.dtype]:
+    """What the agent's own evaluation policy picks for the same observations, and the action spec's dtype."""
     import tree
+
+    policy, spec = _evaluation_policy(run_dir, graph)
 
     observation = inputs[0] if len(inputs) == 1 and graph.input_names == ["observation"] else \
         tree.unflatten_as(spec.observations, inputs)
@@ -111,15 +117,37 @@ def test_frames_stay_uint8_inputs(tmp_path):
     assert check_parity(graph, "onnx", path)["q_values"] <= 1e-5
 
 
-def test_recurrent_runs_and_bad_checkpoints_fail_clearly(tmp_path):
-    run_dir = _train(tmp_path, "ppo", "gym:CartPole-v1", {}, {"core": "lstm", "rollout_length": 16})
-    with pytest.raises(NotImplementedError, match="recurrent policy"):
-        export_run(run_dir, "onnx", str(tmp_path / "x.onnx"))
+@pytest.mark.parametrize("agent, config", [
+    ("ppo", {"core": "lstm", "rollout_length": 16}),
+    ("a2c", {"core": "gru"}),
+    ("r2d2", {"min_replay_size": 50, "sequence_length": 8, "sequence_period": 4, "burn_in": 2, "batch_size": 8}),
+])
+def test_a_recurrent_policy_exports_its_state_and_steps_as_the_torch_policy_does(tmp_path, agent, config):
+    import dm_env
+
+    run_dir = _train(tmp_path, agent, "gym:CartPole-v1", {}, config)
+    path = str(tmp_path / "recurrent.onnx")
+    result = export_run(run_dir, "onnx", path)
+    assert result["inputs"] == ["observation", "first", "state"] and result["outputs"][-1] == "next_state"
+    graph, _ = load_greedy_graph(run_dir)
+    policy, _ = _evaluation_policy(run_dir, graph)
+    rng = np.random.default_rng(2)
+    lanes, state = 3, np.zeros((3, graph.head.state_size), np.float32)
+    for t in range(12):  # Three lanes through episodes that start at different steps.
+        first = (np.arange(lanes) + t) % 5 == 0 if t else np.ones(lanes, bool)
+        observation = rng.normal(size=(lanes, 4)).astype(np.float32)
+        action, _, state = run_exported("onnx", path, [observation, first, state], graph.input_names)
+        policy.observe_step_types(np.where(first, dm_env.StepType.FIRST, dm_env.StepType.MID))
+        expected = policy(observation).action
+        np.testing.assert_array_equal(action, expected, err_msg=f"step {t}")
+
+
+def test_bad_checkpoints_and_formats_fail_clearly(tmp_path):
+    run_dir = _train(tmp_path, "dqn", "gym:CartPole-v1", {}, {})
     with pytest.raises(ValueError, match=r"No checkpoint '999'.*expected 'latest' or one of: 3\d\d \(ckpt-0.pt\)"):
         export_run(run_dir, "onnx", str(tmp_path / "x.onnx"), checkpoint="999")
     with pytest.raises(ValueError, match="Unknown export format 'tflite'"):
-        export_graph(load_greedy_graph(_train(tmp_path / "b", "dqn", "gym:CartPole-v1", {}, {}))[0], "tflite",
-                     str(tmp_path / "x"))
+        export_graph(load_greedy_graph(run_dir)[0], "tflite", str(tmp_path / "x"))
 
 
 def test_the_example_plays_cartpole_from_the_onnx_file_alone(tmp_path):
