@@ -8,7 +8,14 @@ training episodes' return (train.csv / train_actor*.csv `episode_return`, or
 the raw game score `raw_score` when the environment reports one), smoothed over
 episodes. Runs whose config.json declarations are equal except for `seed` and
 `run_dir` are one group: a mean line over the seeds with a shaded min-max (or
-+-std) band; a seed that stopped early keeps its last value to the group's end. Extra panels appear when a run logged the column: the learner's
++-std) band; a seed that stopped early keeps its last value to the group's end.
+`--aggregate=iqm` (or median) draws the interquartile mean instead, and
+`--band=ci` a 95% stratified-bootstrap confidence band (rliable, the `stats`
+extra) over the points every seed reached. `--table` prints, per group, the
+IQM, mean, median and optimality gap of the runs' final greedy returns with
+their 95% intervals, as Markdown (the gap's target: `--target`, else the best
+final return among the runs on that environment). RUN_DIR may be a glob
+('runs/ppo_*'). Extra panels appear when a run logged the column: the learner's
 `loss` (the TD loss of value-based agents), `entropy` and `grad_norm`
 (learner.csv), and the agent's value of the evaluation episodes' first
 observations (eval.csv `eval_initial_value`).
@@ -34,7 +41,9 @@ MAIN_HEIGHT_INCHES = 4.5
 ROW_HEIGHT_INCHES = 3.0
 DPI = 100
 GROUP_IGNORES = ("seed", "run_dir")  # Declaration fields that do not split runs into groups.
-BANDS = ("minmax", "std")
+BANDS = ("minmax", "std", "ci")
+AGGREGATES = ("mean", "iqm", "median")
+_MAX_BOOTSTRAP_POINTS = 100  # Grid points of a bootstrapped curve (each point is its own bootstrap).
 _RUN_FILES = "train.csv, train_actor*.csv, eval.csv or learner.csv"
 _MAX_POINTS = 400  # Grid points of a group's mean curve.
 
@@ -147,13 +156,14 @@ def group_labels(groups: list[list[Run]]) -> list[str]:
     return labels
 
 
-def _aggregate(curves: list[tuple[np.ndarray, np.ndarray]], band: str,
-               grid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, low and high over seeds on a common x grid.
+def _aggregate(curves: list[tuple[np.ndarray, np.ndarray]], band: str, grid: np.ndarray | None = None,
+               statistic: str = "mean") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The statistic (mean, IQM, median), low and high over seeds on a common x grid.
 
     A seed counts from its first point on; after its last one it keeps its last value (a run that
     stopped early, e.g. at `stop_at_return`, still counts with where it got), so the mean never jumps
-    because a seed left the group.
+    because a seed left the group. The IQM, the median and the 'ci' band (rliable's bootstrap) take the
+    points every seed has reached.
     """
     curves = [(x, y) for x, y in curves if len(x)]
     if grid is None:
@@ -164,6 +174,22 @@ def _aggregate(curves: list[tuple[np.ndarray, np.ndarray]], band: str,
     for i, (x, y) in enumerate(curves):
         started = grid >= x[0]
         values[i, started] = np.interp(grid[started], x, y)  # Beyond x[-1], np.interp holds y[-1].
+    if statistic != "mean" or band == "ci":
+        from launchers.seed_stats import curve_estimates
+
+        complete = np.isfinite(values).all(axis=0)
+        grid, values = grid[complete], values[:, complete]
+        if len(grid) > _MAX_BOOTSTRAP_POINTS:
+            keep = np.unique(np.linspace(0, len(grid) - 1, _MAX_BOOTSTRAP_POINTS).round().astype(int))
+            grid, values = grid[keep], values[:, keep]
+        if not len(grid):
+            return grid, grid, grid, grid
+        center, low, high = curve_estimates(values, statistic, reps=1_000)
+        if band == "ci":
+            return grid, center, low, high
+        spread = np.std(values, axis=0)
+        return (grid, center, center - spread, center + spread) if band == "std" else (
+            grid, center, values.min(axis=0), values.max(axis=0))
     covered = np.isfinite(values).any(axis=0)
     grid, values = grid[covered], values[:, covered]
     mean = np.nanmean(values, axis=0)
@@ -203,10 +229,10 @@ def _x_label(x: str) -> str:
 
 
 def _draw(axis, groups, labels, colors, table: str, column: str, x: str, band: str, window: int,
-          what: str, style: dict[str, Any], band_alpha: float) -> bool:
+          what: str, style: dict[str, Any], band_alpha: float, statistic: str = "mean") -> bool:
     """One line (a mean and a band for several seeds) per group; returns whether anything was drawn."""
     drawn = False
-    band_name = "min-max" if band == "minmax" else "+-std"
+    band_name = {"minmax": "min-max", "std": "+-std", "ci": "95% bootstrap CI"}[band]
     for group, label, color in zip(groups, labels, colors):
         curves = [series(getattr(run, table), x, column) for run in group]
         curves = [(cx, smooth(cy, window)) for cx, cy in curves if len(cx)]
@@ -216,21 +242,23 @@ def _draw(axis, groups, labels, colors, table: str, column: str, x: str, band: s
         if len(curves) == 1:
             axis.plot(*curves[0], color=color, label=f"{label}: {what}", **style)
             continue
-        grid, mean, low, high = _aggregate(curves, band)
-        axis.plot(grid, mean, color=color, label=f"{label}: {what}, mean (band {band_name} over seeds)", **style)
+        grid, mean, low, high = _aggregate(curves, band, statistic=statistic)
+        axis.plot(grid, mean, color=color, label=f"{label}: {what}, {statistic} (band {band_name} over seeds)",
+                  **style)
         axis.fill_between(grid, low, high, color=color, alpha=band_alpha, linewidth=0)
     return drawn
 
 
-def _main_panel(axis, runs, groups, labels, colors, x: str, band: str, window: int) -> None:
+def _main_panel(axis, runs, groups, labels, colors, x: str, band: str, window: int, statistic: str) -> None:
     train_key, train_what = _train_key(runs)
     eval_key, eval_what = _eval_key(runs)
     if len(runs) == 1 and runs[0].train:  # One run: show the episodes themselves too.
         axis.plot(*series(runs[0].train, x, train_key), ".", color=colors[0], alpha=0.15, markersize=2)
     _draw(axis, groups, labels, colors, "train", train_key, x, band, window,
-          f"{train_what} (mean of last {window})", {"linewidth": 1.0, "alpha": 0.8, "linestyle": "--"}, 0.08)
+          f"{train_what} (mean of last {window})", {"linewidth": 1.0, "alpha": 0.8, "linestyle": "--"}, 0.08,
+          statistic)
     _draw(axis, groups, labels, colors, "eval", eval_key, x, band, 1, eval_what,
-          {"linewidth": 2.0, "marker": "o", "markersize": 3}, 0.2)
+          {"linewidth": 2.0, "marker": "o", "markersize": 3}, 0.2, statistic)
     if len(runs) == 1:  # One run: label evaluations with the training time they took to reach.
         for row in runs[0].eval:
             ex, ey, seconds = (_number(row.get(key)) for key in (x, eval_key, "train_seconds"))
@@ -265,11 +293,11 @@ def _extra_panels(runs: Sequence[Run]) -> list[tuple[str, str, str, int]]:
 
 
 def plot_runs(run_dirs: Sequence[str], out: str, title: str | None = None, x: str = "actor_steps",
-              band: str = "minmax", window: int = 20) -> str:
+              band: str = "minmax", window: int = 20, statistic: str = "mean") -> str:
     """Draws the learning curves of `run_dirs` into the PNG `out`; returns `out`.
 
-    `window`: training episodes averaged per point. `band`: 'minmax' or 'std'
-    (the shaded spread over a group's seeds).
+    `window`: training episodes averaged per point. `band`: 'minmax', 'std' or 'ci' (the shaded spread
+    over a group's seeds, or a 95% bootstrap interval of `statistic`: 'mean', 'iqm' or 'median').
     """
     if isinstance(run_dirs, (str, os.PathLike)):
         run_dirs = [run_dirs]
@@ -277,6 +305,8 @@ def plot_runs(run_dirs: Sequence[str], out: str, title: str | None = None, x: st
         raise ValueError("plot_runs needs at least one run folder.")
     if band not in BANDS:
         raise ValueError(f"band must be one of {BANDS}, got {band!r}.")
+    if statistic not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {AGGREGATES}, got {statistic!r}.")
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}.")
     try:
@@ -297,13 +327,13 @@ def plot_runs(run_dirs: Sequence[str], out: str, title: str | None = None, x: st
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(1 + rows, 2, height_ratios=[MAIN_HEIGHT_INCHES] + [ROW_HEIGHT_INCHES] * rows)
     main = figure.add_subplot(grid[0, :])
-    _main_panel(main, runs, groups, labels, colors, x, band, window)
+    _main_panel(main, runs, groups, labels, colors, x, band, window, statistic)
     main.set_title(title or (runs[0].name if len(runs) == 1 else f"{len(runs)} runs"))
     for i, (table, column, panel_title, panel_window) in enumerate(extras):
         last_alone = i == len(extras) - 1 and len(extras) % 2 == 1
         axis = figure.add_subplot(grid[1 + i // 2, :] if last_alone else grid[1 + i // 2, i % 2])
         style = {"linewidth": 1.2, **({"marker": "o", "markersize": 3} if panel_window == 1 else {})}
-        _draw(axis, groups, labels, colors, table, column, x, band, panel_window, column, style, 0.2)
+        _draw(axis, groups, labels, colors, table, column, x, band, panel_window, column, style, 0.2, statistic)
         axis.set_title(f"{panel_title} ({table}.csv {column}" + (f", mean of {panel_window})" if panel_window > 1
                                                                  else ")"), fontsize=9)
         axis.set_xlabel(_x_label(x), fontsize=8)
@@ -314,18 +344,80 @@ def plot_runs(run_dirs: Sequence[str], out: str, title: str | None = None, x: st
     return os.fspath(out)
 
 
+def final_return(run: Run) -> float:
+    """A run's final greedy return: summary.json's `final_eval_return`, else its last evaluation (raw score
+    on Atari)."""
+    summary_path = os.path.join(run.path, "summary.json")
+    if os.path.exists(summary_path):
+        with open(summary_path) as f:
+            value = _number(json.load(f).get("final_eval_return"))
+        if np.isfinite(value):
+            return value
+    key, _ = _eval_key([run])
+    _, values = series(run.eval, "actor_steps", key)
+    if not len(values):
+        raise ValueError(f"{run.path!r} has no final evaluation (summary.json final_eval_return or eval.csv).")
+    return float(values[-1])
+
+
+def results_table(run_dirs: Sequence[str], target: float | None = None) -> str:
+    """Markdown: per group of seeds, IQM, mean, median and optimality gap of the final returns, with 95%
+    bootstrap intervals (`launchers.seed_stats`). The gap's target defaults to the best final return among
+    the runs on the group's environment."""
+    from launchers.seed_stats import final_table
+
+    runs = [load_run(os.fspath(d)) for d in run_dirs]
+    groups = group_runs(runs)
+    labels = group_labels(groups)
+    finals = [[final_return(run) for run in group] for group in groups]
+    best: dict[str, float] = {}
+    for group, values in zip(groups, finals):
+        env = str(group[0].config.get("env", group[0].path))
+        best[env] = max(best.get(env, -np.inf), max(values))
+    rows = [(label, values, target if target is not None else best[str(group[0].config.get("env", group[0].path))])
+            for group, label, values in zip(groups, labels, finals)]
+    return final_table(rows)
+
+
+def expand_run_dirs(patterns: Sequence[str]) -> list[str]:
+    """Run folders from names and globs ('runs/ppo_*'), in order; a glob that matches nothing is an error."""
+    found: list[str] = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            matches = sorted(path for path in glob.glob(pattern) if os.path.isdir(path))
+            if not matches:
+                raise ValueError(f"{pattern!r} matches no folder.")
+            found += matches
+        else:
+            found.append(pattern)
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m launchers.plot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders (seeds of one config are grouped)")
-    parser.add_argument("--out", required=True, help="PNG to write")
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                        help="run folders or globs (seeds of one config are grouped)")
+    parser.add_argument("--out", help="PNG to write (optional with --table)")
     parser.add_argument("--title", help="figure title (default: the run folder's name)")
     parser.add_argument("--x", default="actor_steps", help="x-axis column (a counter: actor_steps, learner_steps)")
-    parser.add_argument("--band", default="minmax", choices=BANDS, help="spread over seeds: min-max or +-std")
+    parser.add_argument("--band", default="minmax", choices=BANDS,
+                        help="spread over seeds: min-max, +-std, or ci (95%% stratified bootstrap, rliable)")
+    parser.add_argument("--aggregate", default="mean", choices=AGGREGATES, help="the curve over seeds")
     parser.add_argument("--window", type=int, default=20, help="training episodes per moving-average point")
+    parser.add_argument("--table", action="store_true",
+                        help="print IQM, mean, median and optimality gap of final returns (Markdown)")
+    parser.add_argument("--target", type=float, help="the optimality gap's target return (default: the best run's)")
     args = parser.parse_args(argv)
+    if not args.out and not args.table:
+        parser.error("give --out=FILE.png, --table, or both")
     try:
-        print(plot_runs(args.run_dirs, args.out, args.title, x=args.x, band=args.band, window=args.window))
+        run_dirs = expand_run_dirs(args.run_dirs)
+        if args.table:
+            print(results_table(run_dirs, args.target))
+        if args.out:
+            print(plot_runs(run_dirs, args.out, args.title, x=args.x, band=args.band, window=args.window,
+                            statistic=args.aggregate))
     except ValueError as error:
         parser.exit(2, f"error: {error}\n")
 
