@@ -14,7 +14,7 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[test,plot,atari,distributed,tensorboard,video,mujoco,dmc,minigrid,minatar,export,stats]'
+	$(PIP) install --quiet -e '.[test,plot,atari,distributed,tensorboard,video,mujoco,dmc,minigrid,minatar,export,stats,tune]'
 	touch $(STAMP)
 
 venv: $(STAMP)

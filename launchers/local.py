@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import dm_env
 
@@ -111,6 +111,7 @@ class LocalNodes(Nodes):
             self._environment.close()
 
 
-def run_local(experiment: ExperimentConfig) -> dict[str, Any]:
+def run_local(experiment: ExperimentConfig,
+              on_evaluation: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
     """Trains until `num_steps` actor steps, evaluating every `eval_every`; returns the summary."""
-    return Run(experiment).drive(LocalNodes)
+    return Run(experiment).drive(LocalNodes, on_evaluation)

@@ -245,7 +245,8 @@ class RayNodes(Nodes):
                 "learner_gpus": self._gpus}
 
 
-def run_ray(experiment: ExperimentConfig, on_start: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def run_ray(experiment: ExperimentConfig, on_start: Callable[[dict[str, Any]], None] | None = None,
+            on_evaluation: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
     """Trains with `experiment.num_actors` actor nodes on a Ray cluster; returns the summary.
 
     Starts a local cluster with this machine's CPUs (temporary files in a folder removed at the end)
@@ -275,7 +276,7 @@ def run_ray(experiment: ExperimentConfig, on_start: Callable[[dict[str, Any]], N
             shutil.rmtree(temp_dir, ignore_errors=True)
         raise
     try:
-        return run.drive(lambda run: RayNodes(run, on_start))
+        return run.drive(lambda run: RayNodes(run, on_start), on_evaluation)
     finally:
         ray.shutdown()
         if temp_dir is not None:

@@ -152,13 +152,16 @@ class Run:
         self._interval = experiment.checkpoint_every_minutes * 60.0
         self._last_checkpoint = time.monotonic()
 
-    def drive(self, make_nodes: Callable[["Run"], Nodes]) -> dict[str, Any]:
+    def drive(self, make_nodes: Callable[["Run"], Nodes],
+              on_evaluation: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
         """Builds the runner's nodes, then trains, evaluates and checkpoints to the budget or the target
-        return; returns the summary."""
+        return; returns the summary. `on_evaluation(row)` sees each periodic evaluation's row and stops the
+        run early (it still ends as a finished run) by returning True, e.g. a hyperparameter search pruning."""
         with flushed_denormals():
-            return self._drive(make_nodes)
+            return self._drive(make_nodes, on_evaluation)
 
-    def _drive(self, make_nodes: Callable[["Run"], Nodes]) -> dict[str, Any]:
+    def _drive(self, make_nodes: Callable[["Run"], Nodes],
+               on_evaluation: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
         experiment, evaluations = self.experiment, self.evaluations
         try:
             nodes = make_nodes(self)
@@ -186,7 +189,7 @@ class Run:
                     if nodes.concurrent_evaluation:
                         train_seconds += time.perf_counter() - started
                     next_eval = (steps // eval_every + 1) * eval_every
-                    if self._reached_target():
+                    if self._reached_target() or (on_evaluation is not None and on_evaluation(evaluations[-1])):
                         break
                 if self._interval > 0 and time.monotonic() - self._last_checkpoint >= self._interval:
                     self.checkpoint(nodes, train_seconds)

@@ -161,6 +161,7 @@ class ThreadNodes(Nodes):
 
 
 
-def run_threads(experiment: ExperimentConfig) -> dict[str, Any]:
+def run_threads(experiment: ExperimentConfig,
+                on_evaluation: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
     """Trains with `experiment.num_actors` actor threads until `num_steps` actor steps; returns the summary."""
-    return Run(experiment).drive(ThreadNodes)
+    return Run(experiment).drive(ThreadNodes, on_evaluation)
