@@ -1,6 +1,6 @@
 """Play CartPole with a policy exported by `launchers.export`, using onnxruntime and numpy only.
 
-    python -m launchers.dqn --env=gym:CartPole-v1 --num_steps=50000 --run_dir=runs/cartpole
+    python -m launchers.ppo --env=gym:CartPole-v1 --preset=classic --run_dir=runs/cartpole
     python -m launchers.export --run_dir=runs/cartpole --format=onnx --output=cartpole.onnx
     python examples/play_cartpole_onnx.py cartpole.onnx --episodes=5
 

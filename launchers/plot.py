@@ -137,14 +137,17 @@ def _flat_config(config: dict[str, Any]) -> dict[str, str]:
 
 
 def group_labels(groups: list[list[Run]]) -> list[str]:
-    """Short names: the declaration fields that differ between groups, else agent and env or the folder."""
+    """Short names: agent and env when they tell the groups apart, else the declaration fields that differ
+    between groups, else the folder."""
     flats = [_flat_config(group[0].config) for group in groups]
     keys = sorted({k for flat in flats for k in flat})
     differing = [k for k in keys if len({flat.get(k) for flat in flats}) > 1]
+    pairs = [(group[0].config.get("agent"), group[0].config.get("env")) for group in groups]
+    by_pair = len(set(pairs)) == len(groups) and ("agent" in differing or "env" in differing)
     labels = []
     for group, flat in zip(groups, flats):
         config = group[0].config
-        if len(groups) > 1 and differing and config:
+        if len(groups) > 1 and differing and config and not by_pair:
             parts = [f"{k}={flat.get(k, '-').strip(chr(34))}" for k in differing[:3]]
             label = ", ".join(parts) + (", ..." if len(differing) > 3 else "")
         elif config.get("agent") and config.get("env"):

@@ -89,7 +89,9 @@ def final_table(rows: Sequence[tuple[str, Sequence[float], float]]) -> str:
              "|---|---|---|---|---|---|"]
     for label, finals, target in rows:
         estimates = final_estimates(finals, target)
-        cells = [f"{value:.4g} [{low:.4g}, {high:.4g}]" for value, low, high in estimates.values()]
+        tiny = 1e-9 * max(1.0, abs(target), *(abs(x) for x in finals))  # Rounding error, e.g. a gap of 5e-14.
+        cells = ["{:.4g} [{:.4g}, {:.4g}]".format(*(0.0 if abs(v) < tiny else v for v in triple))
+                 for triple in estimates.values()]
         cells[-1] += f" ({target:.4g})"
         lines.append(f"| {label} | {len(finals)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
