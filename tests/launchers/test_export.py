@@ -161,3 +161,15 @@ def test_the_example_plays_cartpole_from_the_onnx_file_alone(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "returns [" in result.stdout and "mean" in result.stdout
+
+
+def test_a_plain_training_run_imports_none_of_the_export_tune_and_stats_extras(tmp_path):
+    code = ("import sys; from launchers.experiment import experiment_from_declaration; "
+            "from launchers.runners import run_experiment; "
+            f"run_experiment(experiment_from_declaration({{'agent': 'dqn', 'env': 'gridworld:simple', "
+            f"'num_steps': 300, 'eval_every': 150, 'run_dir': {str(tmp_path / 'plain')!r}, 'progress': False}})); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'onnx', 'onnxruntime', 'optuna', 'rliable', "
+            "'arch'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
