@@ -6,6 +6,14 @@ A checkpoint is two files in the run's `checkpoints/` folder:
 flushed to disk and renamed, the manifest last, so a checkpoint exists only
 once it is complete. Older checkpoints are deleted only after a newer one is
 complete; `keep` of them stay.
+
+Large numpy arrays in the state (a replay's storage: a million Atari
+transitions are 7.4 GB) are not pickled into the .pt file: each array of
+ARRAY_FILE_BYTES or more is streamed from its own memory to
+`ckpt-<index>.arrays/<n>.npy` (no copy in RAM) and the state holds an
+`ArrayFile` in its place, with the file's SHA-256 in the manifest. Loading
+checks every file and maps it read-only (`np.load(mmap_mode='r')`), so a
+restore copies it into the live arrays page by page.
 """
 
 from __future__ import annotations
@@ -15,17 +23,82 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 import warnings
 from typing import Any
 
+import numpy as np
 import torch
+import tree
 
 _NAME = re.compile(r"ckpt-(\d+)\.json$")
 
 
+ARRAY_FILE_BYTES = 16 << 20  # Arrays this large go to their own .npy file.
+
+
 class CheckpointError(RuntimeError):
     """No checkpoint in a folder could be read."""
+
+
+class ArrayFile:
+    """Where a large array of a checkpoint's state was written: a path relative to the checkpoint folder."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"ArrayFile({self.path!r})"
+
+
+class _HashingWriter:
+    """A write-only file that hashes what goes through it, so a large array is read once to save it."""
+
+    def __init__(self, file) -> None:
+        self._file = file
+        self.digest = hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self._file.write(data)
+
+
+def _externalize(state: Any, directory: str, relative: str) -> tuple[Any, dict[str, str]]:
+    """`state` with its large numpy arrays written to `directory` as .npy files; and each file's SHA-256."""
+    digests: dict[str, str] = {}
+
+    def spill(leaf: Any) -> Any:
+        if not isinstance(leaf, np.ndarray) or leaf.nbytes < ARRAY_FILE_BYTES or leaf.dtype == object:
+            return leaf
+        os.makedirs(directory, exist_ok=True)
+        name = f"{len(digests)}.npy"
+        path = os.path.join(directory, name)
+        with open(path, "wb") as f:
+            writer = _HashingWriter(f)
+            np.save(writer, leaf)  # Written in chunks of numpy's buffer size: no second copy in RAM.
+            f.flush()
+            os.fsync(f.fileno())
+        digests[f"{relative}/{name}"] = writer.digest.hexdigest()
+        return ArrayFile(f"{relative}/{name}")
+
+    return tree.map_structure(spill, state), digests
+
+
+def _internalize(state: Any, directory: str, digests: dict[str, str]) -> Any:
+    """`state` with each `ArrayFile` replaced by its array, mapped read-only, after checking its checksum."""
+
+    def load(leaf: Any) -> Any:
+        if not isinstance(leaf, ArrayFile):
+            return leaf
+        path = os.path.join(directory, leaf.path)
+        if not os.path.exists(path):
+            raise ValueError(f"{path} is missing")
+        if digests.get(leaf.path) != _sha256(path):
+            raise ValueError(f"{path} does not match its checksum (truncated or corrupted)")
+        return np.load(path, mmap_mode="r")
+
+    return tree.map_structure(load, state)
 
 
 def _sha256(path: str) -> str:
@@ -70,9 +143,14 @@ class Checkpointer:
         indices = self._indices()
         index = indices[-1] + 1 if indices else 0
         path = os.path.join(self.directory, f"ckpt-{index}.pt")
+        arrays = os.path.join(self.directory, f"ckpt-{index}.arrays")
+        shutil.rmtree(arrays, ignore_errors=True)  # From a writer killed before its manifest.
+        state, digests = _externalize(state, arrays, os.path.basename(arrays))
         _write_atomically(path, lambda f: torch.save(state, f))
         manifest = {"file": os.path.basename(path), "sha256": _sha256(path), "bytes": os.path.getsize(path),
                     "step": int(step), "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **(metadata or {})}
+        if digests:
+            manifest["array_files"] = digests
         _write_atomically(os.path.join(self.directory, f"ckpt-{index}.json"),
                           lambda f: f.write(json.dumps(manifest, indent=2).encode()))
         for old in [i for i in self._indices() if i < index][:-(self._keep - 1) or None]:
@@ -81,6 +159,7 @@ class Checkpointer:
                     os.remove(os.path.join(self.directory, f"ckpt-{old}{suffix}"))
                 except FileNotFoundError:
                     pass
+            shutil.rmtree(os.path.join(self.directory, f"ckpt-{old}.arrays"), ignore_errors=True)
         return path
 
     def manifests(self) -> list[dict[str, Any]]:
@@ -101,7 +180,9 @@ class Checkpointer:
             raise ValueError(f"{path} is missing")
         if _sha256(path) != manifest["sha256"]:
             raise ValueError(f"{path} does not match its checksum (truncated or corrupted)")
-        return torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        return _internalize(state, self.directory, manifest.get("array_files", {})) if manifest.get(
+            "array_files") else state
 
     def latest(self) -> tuple[Any, dict[str, Any]] | None:
         """(state, manifest) of the newest readable checkpoint; None when there is none at all.

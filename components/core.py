@@ -8,6 +8,7 @@ batch of one and a vector of N environments needs no other code path.
 from __future__ import annotations
 
 import abc
+import inspect
 import itertools
 from typing import Any, Generic, Iterator, Mapping, Sequence, TypeVar
 
@@ -118,6 +119,14 @@ class Saveable(abc.ABC):
     @abc.abstractmethod
     def restore(self, state: Mapping[str, Any]) -> None:
         """Restores the state returned by `save`."""
+
+
+def save_replay(replay: Any, copy: bool = True) -> Mapping[str, Any]:
+    """`replay.save()`, asking for its live arrays rather than copies (`copy=False`) when its `save` takes
+    `copy`: for a caller that writes the state out before anything inserts again."""
+    if not copy and "copy" in inspect.signature(replay.save).parameters:
+        return replay.save(copy=False)
+    return replay.save()
 
 
 class Worker(abc.ABC):

@@ -36,7 +36,7 @@ import numpy as np
 import tree
 from dm_env import specs
 
-from components.core import Replay
+from components.core import Replay, save_replay
 from components.frame_store import FrameStore, LaneRange
 from components.replay import UniformReplay
 from components.types import PrioritizedSample, Transition, transition_spec
@@ -305,8 +305,8 @@ class FrameStackReplay(Replay):
                   "transitions than the replay's capacity. Are the observations stacks of frames, each the "
                   "previous one shifted by a frame? If not, use --frame_replay=off.", flush=True)
 
-    def save(self) -> dict[str, Any]:
-        return {"inner": self._inner.save(), "store": self._store.save(),  # type: ignore[attr-defined]
+    def save(self, copy: bool = True) -> dict[str, Any]:
+        return {"inner": save_replay(self._inner, copy), "store": self._store.save(copy),
                 "redrawn_items": self.redrawn_items}
 
     def restore(self, state: dict[str, Any]) -> None:

@@ -288,9 +288,11 @@ class FrameStore:
 
     # Saveable.
 
-    def save(self) -> dict[str, Any]:
+    def save(self, copy: bool = True) -> dict[str, Any]:
+        """The ring and its pointers; `copy=False` hands out the live frames and links (see `Ring.save`)."""
         with self._lock:
-            return {"frames": self._frames.copy(), "prev": self._prev.copy(), "next": self._next,
+            frames, prev = (self._frames.copy(), self._prev.copy()) if copy else (self._frames, self._prev)
+            return {"frames": frames, "prev": prev, "next": self._next,
                     "num_lanes": self._num_lanes, "last": self._last.copy(), "chains": self._chains.copy()}
 
     def restore(self, state: dict[str, Any]) -> None:

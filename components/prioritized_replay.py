@@ -159,9 +159,9 @@ class PrioritizedReplay(Replay, Saveable):
             self._tree.update(key, value)
             self._max_priority = max(self._max_priority, float(value.max()))
 
-    def save(self) -> dict[str, Any]:
+    def save(self, copy: bool = True) -> dict[str, Any]:
         with self._lock:
-            return {**self._ring.save(), "priorities": self._tree.values(), "max_priority": self._max_priority,
+            return {**self._ring.save(copy), "priorities": self._tree.values(), "max_priority": self._max_priority,
                     "rng": self._rng.bit_generator.state}
 
     def restore(self, state: Mapping[str, Any]) -> None:

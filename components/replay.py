@@ -82,8 +82,11 @@ class ItemRing:
         """The items in slots `index`, as a nest like the item spec with a leading batch axis."""
         return tree.unflatten_as(self.spec, [store[index] for store in self.storage])
 
-    def save(self) -> dict[str, Any]:
-        return {"storage": [np.copy(store) for store in self.storage], "next": self.next, "size": self.size}
+    def save(self, copy: bool = True) -> dict[str, Any]:
+        """The slots and pointers; `copy=False` hands out the live arrays (for a caller that writes them
+        before anything inserts again: no second copy of a large ring in RAM)."""
+        storage = [np.copy(store) for store in self.storage] if copy else list(self.storage)
+        return {"storage": storage, "next": self.next, "size": self.size}
 
     def restore(self, state: Mapping[str, Any]) -> None:
         for store, saved in zip(self.storage, state["storage"]):
@@ -144,9 +147,9 @@ class UniformReplay(Replay):
         return (f"{type(self).__name__}: capacity {self.capacity:,} items, {self.nbytes / 1e6:,.1f} MB preallocated "
                 f"({self.nbytes / self.capacity:,.0f} B/item).")
 
-    def save(self) -> dict[str, Any]:
+    def save(self, copy: bool = True) -> dict[str, Any]:
         with self._lock:
-            return {**self._ring.save(), "rng": self._rng.bit_generator.state}
+            return {**self._ring.save(copy), "rng": self._rng.bit_generator.state}
 
     def restore(self, state: dict[str, Any]) -> None:
         with self._lock:

@@ -94,7 +94,10 @@ class LocalNodes(Nodes):
         return self._evaluator.evaluate(train_seconds)
 
     def get_state(self, with_replay: bool) -> dict[str, Any]:
-        return components_state(self._learner, self._counter, [self._policy], self._replay, with_replay)
+        # One thread: nothing inserts before the run driver has written the checkpoint, so the replay's
+        # live arrays go to the checkpointer uncopied.
+        return components_state(self._learner, self._counter, [self._policy], self._replay, with_replay,
+                                copy_replay=False)
 
     def set_state(self, state: Mapping[str, Any] | None) -> None:
         if state is not None:

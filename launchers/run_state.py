@@ -18,15 +18,17 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from components.core import Learner, Replay, Saveable
+from components.core import Learner, Replay, Saveable, save_replay
 from components.counting import Counter
 
 
-def replay_state(replay: Replay, with_items: bool) -> dict[str, Any]:
-    """The replay's parts of a checkpoint: its schedule state always, its items and rate limiter if asked."""
+def replay_state(replay: Replay, with_items: bool, copy: bool = True) -> dict[str, Any]:
+    """The replay's parts of a checkpoint: its schedule state always, its items and rate limiter if asked
+    (`copy=False`: the replay's live arrays, for a runner where nothing inserts until the checkpoint is
+    written; the checkpointer streams large arrays to their own files)."""
     state: dict[str, Any] = {"replay_schedule": dict(replay.schedule_state())}
     if with_items:
-        state["replay"] = replay.save()
+        state["replay"] = save_replay(replay, copy)
         state["rate_limiter"] = replay.rate_limiter.save()
     return state
 
@@ -50,10 +52,10 @@ def restore_policies(policies: Sequence[Any], states: Sequence[Any]) -> None:
 
 
 def components_state(learner: Learner, counter: Counter, policies: Sequence[Any], replay: Replay,
-                     with_replay: bool) -> dict[str, Any]:
-    """The parts of a checkpoint held by nodes in this process."""
+                     with_replay: bool, copy_replay: bool = True) -> dict[str, Any]:
+    """The parts of a checkpoint held by nodes in this process (`copy_replay`: see `replay_state`)."""
     return {"learner": learner.save(), "counter": counter.save(), "policies": policy_states(policies),
-            **replay_state(replay, with_replay)}
+            **replay_state(replay, with_replay, copy_replay)}
 
 
 def restore_components(state: Mapping[str, Any], learner: Learner, counter: Counter, policies: Sequence[Any],
