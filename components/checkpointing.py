@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import tree
 
 _NAME = re.compile(r"ckpt-(\d+)\.json$")
 
@@ -64,6 +63,28 @@ class _HashingWriter:
         return self._file.write(data)
 
 
+def _replace_leaves(nest: Any, replace) -> Any:
+    """`nest` with each leaf x replaced by `replace(x)`; containers none of whose leaves changed are returned
+    as they are. (dm-tree's map_structure rebuilds every dict, which drops what a torch state_dict carries
+    besides its items: its `_metadata`, the modules' versions that `load_state_dict` reads.)"""
+    if isinstance(nest, dict):
+        items = {key: _replace_leaves(value, replace) for key, value in nest.items()}
+        if all(items[key] is value for key, value in nest.items()):
+            return nest
+        rebuilt = type(nest)(items)
+        if hasattr(nest, "_metadata"):
+            rebuilt._metadata = nest._metadata
+        return rebuilt
+    if isinstance(nest, (list, tuple)):
+        values = [_replace_leaves(value, replace) for value in nest]
+        if all(new is old for new, old in zip(values, nest)):
+            return nest
+        if isinstance(nest, list):
+            return values
+        return type(nest)(*values) if hasattr(nest, "_fields") else type(nest)(values)
+    return replace(nest)
+
+
 def _externalize(state: Any, directory: str, relative: str) -> tuple[Any, dict[str, str]]:
     """`state` with its large numpy arrays written to `directory` as .npy files; and each file's SHA-256."""
     digests: dict[str, str] = {}
@@ -82,7 +103,7 @@ def _externalize(state: Any, directory: str, relative: str) -> tuple[Any, dict[s
         digests[f"{relative}/{name}"] = writer.digest.hexdigest()
         return ArrayFile(f"{relative}/{name}")
 
-    return tree.map_structure(spill, state), digests
+    return _replace_leaves(state, spill), digests
 
 
 def _internalize(state: Any, directory: str, digests: dict[str, str]) -> Any:
@@ -98,7 +119,7 @@ def _internalize(state: Any, directory: str, digests: dict[str, str]) -> Any:
             raise ValueError(f"{path} does not match its checksum (truncated or corrupted)")
         return np.load(path, mmap_mode="r")
 
-    return tree.map_structure(load, state)
+    return _replace_leaves(state, load)
 
 
 def _sha256(path: str) -> str:

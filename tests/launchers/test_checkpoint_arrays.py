@@ -46,6 +46,15 @@ def test_large_arrays_are_separate_files_loaded_back_equal_and_dropped_with_thei
     assert sorted(p for p in os.listdir(tmp_path) if p.endswith(".arrays")) == ["ckpt-1.arrays", "ckpt-2.arrays"]
 
 
+def test_what_holds_no_large_array_comes_back_as_torch_saved_it(tmp_path, small_array_files):
+    """A module's state_dict keeps its `_metadata` (the versions `load_state_dict` reads) next to array files."""
+    module = torch.nn.Linear(2, 2)
+    Checkpointer(str(tmp_path)).save({"module": module.state_dict(), **_state(1)}, 1)
+    state, manifest = Checkpointer(str(tmp_path)).latest()
+    assert manifest["array_files"] and state["module"]._metadata == module.state_dict()._metadata
+    torch.nn.Linear(2, 2).load_state_dict(state["module"])
+
+
 def test_a_damaged_array_file_falls_back_to_the_previous_checkpoint(tmp_path, small_array_files):
     checkpointer = Checkpointer(str(tmp_path))
     checkpointer.save(_state(1), 1)
