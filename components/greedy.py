@@ -27,13 +27,14 @@ from dm_env import specs
 from torch import nn
 
 from components.distributions import CategoricalDistribution, FactorisedCategorical, torch_dtype
+from components.observation_keys import leaf_name
 
 
 def leaf_names(observation_spec: Any) -> list[str]:
     """The graph's input names: 'observation' for one array, else each leaf's path joined with '/'."""
     if isinstance(observation_spec, specs.Array):
         return ["observation"]
-    return ["/".join(str(part) for part in path) for path, _ in tree.flatten_with_path(observation_spec)]
+    return [leaf_name(path) for path, _ in tree.flatten_with_path(observation_spec)]
 
 
 class QGreedy(nn.Module):

@@ -11,7 +11,7 @@ import tree
 from dm_env import specs
 from torch import nn
 
-from components.observation_keys import ENCODER_KINDS, MASK_KEY
+from components.observation_keys import ENCODER_KINDS, MASK_KEY, leaf_name
 
 
 def orthogonal_init_(module: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
@@ -169,10 +169,6 @@ def _image_scale(spec: specs.Array) -> float:
     return 1.0 / top if top > 0 else 1.0
 
 
-def _key(path: Sequence[object]) -> str:
-    return "/".join(str(part) for part in path)
-
-
 class MultiInputEncoder(nn.Module):
     """Encodes a nest of arrays (dict, tuple) leaf by leaf and concatenates the features.
 
@@ -186,7 +182,7 @@ class MultiInputEncoder(nn.Module):
         super().__init__()
         overrides = dict(overrides or {})
         leaves = tree.flatten_with_path(observation_spec)
-        self.keys = [_key(path) for path, _ in leaves]
+        self.keys = [leaf_name(path) for path, _ in leaves]
         unknown = sorted(set(overrides) - set(self.keys))
         if unknown:
             raise ValueError(f"observation_encoders names {unknown}, which the observation does not have; "

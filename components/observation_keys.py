@@ -6,9 +6,14 @@ from typing import Sequence
 
 from environments.spec_checks import MASK_KEY  # Skipped by the torso unless an override names it.
 
-__all__ = ["ENCODER_KINDS", "MASK_KEY", "parse_encoder_overrides"]
+__all__ = ["ENCODER_KINDS", "MASK_KEY", "leaf_name", "parse_encoder_overrides"]
 
 ENCODER_KINDS = ("auto", "conv", "mlp", "onehot", "skip")
+
+
+def leaf_name(path: Sequence[object]) -> str:
+    """A nested observation leaf's name: its dm-tree path joined with '/' ('image', 'sensors/0')."""
+    return "/".join(str(part) for part in path)
 
 
 def parse_encoder_overrides(entries: Sequence[str]) -> dict[str, str]:

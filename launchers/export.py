@@ -32,7 +32,7 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     """The launcher's flags (defined when it runs, so importing this module beside another launcher is safe)."""
     flags.DEFINE_string("run_dir", None, "The run folder to export (its config.json and checkpoints/).")
-    flags.DEFINE_string("checkpoint", "latest", "'latest', a checkpoint step (e.g. 20000), or a ckpt-*.json file.")
+    flags.DEFINE_string("checkpoint", "latest", "'latest', a checkpoint step (e.g. 20000), or its file (ckpt-3.pt).")
     flags.DEFINE_enum("format", "onnx", FORMATS, "onnx (needs the export extra) or torchscript.")
     flags.DEFINE_string("output", None, "File to write (e.g. policy.onnx, policy.pt).")
 
@@ -74,8 +74,8 @@ def _read_checkpoint(run_dir: str, checkpoint: str) -> tuple[Any, dict[str, Any]
             raise ValueError(f"{run_dir!r} has no checkpoints/ckpt-*.json to export.")
         return found
     manifests = checkpointer.manifests()
-    wanted = [m for m in manifests if str(m.get("step")) == checkpoint or os.path.basename(m["file"]) == checkpoint
-              or os.path.basename(m["file"]).replace(".pt", ".json") == os.path.basename(checkpoint)]
+    name = os.path.splitext(os.path.basename(checkpoint))[0]  # 'ckpt-3' from ckpt-3.json, ckpt-3.pt or ckpt-3.
+    wanted = [m for m in manifests if checkpoint == str(m.get("step")) or name == os.path.splitext(m["file"])[0]]
     if not wanted:
         known = ", ".join(f"{m.get('step')} ({os.path.basename(m['file'])})" for m in manifests) or "none"
         raise ValueError(f"No checkpoint {checkpoint!r} in {run_dir}/checkpoints; expected 'latest' or one of: {known}.")

@@ -25,6 +25,9 @@ class Preset:
 # environments.atari.AtariConfig.seed001()'s frames (kept literal: ale-py is an optional extra).
 _SEED001_FRAMES = {"crop": (32, 14, 8, 8), "screen_size": 64}
 _ATARI_EVAL = {"eval_episodes": 10, "eval_every": 250_000, "num_envs": 1}
+# PPO on small grids (MinAtar, MiniGrid): 16 lanes x 128 steps (with num_envs=16), 4 x 8 minibatches, shared torso.
+_PPO_GRIDS = dict(rollout_length=128, num_epochs=4, num_minibatches=8, clip_range=0.2, discount=0.99,
+                  gae_lambda=0.95, value_coef=0.5, entropy_coef=0.01, max_grad_norm=0.5, shared_torso=True)
 # The on-policy agents' Atari runs: 8 lanes, 10M agent steps (40M frames), evaluated every 250k.
 _ON_POLICY_ATARI = {"num_envs": 8, "num_steps": 10_000_000, "eval_every": 250_000, "eval_episodes": 10}
 
@@ -211,10 +214,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
             "PPO for MinAtar games (minatar:breakout, ...): 16 lanes x 128 steps, GAE gamma 0.99 lambda 0.95, "
             "4 epochs x 8 minibatches, Adam 5e-4 and clip 0.2 annealed over 1M steps, entropy 0.01, value "
             "coef 0.5, grad norm 0.5, one shared torso (the small conv torso, then 128 units), 1M agent steps.",
-            agent_config=dict(learning_rate=5e-4, learning_rate_decay_steps=1_000_000 // 2048, rollout_length=128,
-                              num_epochs=4, num_minibatches=8, clip_range=0.2, discount=0.99, gae_lambda=0.95,
-                              value_coef=0.5, entropy_coef=0.01, max_grad_norm=0.5, hidden_sizes=(128,),
-                              shared_torso=True),
+            agent_config=dict(_PPO_GRIDS, learning_rate=5e-4, learning_rate_decay_steps=1_000_000 // 2048,
+                              hidden_sizes=(128,)),
             declaration=dict(num_envs=16, num_steps=1_000_000, eval_every=50_000, eval_episodes=10),
             env_prefix="minatar:", env_example="minatar:breakout",
         ),
@@ -223,10 +224,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
             "GAE gamma 0.99 lambda 0.95, 4 epochs x 8 minibatches, Adam 1e-3 and clip 0.2 annealed over 200k "
             "steps, entropy 0.01, one shared torso (the image through the small conv torso, the direction "
             "one-hot) then 64 units.",
-            agent_config=dict(learning_rate=1e-3, learning_rate_decay_steps=200_000 // 2048, rollout_length=128,
-                              num_epochs=4, num_minibatches=8, clip_range=0.2, discount=0.99, gae_lambda=0.95,
-                              value_coef=0.5, entropy_coef=0.01, max_grad_norm=0.5, hidden_sizes=(64,),
-                              shared_torso=True),
+            agent_config=dict(_PPO_GRIDS, learning_rate=1e-3, learning_rate_decay_steps=200_000 // 2048,
+                              hidden_sizes=(64,)),
             declaration=dict(num_envs=16, num_steps=200_000, eval_every=20_000, eval_episodes=20),
             env_prefix="gym:MiniGrid-", env_example="gym:MiniGrid-DoorKey-5x5-v0",
         ),

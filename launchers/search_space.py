@@ -82,7 +82,7 @@ def _value(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def check_space(space: Mapping[str, Any], config_class: type, base: Mapping[str, Any]) -> None:
+def check_space(space: Mapping[str, Any], config_class: type) -> None:
     """Raises ValueError naming the first field that is unknown, malformed, or gives an invalid config."""
     fields = {f.name for f in dataclasses.fields(config_class)}
     for name, dist in space.items():
@@ -107,7 +107,7 @@ def check_space(space: Mapping[str, Any], config_class: type, base: Mapping[str,
             values = [low, high]
         for value in values:
             try:
-                config_class(**{**base, name: _value(value)})
+                config_class(**{name: _value(value)})
             except (TypeError, ValueError) as error:
                 raise ValueError(f"The {where} can give {value!r}, which {config_class.__name__} refuses: "
                                  f"{error}") from None

@@ -170,7 +170,7 @@ def tune(agent: str, env: str, study_dir: str, num_trials: int, num_steps: int, 
 
     entry = get_agent(agent)
     space = load_space(search_space) if search_space else default_space(agent)
-    check_space(space, entry.config_class, {})  # Before any trial: a bad field fails here, named.
+    check_space(space, entry.config_class)  # Before any trial: a bad field fails here, named.
     settings = {"agent": agent, "env": env, "env_options": dict(env_options or {}), "num_steps": int(num_steps),
                 "eval_every": int(eval_every) or max(1, int(num_steps) // 5), "eval_episodes": int(eval_episodes),
                 "seeds": [int(s) for s in seeds], "space": space}

@@ -10,21 +10,19 @@ answer 0 and +1 for answer 1; without both keys every action scores half of `len
 
 from __future__ import annotations
 
-import dm_env
 import numpy as np
 from dm_env import specs
 
+from tests.agents.episodic_task import FixedLengthTask
 
-class SideAndFlip(dm_env.Environment):
+
+class SideAndFlip(FixedLengthTask):
     def __init__(self, seed: int = 0, length: int = 4, continuous: bool = False) -> None:
-        self._rng = np.random.default_rng(seed)
+        super().__init__(seed, length)
         self._continuous = continuous
-        self._length = length
-        self._t = 0
         self._answer = 0
-        self._done = True
 
-    def _observe(self) -> dict[str, np.ndarray]:
+    def observe(self, final: bool = False) -> dict[str, np.ndarray]:
         side, flip = (int(v) for v in self._rng.integers(0, 2, 2))
         row = int(self._rng.integers(0, 3))
         image = np.zeros((1, 3, 3), np.uint8)
@@ -32,24 +30,11 @@ class SideAndFlip(dm_env.Environment):
         self._answer = side ^ flip
         return {"image": image, "flip": np.int32(flip)}
 
-    def reset(self) -> dm_env.TimeStep:
-        self._t, self._done = 0, False
-        return dm_env.restart(self._observe())
-
-    def step(self, action) -> dm_env.TimeStep:
-        if self._done:  # dm_env: the step after the last one starts a new episode.
-            return self.reset()
+    def reward(self, action) -> float:
         chosen = np.asarray(action).reshape(-1)[0]
         if self._continuous:
-            reward = 1.0 - abs(float(np.clip(chosen, -1.0, 1.0)) - (2.0 * self._answer - 1.0)) / 2.0
-        else:
-            reward = 1.0 if int(chosen) == self._answer else 0.0
-        self._t += 1
-        observation = self._observe()
-        if self._t == self._length:
-            self._done = True
-            return dm_env.termination(reward, observation)
-        return dm_env.transition(reward, observation)
+            return 1.0 - abs(float(np.clip(chosen, -1.0, 1.0)) - (2.0 * self._answer - 1.0)) / 2.0
+        return 1.0 if int(chosen) == self._answer else 0.0
 
     def observation_spec(self):
         return {"image": specs.Array((1, 3, 3), np.uint8, "image"), "flip": specs.DiscreteArray(2, name="flip")}

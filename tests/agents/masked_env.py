@@ -8,9 +8,10 @@ prefers 3 > 2 > 1 > 0 and scores `length`; uniform choice among the allowed acti
 
 from __future__ import annotations
 
-import dm_env
 import numpy as np
 from dm_env import specs
+
+from tests.agents.episodic_task import FixedLengthTask
 
 NUM_ACTIONS = 4
 
@@ -19,16 +20,13 @@ class MaskedAction(ValueError):
     """The agent took an action the mask did not allow."""
 
 
-class HighestAllowed(dm_env.Environment):
+class HighestAllowed(FixedLengthTask):
     def __init__(self, seed: int = 0, length: int = 5) -> None:
-        self._rng = np.random.default_rng(seed)
-        self._length = length
-        self._t = 0
+        super().__init__(seed, length)
         self._mask = np.zeros(NUM_ACTIONS, np.int8)
-        self._done = True
         self.actions_taken = 0
 
-    def _observe(self, final: bool = False) -> dict[str, np.ndarray]:
+    def observe(self, final: bool = False) -> dict[str, np.ndarray]:
         mask = np.zeros(NUM_ACTIONS, np.int8)
         if not final:
             while not mask.any():
@@ -36,23 +34,12 @@ class HighestAllowed(dm_env.Environment):
         self._mask = mask
         return {"features": np.zeros(2, np.float32), "action_mask": mask.copy()}
 
-    def reset(self) -> dm_env.TimeStep:
-        self._t, self._done = 0, False
-        return dm_env.restart(self._observe())
-
-    def step(self, action) -> dm_env.TimeStep:
-        if self._done:  # dm_env: the step after the last one starts a new episode (its action is ignored).
-            return self.reset()
+    def reward(self, action) -> float:
         action = int(np.asarray(action).reshape(-1)[0])
         if not self._mask[action]:
             raise MaskedAction(f"action {action} was masked: mask {self._mask.tolist()}")
         self.actions_taken += 1
-        reward = 1.0 if action == int(np.flatnonzero(self._mask)[-1]) else 0.0
-        self._t += 1
-        if self._t == self._length:
-            self._done = True
-            return dm_env.termination(reward, self._observe(final=True))
-        return dm_env.transition(reward, self._observe())
+        return 1.0 if action == int(np.flatnonzero(self._mask)[-1]) else 0.0
 
     def observation_spec(self):
         return {"features": specs.Array((2,), np.float32, "features"),

@@ -8,38 +8,28 @@ start is 0. A policy that reads the targets scores `length`; uniform guessing sc
 
 from __future__ import annotations
 
-import dm_env
 import numpy as np
 from dm_env import specs
 
+from tests.agents.episodic_task import FixedLengthTask
 
-class CopyTheTargets(dm_env.Environment):
+
+class CopyTheTargets(FixedLengthTask):
     def __init__(self, seed: int = 0, sizes: tuple[int, ...] = (3, 4), start: int = 1, length: int = 4) -> None:
-        self._rng = np.random.default_rng(seed)
-        self._sizes, self._start, self._length = np.asarray(sizes), start, length
-        self._t, self._targets, self._done = 0, np.zeros(len(sizes), np.int64), True
+        super().__init__(seed, length)
+        self._sizes, self._start = np.asarray(sizes), start
+        self._targets = np.zeros(len(sizes), np.int64)
 
-    def _observe(self) -> np.ndarray:
+    def observe(self, final: bool = False) -> np.ndarray:
         self._targets = self._rng.integers(0, self._sizes)
         observation = np.zeros(int(self._sizes.sum()), np.float32)
         observation[np.concatenate([[0], np.cumsum(self._sizes)[:-1]]) + self._targets] = 1.0
         return observation
 
-    def reset(self) -> dm_env.TimeStep:
-        self._t, self._done = 0, False
-        return dm_env.restart(self._observe())
-
-    def step(self, action) -> dm_env.TimeStep:
-        if self._done:  # dm_env: the step after the last one starts a new episode.
-            return self.reset()
+    def reward(self, action) -> float:
         action = np.asarray(action)
         assert action.shape == self._sizes.shape, action
-        reward = float(np.mean(action - self._start == self._targets))
-        self._t += 1
-        if self._t == self._length:
-            self._done = True
-            return dm_env.termination(reward, self._observe())
-        return dm_env.transition(reward, self._observe())
+        return float(np.mean(action - self._start == self._targets))
 
     def observation_spec(self):
         return specs.Array((int(self._sizes.sum()),), np.float32, "targets")

@@ -84,3 +84,5 @@ def test_bad_names_and_options_say_what_exists():
         make_environment("minatar:breakout", frameskip=4)
     with pytest.raises(ValueError, match=r"sticky_action_prob must be in \[0, 1\]"):
         make_environment("minatar:breakout", sticky_action_prob=2.0)
+    with pytest.raises(ValueError, match="max_episode_steps must be >= 1"):
+        make_environment("minatar:breakout", max_episode_steps=0)

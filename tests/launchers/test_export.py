@@ -146,6 +146,9 @@ def test_bad_checkpoints_and_formats_fail_clearly(tmp_path):
     run_dir = _train(tmp_path, "dqn", "gym:CartPole-v1", {}, {})
     with pytest.raises(ValueError, match=r"No checkpoint '999'.*expected 'latest' or one of: 3\d\d \(ckpt-0.pt\)"):
         export_run(run_dir, "onnx", str(tmp_path / "x.onnx"), checkpoint="999")
+    by_file = export_run(run_dir, "torchscript", str(tmp_path / "x.pt"), checkpoint="ckpt-0.pt")
+    assert by_file["checkpoint"] == "ckpt-0.pt"
+    assert export_run(run_dir, "torchscript", str(tmp_path / "y.pt"), checkpoint="300")["checkpoint_step"] == 300
     with pytest.raises(ValueError, match="Unknown export format 'tflite'"):
         export_graph(load_greedy_graph(run_dir)[0], "tflite", str(tmp_path / "x"))
 

@@ -75,7 +75,7 @@ def test_the_run_hook_stops_any_runner_early(tmp_path):
 
 @pytest.mark.parametrize("agent", sorted(search_space.DEFAULT_SPACES))
 def test_every_default_space_is_valid_for_its_agent(agent):
-    search_space.check_space(search_space.default_space(agent), get_agent(agent).config_class, {})
+    search_space.check_space(search_space.default_space(agent), get_agent(agent).config_class)
 
 
 @pytest.mark.parametrize("space, message", [
