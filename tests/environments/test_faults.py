@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from dm_env import specs
 
-from environments import registry
+from environments import registry, subprocess_batched
 from environments.subprocess_batched import SubprocessBatchedEnvironment
 from environments.validation import CHECKED_STEPS, EnvironmentSpecError, check_environment
 
@@ -227,16 +227,29 @@ def _checked(name: str = FAULTY, **kwargs) -> dm_env.Environment:
 
 
 @pytest.fixture
-def no_leaks():
-    """Around subprocess tests: no worker left, no zombie, no shared memory block left behind."""
-    before = _shm_entries()
+def no_leaks(monkeypatch):
+    """Around subprocess tests: no worker left, no zombie, no shared memory block left behind.
+
+    The blocks checked are the ones this test created (recorded as they are made): /dev/shm is shared with
+    the other pytest-xdist worker, whose own subprocess tests create and free blocks meanwhile.
+    """
+    created: list[str] = []
+    original = subprocess_batched.shared_memory.SharedMemory
+
+    def recording(*args, **kwargs):
+        memory = original(*args, **kwargs)
+        if kwargs.get("create"):
+            created.append(memory.name.lstrip("/"))
+        return memory
+
+    monkeypatch.setattr(subprocess_batched.shared_memory, "SharedMemory", recording)
     yield
     assert multiprocessing.active_children() == []
     deadline = time.monotonic() + 5.0
     while _zombie_children() and time.monotonic() < deadline:  # The forkserver reaps its children promptly.
         time.sleep(0.05)
     assert _zombie_children() == []
-    assert _shm_entries() - before == set()
+    assert set(created) & _shm_entries() == set()
 
 
 def _assert_workers_gone(pids: list[int]) -> None:
