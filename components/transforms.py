@@ -118,6 +118,42 @@ def gae(rewards: Any, discounts: Any, values: Any, continues: Any, gamma: float,
     return _like(advantages, rewards), _like(returns, rewards)
 
 
+def vtrace(rewards: Any, discounts: Any, values: Any, continues: Any, log_rhos: Any, gamma: float,
+           rho_bar: float = 1.0, c_bar: float = 1.0, lam: float = 1.0) -> tuple[Any, Any]:
+    """V-trace targets and policy-gradient advantages (Espeholt et al. 2018), (T, ...) each.
+
+    With ratio_t = pi(a_t|o_t) / mu(a_t|o_t) = exp(log_rhos[t]) of the learner's policy pi over the
+    actor's mu, rho_t = min(rho_bar, ratio_t) and c_t = lam min(c_bar, ratio_t):
+
+        delta_t  = rho_t (r_{t+1} + gamma d_{t+1} V(o_{t+1}) - V(o_t))
+        vs_t     = V(o_t) + delta_t + gamma d_{t+1} continues[t] c_t (vs_{t+1} - V(o_{t+1}))
+        pg_adv_t = rho_t (r_{t+1} + gamma d_{t+1} vs'_{t+1} - V(o_t))
+
+    where vs'_{t+1} is vs_{t+1} while the episode goes on inside the window and V(o_{t+1}) where it
+    does not (the window's last step, or o_{t+1} is LAST). Returns (vs, pg_adv). With pi = mu and
+    rho_bar, c_bar >= 1 these are `gae(..., lam)`'s returns and advantages.
+    """
+    r = _as_array(rewards)
+    d, v, c, log_rho = (_as_array(x, r) for x in (discounts, values, continues, log_rhos))
+    _check_shapes("vtrace", r, discounts=(d, 0), values=(v, 1), continues=(c, 0), log_rhos=(log_rho, 0))
+    ratio = np.exp(log_rho) if isinstance(r, np.ndarray) else log_rho.exp()
+    clip = np.minimum if isinstance(r, np.ndarray) else torch.clamp_max
+    rho, cs = clip(ratio, rho_bar), lam * clip(ratio, c_bar)
+    bootstrap = gamma * d
+    deltas = rho * (r + bootstrap * v[1:] - v[:-1])
+    decay = bootstrap * c * cs
+    corrections = _zeros_like(r)  # vs_t - V(o_t)
+    following = _zeros_like(r[0])
+    for t in range(r.shape[0] - 1, -1, -1):
+        following = deltas[t] + decay[t] * following
+        corrections[t] = following
+    vs = corrections + v[:-1]
+    next_vs = v[1:] + c * np.concatenate([corrections[1:], _zeros_like(r[:1])]) if isinstance(r, np.ndarray) \
+        else v[1:] + c * torch.cat([corrections[1:], _zeros_like(r[:1])])
+    advantages = rho * (r + bootstrap * next_vs - v[:-1])
+    return _like(vs, rewards), _like(advantages, rewards)
+
+
 def discounted_returns(rewards: Any, discounts: Any, gamma: float) -> Any:
     """Monte-Carlo returns of whole episodes (REINFORCE), (T, ...):
 

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from agents.a2c import A2CBuilder
 from agents.builders import ActorLearnerBuilder
 from agents.dqn import DQNBuilder
+from agents.impala import IMPALABuilder
 from agents.nfq import NFQBuilder
 from agents.ppo import PPOBuilder
 from agents.r2d2 import R2D2Builder
@@ -37,7 +38,7 @@ class AgentEntry(NamedTuple):
 
 BUILT_IN: dict[str, type[ActorLearnerBuilder]] = {
     "dqn": DQNBuilder, "nfq": NFQBuilder, "reinforce": REINFORCEBuilder, "a2c": A2CBuilder, "ppo": PPOBuilder,
-    "sac": SACBuilder, "td3": TD3Builder, "r2d2": R2D2Builder,
+    "sac": SACBuilder, "td3": TD3Builder, "r2d2": R2D2Builder, "impala": IMPALABuilder,
 }
 _REGISTERED: dict[str, AgentEntry] = {}
 

@@ -58,6 +58,24 @@ PRESETS: dict[str, dict[str, Preset]] = {
                              env_options=dict(_SEED001_FRAMES)),
             env_prefix="atari:",
         ),
+        "breakout15": Preset(
+            "Seed 001's bar (Breakout >= 15, whole games, greedy) within a CPU's two hours: seed 001's 64x64 "
+            "crop (half the Nature CNN's cost of 84x84), Double and Dueling heads, 3-step returns, prioritized "
+            "replay (alpha 0.5, beta 0.4 -> 1 over 1.5M agent steps), Adam 1e-4 (eps 1.5e-4), batch 32, one "
+            "update per 4 agent steps, target copy every 2,000 updates (8k agent steps), epsilon 1 -> 0.01 "
+            "over 250k agent steps, 20k agent steps before learning, Huber loss, grad-norm clip 10, replay "
+            "500k; 1.5M agent steps, 30 greedy whole games every 100k.",
+            agent_config=dict(learning_rate=1e-4, adam_eps=1.5e-4, discount=0.99, n_step=3, batch_size=32,
+                              replay_capacity=500_000, min_replay_size=20_000, samples_per_insert=8.0,
+                              target_update_period=2_000, target_update_tau=1.0, epsilon_start=1.0,
+                              epsilon_end=0.01, epsilon_decay_steps=250_000, eval_epsilon=0.0, loss="huber",
+                              double_q=True, dueling=True, max_grad_norm=10.0, hidden_sizes=(512,),
+                              prioritized=True, priority_exponent=0.5, importance_sampling_exponent=0.4,
+                              importance_sampling_anneal_steps=1_500_000 // 4),
+            declaration=dict(num_steps=1_500_000, eval_every=100_000, eval_episodes=30, eval_max_steps=10_000,
+                             num_envs=1, env_options=dict(_SEED001_FRAMES)),
+            env_prefix="atari:",
+        ),
         "rainbow": Preset(
             "Rainbow without noisy nets (Hessel et al. 2018): C51 (51 atoms in [-10, 10]), Dueling, Double, "
             "3-step returns, prioritized replay (alpha 0.5, beta 0.4 -> 1), Adam 6.25e-5 (eps 1.5e-4), "

@@ -168,7 +168,7 @@ BAD_INPUTS = {
     "unknown-env-backend": (["--env_backend=threads"], ["env_backend", "threads", "sync", "subprocess", "ale"]),
     "ale-backend-on-gridworld": (["--env_backend=ale", "--num_envs=2"], ["ale", "atari:<Game>", "gridworld:simple"]),
     "zero-max-episode-length": (["--max_episode_length=0"], ["max_episode_length", "0"]),
-    "unknown-preset": (["--preset=fast"], ["fast", "nature", "rainbow", "seed001"]),
+    "unknown-preset": (["--preset=fast"], ["fast", "breakout15", "nature", "rainbow", "seed001"]),
     "atari-preset-on-gridworld": (["--preset=nature"], ["nature", "atari:", "gridworld:simple"]),
     "two-atoms": (["--num_atoms=2"], ["num_atoms", "2", ">= 3"]),
     "unknown-frame-replay-mode": (["--frame_replay=maybe"], ["frame_replay", "maybe", "auto", "on", "off"]),
