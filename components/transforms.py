@@ -137,20 +137,15 @@ def vtrace(rewards: Any, discounts: Any, values: Any, continues: Any, log_rhos: 
     d, v, c, log_rho = (_as_array(x, r) for x in (discounts, values, continues, log_rhos))
     _check_shapes("vtrace", r, discounts=(d, 0), values=(v, 1), continues=(c, 0), log_rhos=(log_rho, 0))
     ratio = np.exp(log_rho) if isinstance(r, np.ndarray) else log_rho.exp()
-    clip = np.minimum if isinstance(r, np.ndarray) else torch.clamp_max
-    rho, cs = clip(ratio, rho_bar), lam * clip(ratio, c_bar)
+    rho = ratio.clip(max=rho_bar)
     bootstrap = gamma * d
     deltas = rho * (r + bootstrap * v[1:] - v[:-1])
-    decay = bootstrap * c * cs
-    corrections = _zeros_like(r)  # vs_t - V(o_t)
-    following = _zeros_like(r[0])
+    decay = bootstrap * c * lam * ratio.clip(max=c_bar)
+    corrections = _zeros_like(v)  # vs_t - V(o_t), with 0 after the window's last step.
     for t in range(r.shape[0] - 1, -1, -1):
-        following = deltas[t] + decay[t] * following
-        corrections[t] = following
-    vs = corrections + v[:-1]
-    next_vs = v[1:] + c * np.concatenate([corrections[1:], _zeros_like(r[:1])]) if isinstance(r, np.ndarray) \
-        else v[1:] + c * torch.cat([corrections[1:], _zeros_like(r[:1])])
-    advantages = rho * (r + bootstrap * next_vs - v[:-1])
+        corrections[t] = deltas[t] + decay[t] * corrections[t + 1]
+    vs = corrections[:-1] + v[:-1]
+    advantages = rho * (r + bootstrap * (v[1:] + c * corrections[1:]) - v[:-1])
     return _like(vs, rewards), _like(advantages, rewards)
 
 

@@ -59,8 +59,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
             env_prefix="atari:",
         ),
         "breakout15": Preset(
-            "Seed 001's bar (Breakout >= 15, whole games, greedy) within a CPU's two hours: seed 001's 64x64 "
-            "crop (half the Nature CNN's cost of 84x84), Double and Dueling heads, 3-step returns, prioritized "
+            "An attempt at seed 001's bar (Breakout >= 15, whole games, greedy; not reached yet: 7.0 at best "
+            "within 800k steps on seed 0, benchmarks/RESULTS.md): seed 001's 64x64 crop (half the Nature "
+            "CNN's cost of 84x84), Double and Dueling heads, 3-step returns, prioritized "
             "replay (alpha 0.5, beta 0.4 -> 1 over 1.5M agent steps), Adam 1e-4 (eps 1.5e-4), batch 32, one "
             "update per 4 agent steps, target copy every 2,000 updates (8k agent steps), epsilon 1 -> 0.01 "
             "over 250k agent steps, 20k agent steps before learning, Huber loss, grad-norm clip 10, replay "

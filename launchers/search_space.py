@@ -52,7 +52,7 @@ DEFAULT_SPACES: dict[str, Mapping[str, Mapping[str, Any]]] = {
     "nfq": {k: VALUE_BASED[k] for k in ("learning_rate", "discount", "hidden_sizes")},
     "dqn": VALUE_BASED, "r2d2": {k: VALUE_BASED[k] for k in ("learning_rate", "discount", "n_step",
                                                             "target_update_period")},
-    "reinforce": REINFORCE, "a2c": A2C, "ppo": PPO, "sac": CONTINUOUS, "td3": CONTINUOUS,
+    "reinforce": REINFORCE, "a2c": A2C, "impala": A2C, "ppo": PPO, "sac": CONTINUOUS, "td3": CONTINUOUS,
 }
 TYPES = ("float", "int", "categorical")
 

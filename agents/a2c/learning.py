@@ -66,9 +66,7 @@ class A2CLearner(OnPolicyLearner):
         batch = self._to_device(rollouts)
         log_prob, entropy, values = evaluate_rollouts(self._network, batch, entropy_grad=cfg.entropy_coef != 0)
 
-        rewards = rollouts.reward.T * cfg.reward_scale
-        advantages, returns = gae(rewards, rollouts.discount.T, values.detach().T.cpu().numpy(), continues,
-                                  cfg.discount, cfg.gae_lambda)
+        advantages, returns, metrics = self._targets(rollouts, batch, log_prob, values, valid, continues)
         if cfg.normalize_advantages:
             advantages = normalize_advantages(advantages, valid)
         weights = valid / max(valid.sum(), 1)  # A mean over the valid steps is sum(x * weights).
@@ -90,4 +88,15 @@ class A2CLearner(OnPolicyLearner):
         value_mean = (values[:, :-1].detach() * weights).sum()
         return self._record({"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss,
                              "entropy": entropy_mean, "grad_norm": grad_norm,
-                             "learning_rate": torch.tensor(learning_rate), "value_mean": value_mean})
+                             "learning_rate": torch.tensor(learning_rate), "value_mean": value_mean, **metrics})
+
+    def _targets(self, rollouts: Trajectory, batch: Trajectory, log_prob: torch.Tensor, values: torch.Tensor,
+                 valid: np.ndarray, continues: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """Time-major (T, B) advantages and value targets from the (scaled) rewards, and extra metrics.
+
+        A2C's: GAE and its returns. A learner that corrects for older actor policies replaces this.
+        """
+        cfg = self._config
+        advantages, returns = gae(rollouts.reward.T * cfg.reward_scale, rollouts.discount.T,
+                                  values.detach().T.cpu().numpy(), continues, cfg.discount, cfg.gae_lambda)
+        return advantages, returns, {}

@@ -37,9 +37,9 @@ def test_learns_pendulum(tmp_path, learning_seed, agent, num_steps, agent_config
 
 @pytest.mark.parametrize("agent, env, message", [
     ("sac", "gym:CartPole-v1", r"SACBuilder needs bounded continuous actions .*gym:CartPole-v1 has discrete "
-                               r"actions .*Agents for it: dqn, nfq, reinforce, a2c, ppo, r2d2\."),
+                               r"actions .*Agents for it: dqn, nfq, reinforce, a2c, ppo, r2d2, impala\."),
     ("dqn", "gym:Pendulum-v1", r"DQNBuilder needs discrete actions .*gym:Pendulum-v1 has bounded continuous "
-                               r"actions .*Agents for it: reinforce, a2c, ppo, sac, td3\."),
+                               r"actions .*Agents for it: reinforce, a2c, ppo, sac, td3, impala\."),
 ])
 def test_an_agent_that_does_not_fit_the_actions_is_refused_before_anything_is_built(tmp_path, agent, env, message):
     with pytest.raises(ValueError, match=message):

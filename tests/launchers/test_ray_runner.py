@@ -81,8 +81,9 @@ def test_dqn_declaration_reaches_the_optimal_return_on_ray(tmp_path, learning_se
     assert summary["launch"] == "ray"
 
 
-def test_ppo_on_policy_queue_runs_on_ray_without_deadlock(tmp_path):
-    experiment = _experiment(tmp_path, agent="ppo", env="gym:CartPole-v1", num_steps=3_000, eval_every=0,
+@pytest.mark.parametrize("agent", ["ppo", "impala"])
+def test_on_policy_queue_runs_on_ray_without_deadlock(tmp_path, agent):
+    experiment = _experiment(tmp_path, agent=agent, env="gym:CartPole-v1", num_steps=3_000, eval_every=0,
                              eval_episodes=2, num_envs=2, num_actors=2, agent_config={"rollout_length": 32})
     summary = run_ray(experiment)
     assert summary["actor_steps"] >= 3_000

@@ -60,7 +60,7 @@ def test_threads_spend_the_budget_with_a_paced_learner(tmp_path):
     assert not _node_threads()
 
 
-@pytest.mark.parametrize("agent", ["ppo", "a2c"])
+@pytest.mark.parametrize("agent", ["ppo", "a2c", "impala"])
 def test_on_policy_queue_runs_under_threads_without_deadlock(tmp_path, agent):
     experiment = _experiment(tmp_path, agent=agent, env="gym:CartPole-v1", num_steps=4_000, eval_every=2_000,
                              eval_episodes=2, num_envs=2, launch="threads", num_actors=2,
